@@ -1,0 +1,38 @@
+"""The application shell: `create_app()` wires settings, database and the WeChat edge."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from bot import database, replies, webhook
+from bot.settings import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the Flask app; usable as `gunicorn 'bot:create_app()'`."""
+    settings = settings or load_settings()
+    app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
+    app.extensions["farmhelp.settings"] = settings
+    configure_logging()
+    database.init_app(app, settings)
+    replies.init_app(app, settings)
+    webhook.init_app(app)
+    return app
+
+
+def configure_logging() -> None:
+    """Send farmhelp's log lines to stderr unless the host already configured logging."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+
+
+def get_settings(app: Flask) -> Settings:
+    """Return the settings the app was built with."""
+    settings: Settings = app.extensions["farmhelp.settings"]
+    return settings

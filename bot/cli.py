@@ -1,0 +1,143 @@
+"""The `farmhelp` command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from sqlalchemy import Engine
+
+from bot.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def _load() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:
+        raise click.ClickException(f"configuration: {error}") from error
+
+
+@click.group()
+def main() -> None:
+    """farmhelp: villagers ask agricultural experts for help through WeChat."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+def serve(host: str, port: int) -> None:
+    """Run the web service and the in-process scheduler (the embedded default)."""
+    from werkzeug.serving import make_server
+
+    from bot import configure_logging, create_app
+    from models.db import make_engine
+    from models.migrate import upgrade_database
+
+    configure_logging()
+    settings = _load()
+    if settings.database_url.startswith("sqlite"):
+        settings.instance_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.database_url)
+        upgrade_database(engine)
+        engine.dispose()
+    app = create_app(settings)
+    server = make_server(host, port, app, threaded=True)
+    log.info(
+        "farmhelp listening on http://%s:%d/wechat (database %s)",
+        host,
+        port,
+        _safe_url(settings.database_url),
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@contextmanager
+def _disposing(engine: Engine) -> Iterator[Engine]:
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the database schema to the latest version."""
+    from models.db import make_engine
+    from models.migrate import upgrade_database
+
+    settings = _load()
+    if settings.database_url.startswith("sqlite"):
+        settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade_database(engine)
+    except Exception as error:
+        raise click.ClickException(f"upgrade failed: {error}") from error
+    finally:
+        engine.dispose()
+    click.echo(f"database is up to date ({_safe_url(settings.database_url)})")
+
+
+@main.group()
+def requests() -> None:
+    """Help requests."""
+
+
+@requests.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv", "xlsx"]),
+    default="jsonl",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: standard output; xlsx needs a file).",
+)
+def requests_export(fmt: str, output: Path | None) -> None:
+    """Export the request ledger (需求台帐)."""
+    from sqlmodel import Session
+
+    from bot.ledger import ledger_rows, write_ledger
+    from models.db import make_engine
+
+    if fmt == "xlsx" and output is None:
+        raise click.UsageError("xlsx is binary: give --output FILE")
+    engine = make_engine(_load().database_url)
+    with _disposing(engine), Session(engine) as session:
+        rows = ledger_rows(session)
+        try:
+            if output is None:
+                count = write_ledger(rows, sys.stdout.buffer, fmt)
+                sys.stdout.buffer.flush()
+            else:
+                with output.open("wb") as stream:
+                    count = write_ledger(rows, stream, fmt)
+        except Exception as error:
+            raise click.ClickException(f"export failed: {error}") from error
+    if output is not None:
+        click.echo(f"wrote {count} requests to {output}", err=True)

@@ -1,0 +1,125 @@
+"""Typed settings read from environment variables, validated when the app starts."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_BASE_URL = "https://api.weixin.qq.com/cgi-bin/"
+INSTANCE_DIR = Path.cwd() / "instance"
+
+
+class SettingsError(ValueError):
+    """Raised when the configuration cannot work; the message says what to set."""
+
+
+class Settings(BaseSettings):
+    """Everything configurable, from environment variables (and `.env` in development)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    env: Literal["development", "production"] = Field(
+        default="development", validation_alias="FARMHELP_ENV"
+    )
+    database_url: str = Field(default="", validation_alias="FARMHELP_DATABASE_URL")
+    redis_url: str | None = Field(default=None, validation_alias="FARMHELP_REDIS_URL")
+    secret_key: str = Field(default="", validation_alias="FARMHELP_SECRET_KEY")
+    media_dir: Path = Field(default=INSTANCE_DIR / "media", validation_alias="FARMHELP_MEDIA_DIR")
+    instance_dir: Path = Field(default=INSTANCE_DIR, validation_alias="FARMHELP_INSTANCE_DIR")
+    max_body_bytes: int = Field(default=64 * 1024, validation_alias="FARMHELP_MAX_BODY_BYTES")
+    timestamp_tolerance: int = Field(default=300, validation_alias="FARMHELP_TIMESTAMP_TOLERANCE")
+
+    wechat_token: str = Field(default="", validation_alias="WECHAT_TOKEN")
+    wechat_app_id: str = Field(default="", validation_alias="WECHAT_APP_ID")
+    wechat_app_secret: str = Field(default="", validation_alias="WECHAT_APP_SECRET")
+    wechat_encoding_aes_key: str | None = Field(
+        default=None, validation_alias="WECHAT_ENCODING_AES_KEY"
+    )
+    wechat_api_base_url: str = Field(
+        default=DEFAULT_API_BASE_URL, validation_alias="WECHAT_API_BASE_URL"
+    )
+
+    @field_validator("redis_url", "wechat_encoding_aes_key", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("wechat_encoding_aes_key")
+    @classmethod
+    def _check_aes_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            key = base64.b64decode(value + "=", validate=True)
+        except binascii.Error as error:
+            raise ValueError("WECHAT_ENCODING_AES_KEY is not valid base64") from error
+        if len(value) != 43 or len(key) != 32:
+            raise ValueError("WECHAT_ENCODING_AES_KEY must be the 43 characters WeChat shows")
+        return value
+
+    @field_validator("wechat_api_base_url")
+    @classmethod
+    def _ensure_trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @model_validator(mode="after")
+    def _fill_and_check(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.instance_dir / 'farmhelp.sqlite3'}"
+        missing = [
+            name
+            for name, value in (
+                ("FARMHELP_SECRET_KEY", self.secret_key),
+                ("WECHAT_TOKEN", self.wechat_token),
+                ("WECHAT_APP_ID", self.wechat_app_id),
+                ("WECHAT_APP_SECRET", self.wechat_app_secret),
+            )
+            if not value
+        ]
+        if self.env == "production":
+            if missing:
+                raise SettingsError(f"production needs these set: {', '.join(missing)}")
+            if len(self.secret_key) < 16:
+                raise SettingsError("FARMHELP_SECRET_KEY must be at least 16 characters")
+            return self
+        # Development: never a fixed, guessable secret; a random one per process instead.
+        if not self.secret_key:
+            self.secret_key = secrets.token_urlsafe(32)
+        if not self.wechat_token:
+            self.wechat_token = secrets.token_urlsafe(16)
+            log.warning(
+                "WECHAT_TOKEN is not set; this run uses the random token %s", self.wechat_token
+            )
+        if not self.wechat_app_id:
+            self.wechat_app_id = "wx-development"
+        if not self.wechat_app_secret:
+            self.wechat_app_secret = secrets.token_urlsafe(16)
+        return self
+
+    @property
+    def safe_mode(self) -> bool:
+        """Whether encrypted (safe/compatible mode) messages can be handled."""
+        return self.wechat_encoding_aes_key is not None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, raising SettingsError with a readable message."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc']) or 'settings'}: {item['msg']}"
+            for item in error.errors()
+        )
+        raise SettingsError(problems) from error

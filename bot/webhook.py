@@ -1,0 +1,188 @@
+"""The WeChat edge at /wechat: verify, decrypt, parse, deduplicate, store, reply."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, Flask, Response, current_app, request
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from bot.database import get_engine
+from bot.replies import get_reply_cache
+from bot.settings import Settings
+from bot.wechat_protocol import (
+    ProtocolError,
+    check_signature,
+    decrypt_body,
+    encrypt_reply,
+    parse_xml,
+    render_text_reply,
+    to_inbound,
+)
+from handlers import texts
+from handlers.inbound import Inbound
+from handlers.receive import log_inbound, log_reply, receive
+from models.db import session_scope
+from models.messages import get_inbound_by_key
+from models.tables import utcnow
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("wechat", __name__)
+
+SUCCESS = "success"  # WeChat's "received, no reply" answer
+RETRY_WAIT_SECONDS = 4.0
+
+
+def init_app(app: Flask) -> None:
+    """Mount the webhook."""
+    app.register_blueprint(bp)
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["farmhelp.settings"]
+    return settings
+
+
+def _refuse(error: ProtocolError) -> Response:
+    log.warning(
+        "wechat push refused with %d: %s (from %s, %s)",
+        error.status,
+        error.reason,
+        request.remote_addr,
+        request.full_path,
+    )
+    return Response(error.reason, status=error.status, mimetype="text/plain")
+
+
+def _check_query_signature(settings: Settings) -> None:
+    check_signature(
+        token=settings.wechat_token,
+        signature=request.args.get("signature", ""),
+        timestamp=request.args.get("timestamp", ""),
+        nonce=request.args.get("nonce", ""),
+        tolerance=settings.timestamp_tolerance,
+    )
+
+
+@bp.get("/wechat")
+def verify_url() -> Response:
+    """WeChat's URL check: echo `echostr` when the signature is right."""
+    try:
+        _check_query_signature(_settings())
+    except ProtocolError as error:
+        return _refuse(error)
+    return Response(request.args.get("echostr", ""), mimetype="text/plain")
+
+
+@bp.post("/wechat")
+def receive_push() -> Response:
+    """Accept one push: the reply is committed with the message before it is returned."""
+    settings = _settings()
+    try:
+        _check_query_signature(settings)
+        body = request.get_data(cache=False)
+        encrypted = request.args.get("encrypt_type", "raw").lower() == "aes"
+        fields = parse_xml(body)
+        if encrypted:
+            if not settings.safe_mode:
+                raise ProtocolError(400, "encrypted push but WECHAT_ENCODING_AES_KEY is not set")
+            assert settings.wechat_encoding_aes_key is not None
+            fields = parse_xml(
+                decrypt_body(
+                    fields=fields,
+                    token=settings.wechat_token,
+                    aes_key=settings.wechat_encoding_aes_key,
+                    app_id=settings.wechat_app_id,
+                    msg_signature=request.args.get("msg_signature", ""),
+                    timestamp=request.args.get("timestamp", ""),
+                    nonce=request.args.get("nonce", ""),
+                )
+            )
+        inbound = to_inbound(fields)
+    except RequestEntityTooLarge:
+        return _refuse(ProtocolError(413, f"body over {settings.max_body_bytes} bytes"))
+    except ProtocolError as error:
+        return _refuse(error)
+
+    try:
+        body_text = answer(get_engine(), inbound)
+    except Exception:
+        # Nothing could be stored: a 503 makes WeChat retry instead of losing the message.
+        return Response("temporarily unavailable", status=503, mimetype="text/plain")
+    if encrypted and body_text != SUCCESS:
+        assert settings.wechat_encoding_aes_key is not None
+        body_text = encrypt_reply(
+            xml=body_text,
+            token=settings.wechat_token,
+            aes_key=settings.wechat_encoding_aes_key,
+            app_id=settings.wechat_app_id,
+        )
+    return Response(body_text, mimetype="application/xml" if body_text != SUCCESS else "text/plain")
+
+
+def answer(engine: Engine, inbound: Inbound) -> str:
+    """Return the plaintext reply body for a push, handling it at most once."""
+    cache = get_reply_cache()
+    cached = cache.get(inbound.dedupe_key)
+    if cached is not None:
+        return cached
+    try:
+        body = _handle_once(engine, inbound)
+    except IntegrityError:
+        # Another worker stored this push first (a concurrent retry): give its reply.
+        body = _wait_for_reply(engine, inbound.dedupe_key)
+    except Exception:
+        log.exception(
+            "handler failed for %s; storing the message and apologising", inbound.dedupe_key
+        )
+        body = _store_after_failure(engine, inbound)
+    cache.put(inbound.dedupe_key, body)
+    return body
+
+
+def _handle_once(engine: Engine, inbound: Inbound) -> str:
+    with session_scope(engine) as session:
+        stored = get_inbound_by_key(session=session, dedupe_key=inbound.dedupe_key)
+        if stored is not None:
+            log.info("retry of %s answered with the stored reply", inbound.dedupe_key)
+            return stored.reply_body or SUCCESS
+        received = receive(session=session, inbound=inbound, now=utcnow())
+        body = SUCCESS
+        if received.reply is not None:
+            body = render_text_reply(inbound=inbound, content=received.reply)
+        received.message.reply_body = body
+    return body
+
+
+def _wait_for_reply(engine: Engine, dedupe_key: str) -> str:
+    deadline = time.monotonic() + RETRY_WAIT_SECONDS
+    while True:
+        with session_scope(engine) as session:
+            stored = get_inbound_by_key(session=session, dedupe_key=dedupe_key)
+            if stored is not None and stored.reply_body is not None:
+                return stored.reply_body
+        if time.monotonic() > deadline:
+            return SUCCESS
+        time.sleep(0.05)
+
+
+def _store_after_failure(engine: Engine, inbound: Inbound) -> str:
+    try:
+        with session_scope(engine) as session:
+            stored = get_inbound_by_key(session=session, dedupe_key=inbound.dedupe_key)
+            if stored is not None:
+                return stored.reply_body or SUCCESS
+            now = utcnow()
+            message = log_inbound(session=session, inbound=inbound, now=now, status="failed")
+            body = render_text_reply(inbound=inbound, content=texts.SYSTEM_BUSY)
+            message.reply_body = body
+            log_reply(session=session, inbound_message=message, content=texts.SYSTEM_BUSY, now=now)
+        return body
+    except Exception:
+        # The database itself is failing: let WeChat retry rather than lose the message.
+        log.exception("could not store %s at all", inbound.dedupe_key)
+        raise

@@ -1,0 +1,41 @@
+"""What arrived from WeChat, as handlers see it (no XML, no HTTP)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message or event pushed by WeChat, already verified and decrypted."""
+
+    openid: str
+    account: str  # ToUserName: the official account's original id
+    msg_type: str  # text, image, voice, video, shortvideo, location, link, event, or unknown
+    created: datetime
+    create_time: int
+    msg_id: str | None = None
+    event: str | None = None  # lower-case: subscribe, unsubscribe, scan, location, click …
+    content: str | None = None
+    media_id: str | None = None
+    recognition: str | None = None
+    event_key: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    label: str | None = None
+    url: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dedupe_key(self) -> str:
+        """The key WeChat's retries share: MsgId for messages, sender+time+event for events."""
+        if self.msg_id:
+            return f"msg:{self.msg_id}"
+        return f"evt:{self.openid}:{self.create_time}:{self.event or self.msg_type}"
+
+    @property
+    def words(self) -> str:
+        """The farmer's words in this message: text, or the voice recognition text."""
+        return (self.content or self.recognition or "").strip()

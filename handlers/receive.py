@@ -1,0 +1,83 @@
+"""The one entry point for an inbound push: log it, dispatch it, log the reply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from handlers import events, intake  # noqa: F401  (registers their handlers)
+from handlers.inbound import Inbound
+from handlers.registry import Context, find_handler
+from models.farmers import get_or_create_farmer
+from models.tables import Farmer, Message
+
+
+@dataclass
+class Received:
+    """The stored inbound message and the reply text for it (None: answer "success")."""
+
+    message: Message
+    reply: str | None
+
+
+def log_inbound(*, session: Session, inbound: Inbound, now: datetime, status: str) -> Message:
+    """Store the inbound push under its dedupe key; flushing raises if it was stored before."""
+    farmer = get_or_create_farmer(session=session, openid=inbound.openid, now=now)
+    return _log_inbound(session=session, inbound=inbound, farmer=farmer, now=now, status=status)
+
+
+def _log_inbound(
+    *, session: Session, inbound: Inbound, farmer: Farmer, now: datetime, status: str
+) -> Message:
+    message = Message(
+        direction="in",
+        channel="push",
+        openid=inbound.openid,
+        farmer_id=farmer.id,
+        msg_type=inbound.msg_type,
+        event=inbound.event,
+        content=inbound.words or None,
+        media_id=inbound.media_id,
+        wechat_msg_id=inbound.msg_id,
+        dedupe_key=inbound.dedupe_key,
+        payload=inbound.fields,
+        status=status,
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def receive(*, session: Session, inbound: Inbound, now: datetime) -> Received:
+    """Store the push, run its handler and log the passive reply, all in this session."""
+    farmer = get_or_create_farmer(session=session, openid=inbound.openid, now=now)
+    message = _log_inbound(
+        session=session, inbound=inbound, farmer=farmer, now=now, status="handled"
+    )
+    if inbound.msg_type != "event":
+        farmer.last_message_at = now
+    handler = find_handler(inbound)
+    reply = handler(Context(session=session, now=now, farmer=farmer, message=message), inbound)
+    if reply is not None:
+        log_reply(session=session, inbound_message=message, content=reply, now=now)
+    return Received(message=message, reply=reply)
+
+
+def log_reply(*, session: Session, inbound_message: Message, content: str, now: datetime) -> None:
+    """Log a passive reply as an outbound message of the same conversation."""
+    session.add(
+        Message(
+            direction="out",
+            channel="passive",
+            openid=inbound_message.openid,
+            farmer_id=inbound_message.farmer_id,
+            request_id=inbound_message.request_id,
+            msg_type="text",
+            content=content,
+            status="replied",
+            created_at=now,
+        )
+    )

@@ -1,0 +1,45 @@
+"""Dispatch of inbound pushes to handlers, by message type or event name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from handlers.inbound import Inbound
+from models.tables import Farmer, Message
+
+
+@dataclass
+class Context:
+    """What a handler gets: the session, the clock, the sender and the logged message."""
+
+    session: Session
+    now: datetime
+    farmer: Farmer
+    message: Message
+
+
+# A handler returns the passive reply text, or None to answer "success" (no reply).
+Handler = Callable[[Context, Inbound], str | None]
+
+_HANDLERS: dict[str, Handler] = {}
+
+
+def handles(*kinds: str) -> Callable[[Handler], Handler]:
+    """Register a handler for message types ("text") or events ("event:subscribe")."""
+
+    def register(handler: Handler) -> Handler:
+        for kind in kinds:
+            _HANDLERS[kind] = handler
+        return handler
+
+    return register
+
+
+def find_handler(inbound: Inbound) -> Handler:
+    """Return the handler for this push, or the one for anything unknown."""
+    kind = f"event:{inbound.event}" if inbound.msg_type == "event" else inbound.msg_type
+    return _HANDLERS.get(kind) or _HANDLERS["unknown"]

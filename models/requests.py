@@ -1,0 +1,75 @@
+"""Reading and writing help requests, and the request ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from models.tables import Farmer, HelpRequest
+
+# Statuses in which a request still belongs to its farmer's conversation.
+OPEN_STATUSES = ("intake", "new")
+
+_CODE_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_CODES_PER_LETTER = 999_000  # numbers 1000..999999
+
+
+def code_for_id(request_id: int) -> str:
+    """Return the farmer-facing code for a request id: A1000, A1001 … A999999, B1000 …"""
+    letter, offset = divmod(request_id - 1, _CODES_PER_LETTER)
+    return f"{_CODE_LETTERS[letter % len(_CODE_LETTERS)]}{1000 + offset}"
+
+
+def open_request(*, session: Session, farmer: Farmer, now: datetime) -> HelpRequest:
+    """Create a request for this farmer and give it its code."""
+    assert farmer.id is not None
+    request = HelpRequest(
+        farmer_id=farmer.id,
+        place=farmer.place,
+        latitude=farmer.latitude,
+        longitude=farmer.longitude,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(request)
+    session.flush()
+    assert request.id is not None
+    request.code = code_for_id(request.id)
+    session.flush()
+    return request
+
+
+def get_open_request(*, session: Session, farmer_id: int) -> HelpRequest | None:
+    """Return the farmer's most recent request that is still open."""
+    statement = (
+        select(HelpRequest)
+        .where(HelpRequest.farmer_id == farmer_id)
+        .where(col(HelpRequest.status).in_(OPEN_STATUSES))
+        .order_by(col(HelpRequest.id).desc())
+    )
+    return session.exec(statement).first()
+
+
+def get_request_by_code(*, session: Session, code: str) -> HelpRequest | None:
+    """Return the request with this code (case-insensitive)."""
+    return session.exec(select(HelpRequest).where(HelpRequest.code == code.upper())).first()
+
+
+def append_text(request: HelpRequest, text: str, now: datetime) -> None:
+    """Add the farmer's words to the request's text."""
+    text = text.strip()
+    if text:
+        request.text = f"{request.text}\n{text}" if request.text else text
+    request.updated_at = now
+
+
+def iter_ledger(*, session: Session) -> Iterator[tuple[HelpRequest, Farmer]]:
+    """Yield every request with its farmer, oldest first."""
+    statement = (
+        select(HelpRequest, Farmer)
+        .join(Farmer, col(Farmer.id) == col(HelpRequest.farmer_id))
+        .order_by(col(HelpRequest.id))
+    )
+    yield from session.exec(statement)

@@ -1,0 +1,95 @@
+"""The tables: farmers, help requests, the conversation log and media files.
+
+Timestamps are timezone-aware UTC (SQLModel's UTCDateTime), on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Text
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class Farmer(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    openid: str = Field(max_length=64, unique=True, index=True)
+    village_code: str | None = Field(default=None, max_length=64)
+    place: str | None = Field(default=None, max_length=128)
+    latitude: float | None = None
+    longitude: float | None = None
+    subscribed: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+    last_message_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+
+
+class HelpRequest(SQLModel, table=True):
+    __tablename__ = "help_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str | None = Field(default=None, max_length=8, unique=True, index=True)
+    farmer_id: int = Field(foreign_key="farmer.id", index=True)
+    status: str = Field(default="intake", max_length=20, index=True)
+    text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    crop: str | None = Field(default=None, max_length=32)
+    category: str = Field(default="other", max_length=32)
+    symptoms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    urgency: str = Field(default="normal", max_length=10)
+    place: str | None = Field(default=None, max_length=128)
+    latitude: float | None = None
+    longitude: float | None = None
+    pending_question: str | None = Field(default=None, max_length=20)
+    questions_asked: int = 0
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+    confirmed_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+class Message(SQLModel, table=True):
+    """One entry of the conversation log: inbound, outbound (passive reply or push)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    direction: str = Field(max_length=8)  # "in" or "out"
+    channel: str = Field(default="push", max_length=16)  # push, passive, custom, template
+    openid: str = Field(max_length=64, index=True)
+    farmer_id: int | None = Field(default=None, foreign_key="farmer.id", index=True)
+    request_id: int | None = Field(default=None, foreign_key="help_request.id", index=True)
+    msg_type: str = Field(max_length=32)
+    event: str | None = Field(default=None, max_length=64)
+    content: str | None = Field(default=None, sa_column=Column(Text))
+    media_id: str | None = Field(default=None, max_length=256)
+    wechat_msg_id: str | None = Field(default=None, max_length=32)
+    dedupe_key: str | None = Field(default=None, max_length=200, unique=True)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    reply_body: str | None = Field(default=None, sa_column=Column(Text))
+    status: str = Field(default="received", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class MediaFile(SQLModel, table=True):
+    """A photo, voice note or video a farmer sent, and where its bytes are kept."""
+
+    __tablename__ = "media_file"
+
+    id: int | None = Field(default=None, primary_key=True)
+    media_id: str = Field(max_length=256, index=True)
+    kind: str = Field(max_length=16)  # image, voice, video, shortvideo
+    message_id: int = Field(foreign_key="message.id", index=True)
+    request_id: int | None = Field(default=None, foreign_key="help_request.id", index=True)
+    status: str = Field(default="pending", max_length=16, index=True)  # pending, stored, failed
+    attempts: int = 0
+    next_try_at: datetime = Field(default_factory=utcnow)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    path: str | None = Field(default=None, max_length=512)
+    content_type: str | None = Field(default=None, max_length=64)
+    size: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    stored_at: datetime | None = None

@@ -1,0 +1,94 @@
+"""The command line: db upgrade and the request ledger export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+
+from bot.cli import main
+from bot.settings import Settings
+from tests.wechat_client import FakeWeChat, post
+
+
+@pytest.fixture
+def cli_env(settings: Settings) -> dict[str, str]:
+    return {
+        "FARMHELP_DATABASE_URL": settings.database_url,
+        "FARMHELP_INSTANCE_DIR": str(settings.instance_dir),
+        "WECHAT_TOKEN": settings.wechat_token,
+    }
+
+
+def _seed(client: FlaskClient, wechat: FakeWeChat) -> None:
+    post(client, wechat, wechat.text("farmer-a", "辣椒叶子卷了"))
+    post(client, wechat, wechat.text("farmer-b", "鸡不下蛋"))
+
+
+def test_export_jsonl(
+    client: FlaskClient, plain_wechat: FakeWeChat, cli_env: dict[str, str]
+) -> None:
+    _seed(client, plain_wechat)
+    result = CliRunner().invoke(main, ["requests", "export", "--format", "jsonl"], env=cli_env)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["farmer_openid"] for row in rows] == ["farmer-a", "farmer-b"]
+    assert {"code", "created_at", "status", "crop", "category", "urgency", "place", "text"} <= set(
+        rows[0]
+    )
+    assert rows[0]["text"] == "辣椒叶子卷了"
+
+
+def test_export_csv_and_xlsx_files(
+    client: FlaskClient, plain_wechat: FakeWeChat, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    _seed(client, plain_wechat)
+    runner = CliRunner()
+    csv_path, xlsx_path = tmp_path / "ledger.csv", tmp_path / "ledger.xlsx"
+    for fmt, path in (("csv", csv_path), ("xlsx", xlsx_path)):
+        result = runner.invoke(
+            main, ["requests", "export", "--format", fmt, "--output", str(path)], env=cli_env
+        )
+        assert result.exit_code == 0, result.output
+        assert "wrote 2 requests" in result.output
+    rows = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8-sig"))))
+    assert rows[1]["text"] == "鸡不下蛋"
+    sheet = openpyxl.load_workbook(xlsx_path).active
+    assert sheet is not None
+    values = list(sheet.iter_rows(values_only=True))
+    assert values[0][0] == "code" and values[2][2] == "farmer-b"
+
+
+def test_export_xlsx_to_stdout_is_refused(cli_env: dict[str, str]) -> None:
+    result = CliRunner().invoke(main, ["requests", "export", "--format", "xlsx"], env=cli_env)
+    assert result.exit_code != 0 and "--output" in result.output
+
+
+def test_db_upgrade_on_a_new_sqlite_file(tmp_path: Path) -> None:
+    env = {
+        "FARMHELP_DATABASE_URL": f"sqlite:///{tmp_path / 'new.sqlite3'}",
+        "FARMHELP_INSTANCE_DIR": str(tmp_path),
+    }
+    runner = CliRunner()
+    for _ in range(2):  # idempotent
+        result = runner.invoke(main, ["db", "upgrade"], env=env)
+        assert result.exit_code == 0, result.output
+        assert "up to date" in result.output
+
+
+def test_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:
+    env = {
+        "FARMHELP_ENV": "production",
+        "FARMHELP_INSTANCE_DIR": str(tmp_path),
+        "FARMHELP_SECRET_KEY": "",
+        "WECHAT_TOKEN": "",
+    }
+    result = CliRunner().invoke(main, ["db", "upgrade"], env=env)
+    assert result.exit_code == 1
+    assert "production needs these set" in result.output and "WECHAT_TOKEN" in result.output

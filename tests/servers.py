@@ -1,0 +1,93 @@
+"""Start real `farmhelp serve` processes for tests that need separate workers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from tests.conftest import TEST_AES_KEY, TEST_APP_ID, TEST_TOKEN
+from tests.wechat_client import sha1_signature
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_env(database_url: str, instance_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FARMHELP_", "WECHAT_"))}
+    env.update(
+        FARMHELP_ENV="development",
+        FARMHELP_DATABASE_URL=database_url,
+        FARMHELP_INSTANCE_DIR=str(instance_dir),
+        FARMHELP_SECRET_KEY="test-secret-key-0123456789",
+        WECHAT_TOKEN=TEST_TOKEN,
+        WECHAT_APP_ID=TEST_APP_ID,
+        WECHAT_APP_SECRET="test-app-secret",
+        WECHAT_ENCODING_AES_KEY=TEST_AES_KEY,
+        PYTHONWARNINGS="error",
+    )
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def running_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """Run `farmhelp serve` on a free port; yield its base URL; stop it afterwards."""
+    port = free_port()
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from bot.cli import main; main()",
+                "serve",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_up(base, process, log_path)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_until_up(base: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log_path.read_text(errors='replace')}")
+        ts, nonce = str(int(time.time())), "1"
+        query = {
+            "signature": sha1_signature(TEST_TOKEN, ts, nonce),
+            "timestamp": ts,
+            "nonce": nonce,
+            "echostr": "up",
+        }
+        try:
+            if requests.get(f"{base}/wechat", params=query, timeout=1).text == "up":
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server did not start: {log_path.read_text(errors='replace')}")
