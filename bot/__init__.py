@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from flask import Flask
+if TYPE_CHECKING:
+    from flask import Flask
 
-from bot import database, replies, webhook
-from bot.settings import Settings, load_settings
+    from bot.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the Flask app; usable as `gunicorn 'bot:create_app()'`."""
+    # Imported here so that CLI commands which need no web app start quickly.
+    from flask import Flask
+
+    from bot import database, replies, webhook
+    from bot.settings import load_settings
+
     settings = settings or load_settings()
     app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)

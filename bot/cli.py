@@ -7,11 +7,16 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import Engine
 
 from bot.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from flask import Flask
+    from sqlalchemy import Engine
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,7 @@ def serve(host: str, port: int) -> None:
         upgrade_database(engine)
         engine.dispose()
     app = create_app(settings)
+    scheduler = start_scheduler(app)
     server = make_server(host, port, app, threaded=True)
     log.info(
         "farmhelp listening on http://%s:%d/wechat (database %s)",
@@ -60,6 +66,26 @@ def serve(host: str, port: int) -> None:
         pass
     finally:
         server.server_close()
+        scheduler.shutdown(wait=False)
+
+
+def start_scheduler(app: Flask) -> BackgroundScheduler:
+    """Start the in-process scheduler with the app's engine and WeChat client."""
+    from bot.wechat_api import WeChatAPI
+    from scheduler.jobs import JobContext
+    from scheduler.runner import start_background_scheduler
+
+    settings: Settings = app.extensions["farmhelp.settings"]
+    engine = app.extensions["farmhelp.engine"]
+    wechat = WeChatAPI(
+        base_url=settings.wechat_api_base_url,
+        app_id=settings.wechat_app_id,
+        app_secret=settings.wechat_app_secret,
+        engine=engine,
+    )
+    return start_background_scheduler(
+        JobContext(engine=engine, wechat=wechat, media_dir=settings.media_dir)
+    )
 
 
 @contextmanager
@@ -74,6 +100,19 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+@main.command()
+def parse() -> None:
+    """Read one message per line on stdin; print one JSON understanding per line."""
+    import json
+
+    from handlers.understanding import default_parser
+
+    parser = default_parser()
+    for line in sys.stdin:
+        text = line.rstrip("\n")
+        click.echo(json.dumps(parser.parse(text).as_dict(), ensure_ascii=False))
 
 
 @main.group()

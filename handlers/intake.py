@@ -1,44 +1,82 @@
-"""A farmer's messages: open a help request, or add to the one that is open."""
+"""The intake dialogue: a farmer's messages become a help request.
+
+The first message opens a request (its code is in the first reply); then at most
+two short questions ask for what routing needs and the message lacked — the crop
+or animal, the village, what it looks like — and one message confirms what was
+understood. "不知道"/"跳过" skips a question, "取消" cancels the open request.
+"""
 
 from __future__ import annotations
+
+import re
 
 from handlers import texts
 from handlers.inbound import Inbound
 from handlers.registry import Context, handles
+from handlers.understanding import default_parser, normalise
+from models.media import count_media
 from models.requests import append_text, get_open_request, open_request
 from models.tables import HelpRequest, MediaFile
 
 MEDIA_KINDS = ("image", "voice", "video", "shortvideo")
+MAX_QUESTIONS = 2
+CANCEL_WORDS = {"取消", "取消求助", "撤销", "不用了", "不需要了"}
+SKIP_WORDS = {"不知道", "跳过", "不清楚", "不晓得", "不懂", "不确定", "没有", "不知", "不说", "过"}
+_CROP_NEEDED_FOR = (
+    "plant_protection",
+    "cultivation",
+    "soil_fertilizer",
+    "livestock",
+    "aquaculture",
+)
+_SYMPTOM_NEEDED_FOR = ("plant_protection", "livestock", "aquaculture")
+_PUNCTUATION = re.compile(r"[\s,.!?;:，。！？；：、~～…“”\"'()（）]+")
+
+
+def _bare(words: str) -> str:
+    return _PUNCTUATION.sub("", normalise(words))
 
 
 @handles("text", "image", "voice", "video", "shortvideo", "link")
 def handle_farmer_message(context: Context, inbound: Inbound) -> str:
-    """Open a request with the farmer's first description; attach later messages to it."""
+    """Open a request, answer the dialogue's question, or add to the open request."""
     assert context.farmer.id is not None
     request = get_open_request(session=context.session, farmer_id=context.farmer.id)
-    is_new = request is None
+    bare = _bare(inbound.words)
+    if bare in CANCEL_WORDS:
+        return cancel_request(context, request)
     if request is None:
         request = open_request(session=context.session, farmer=context.farmer, now=context.now)
+        attach_message(context, inbound, request)
+        understand_request(context, request)
+        opened = texts.OPENED_WITH_PHOTO if inbound.msg_type == "image" else texts.OPENED
+        return opened.format(code=request.code) + next_step(context, request, inbound)
+    if request.status == "intake" and request.pending_question:
+        answer_question(context, request, inbound, skipped=bare in SKIP_WORDS)
+        return next_step(context, request, inbound)
     attach_message(context, inbound, request)
-    if is_new:
-        return f"已收到您的求助，编号 {request.code}。我们会尽快请专家联系您。"
+    understand_request(context, request)
     return texts.ADDED_TO_REQUEST.format(code=request.code)
 
 
 @handles("location")
 def handle_location(context: Context, inbound: Inbound) -> str:
-    """Remember where the farmer is; place the open request there too."""
+    """Remember where the farmer is; a pending "which village" question is answered."""
     place = remember_location(context, inbound)
     assert context.farmer.id is not None
     request = get_open_request(session=context.session, farmer_id=context.farmer.id)
     if request is None:
         return texts.LOCATION_NOTED.format(place=place)
-    request.place, request.latitude, request.longitude = (
-        place,
-        inbound.latitude,
-        inbound.longitude,
-    )
+    request.place, request.latitude, request.longitude = place, inbound.latitude, inbound.longitude
     context.message.request_id = request.id
+    if request.status == "intake":
+        pending = request.pending_question
+        if pending and pending != "place":
+            # The location answers nothing that was asked: note it and ask again.
+            noted = texts.LOCATION_NOTED.format(place=place)
+            return noted + texts.QUESTIONS[pending]
+        request.pending_question = None
+        return next_step(context, request, inbound)
     return texts.LOCATION_NOTED_FOR_REQUEST.format(place=place, code=request.code)
 
 
@@ -51,11 +89,13 @@ def remember_location(context: Context, inbound: Inbound) -> str:
     return farmer.place
 
 
-def attach_message(context: Context, inbound: Inbound, request: HelpRequest) -> None:
+def attach_message(
+    context: Context, inbound: Inbound, request: HelpRequest, *, keep_words: bool = True
+) -> None:
     """Link the logged message (and any media it carries) to the request."""
     context.message.request_id = request.id
-    words = inbound.words or (inbound.url or "")
-    append_text(request, words, context.now)
+    if keep_words:
+        append_text(request, inbound.words or (inbound.url or ""), context.now)
     if inbound.msg_type in MEDIA_KINDS and inbound.media_id:
         assert context.message.id is not None
         context.session.add(
@@ -68,3 +108,98 @@ def attach_message(context: Context, inbound: Inbound, request: HelpRequest) -> 
                 created_at=context.now,
             )
         )
+        context.session.flush()
+
+
+def understand_request(context: Context, request: HelpRequest) -> None:
+    """Fill the request's crop, category, symptoms, urgency and place from its words."""
+    understood = default_parser().parse(request.text, place=context.farmer.place)
+    request.crop = request.crop or understood.crop
+    if request.crop and not understood.crop:
+        # The crop came from an answer the lexicons do not know; judge the rest with it.
+        understood = default_parser().parse(f"{request.crop} {request.text}")
+    request.category = understood.category
+    request.urgency = understood.urgency
+    request.symptoms = understood.symptoms
+    request.place = request.place or understood.place
+
+
+def answer_question(
+    context: Context, request: HelpRequest, inbound: Inbound, *, skipped: bool
+) -> None:
+    """Take the message as the answer to the pending question (or as its skip)."""
+    question, request.pending_question = request.pending_question, None
+    attach_message(context, inbound, request, keep_words=not skipped)
+    words = inbound.words.strip()
+    if not skipped and words:
+        clean = normalise(words)
+        if question in ("crop", "crop_voice"):
+            parser = default_parser()
+            request.crop = parser.find_crop(clean) or (words[:16] if len(clean) <= 8 else None)
+        elif question == "place":
+            request.place = default_parser().find_place(clean) or words[:64]
+    understand_request(context, request)
+
+
+def missing_questions(context: Context, request: HelpRequest, inbound: Inbound) -> list[str]:
+    """Return the questions worth asking for this request, most useful first."""
+    assert request.id is not None
+    needed = []
+    no_words = not request.text.strip()
+    if request.crop is None and (
+        no_words
+        or request.category in _CROP_NEEDED_FOR
+        or (request.category == "other" and request.urgency != "low")
+    ):
+        needed.append("crop_voice" if no_words and inbound.msg_type == "voice" else "crop")
+    if request.place is None and context.farmer.place is None:
+        needed.append("place")
+    if (
+        request.category in _SYMPTOM_NEEDED_FOR
+        and not request.symptoms
+        and count_media(session=context.session, request_id=request.id) == 0
+    ):
+        needed.append("symptom")
+    asked = {q.removesuffix("_voice") for q in request.questions_asked}
+    return [q for q in needed if q.removesuffix("_voice") not in asked]
+
+
+def next_step(context: Context, request: HelpRequest, inbound: Inbound) -> str:
+    """Ask the next useful question, or confirm the request when there is none left."""
+    needed = missing_questions(context, request, inbound)
+    if needed and len(request.questions_asked) < MAX_QUESTIONS:
+        question = needed[0]
+        request.pending_question = question
+        request.questions_asked = [*request.questions_asked, question]
+        return texts.QUESTIONS[question]
+    return confirm_request(context, request)
+
+
+def confirm_request(context: Context, request: HelpRequest) -> str:
+    """Close the dialogue: the request is ready for an expert."""
+    request.status = "new"
+    request.pending_question = None
+    request.confirmed_at = context.now
+    request.updated_at = context.now
+    template = texts.CONFIRMED_URGENT if request.urgency == "urgent" else texts.CONFIRMED
+    return template.format(code=request.code, summary=summarise(request))
+
+
+def summarise(request: HelpRequest) -> str:
+    """Say in Chinese what was understood: crop · category · urgency (place)."""
+    parts = [request.crop] if request.crop else []
+    parts += [texts.CATEGORY_NAMES[request.category], texts.URGENCY_NAMES[request.urgency]]
+    summary = " · ".join(parts)
+    return f"{summary}（{request.place}）" if request.place else summary
+
+
+def cancel_request(context: Context, request: HelpRequest | None) -> str:
+    """Cancel the farmer's open request."""
+    if request is None:
+        return texts.NOTHING_TO_CANCEL
+    context.message.request_id = request.id
+    request.status = "cancelled"
+    request.pending_question = None
+    request.closed_at = context.now
+    request.updated_at = context.now
+    return texts.CANCELLED.format(code=request.code)

@@ -10,3 +10,31 @@ SYSTEM_BUSY = "系统有点忙，您的消息已经收到，我们会尽快处�
 LOCATION_NOTED = "已记下您的位置：{place}。"
 LOCATION_NOTED_FOR_REQUEST = "已记下您的位置：{place}，补充到求助 {code}。"
 ADDED_TO_REQUEST = "已补充到求助 {code}。"
+
+OPENED = "收到，求助编号 {code}。"
+OPENED_WITH_PHOTO = "收到照片，求助编号 {code}。"
+QUESTIONS = {
+    "crop": "请问是什么作物或牲畜？回个名字就行，比如“玉米”“猪”。不知道就回“跳过”。",
+    "crop_voice": ("语音没听清。请打几个字说说是什么作物或牲畜、出了什么问题，或者拍张照片发来。"),
+    "symptom": "看上去是什么样子？比如叶子发黄、有斑点、不吃食。能拍张照片发来最好。"
+    "不知道就回“跳过”。",
+    "place": "您在哪个村？回村名就行，也可以发个位置。不想说就回“跳过”。",
+}
+CONFIRMED = "好的，求助 {code} 已登记：{summary}。我们正在联系专家，专家接单后会马上告诉您。"
+CONFIRMED_URGENT = (
+    "好的，求助 {code} 已登记：{summary}。情况紧急，我们正在优先联系专家，请保持手机畅通。"
+)
+CANCELLED = "求助 {code} 已取消。以后有问题随时发给我们。"
+NOTHING_TO_CANCEL = "您现在没有进行中的求助。有问题直接发给我们就行。"
+
+CATEGORY_NAMES = {
+    "plant_protection": "病虫害",
+    "cultivation": "栽培管理",
+    "soil_fertilizer": "土壤肥料",
+    "livestock": "畜牧兽医",
+    "aquaculture": "水产养殖",
+    "machinery": "农机",
+    "market": "销售市场",
+    "other": "其他",
+}
+URGENCY_NAMES = {"urgent": "紧急", "normal": "一般", "low": "不急"}

@@ -46,7 +46,7 @@ class HelpRequest(SQLModel, table=True):
     latitude: float | None = None
     longitude: float | None = None
     pending_question: str | None = Field(default=None, max_length=20)
-    questions_asked: int = 0
+    questions_asked: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
     confirmed_at: datetime | None = None
@@ -93,3 +93,14 @@ class MediaFile(SQLModel, table=True):
     size: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
     stored_at: datetime | None = None
+
+
+class AccessToken(SQLModel, table=True):
+    """The WeChat access_token, shared by every process (one row per AppID)."""
+
+    __tablename__ = "access_token"
+
+    app_id: str = Field(primary_key=True, max_length=64)
+    token: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    expires_at: datetime = Field(default_factory=utcnow)
+    fetched_at: datetime = Field(default_factory=utcnow)

@@ -18,6 +18,7 @@ from bot import create_app
 from bot.settings import Settings
 from models.db import make_engine
 from models.migrate import upgrade_database
+from tests.fake_wechat_api import fake_api  # noqa: F401  (a fixture)
 from tests.wechat_client import FakeWeChat
 
 TEST_TOKEN = "farmhelp-test-token"

@@ -1,8 +1,8 @@
-"""farmers, requests, messages, media
+"""farmers, requests, messages, media, access token
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 11:26:21.002773
+Create Date: 2026-11-22 11:39:32.228317
 """
 
 from collections.abc import Sequence
@@ -19,6 +19,14 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
 
+    op.create_table(
+        "access_token",
+        sa.Column("app_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("token", sa.Text(), nullable=False),
+        sa.Column("expires_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("fetched_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("app_id"),
+    )
     op.create_table(
         "farmer",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -51,7 +59,7 @@ def upgrade() -> None:
         sa.Column("latitude", sa.Float(), nullable=True),
         sa.Column("longitude", sa.Float(), nullable=True),
         sa.Column("pending_question", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
-        sa.Column("questions_asked", sa.Integer(), nullable=False),
+        sa.Column("questions_asked", sa.JSON(), nullable=False),
         sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("confirmed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
@@ -165,3 +173,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_farmer_openid"))
 
     op.drop_table("farmer")
+    op.drop_table("access_token")

@@ -1,0 +1,106 @@
+"""Score `farmhelp parse` on a labelled JSONL file and measure its speed.
+
+    uv run python bench/parse_quality.py [FILE] [--seconds 3]
+
+Accuracy comes from running the real `farmhelp parse` command once over the file.
+Speed is messages per second of the parser on one core, in-process, after start-up
+(the command's start-up, loading OpenCC and compiling the lexicons, is printed apart).
+A crop is right when it is one of the listed answers, or null when the list is empty.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_FILE = ROOT.parent / "shared" / "data" / "farmer_questions_dev.jsonl"
+sys.path.insert(0, str(ROOT))
+
+from handlers.understanding import CATEGORIES, Parser  # noqa: E402
+
+
+def run_cli(texts: list[str]) -> tuple[list[dict[str, object]], float]:
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", "from bot.cli import main; main()", "parse"],
+        input="\n".join(texts) + "\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    elapsed = time.perf_counter() - started
+    return [json.loads(line) for line in result.stdout.splitlines()], elapsed
+
+
+def main() -> int:
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options.add_argument("file", nargs="?", type=Path, default=DEFAULT_FILE)
+    options.add_argument("--seconds", type=float, default=3.0, help="how long to time the parser")
+    options.add_argument("--show-errors", action="store_true", help="print every miss")
+    args = options.parse_args()
+    if not args.file.exists():
+        print(f"no such file: {args.file}", file=sys.stderr)
+        return 2
+    rows = [
+        json.loads(line)
+        for line in args.file.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    texts = [row["text"].replace("\n", " ") for row in rows]
+
+    predictions, cli_seconds = run_cli(texts)
+    assert len(predictions) == len(rows), "farmhelp parse printed a different number of lines"
+    crop_ok = category_ok = urgency_ok = 0
+    confusion: Counter[tuple[str, str]] = Counter()
+    for row, predicted in zip(rows, predictions, strict=True):
+        answers = row["crop"]
+        crop_right = predicted["crop"] in answers if answers else predicted["crop"] is None
+        crop_ok += crop_right
+        category_ok += predicted["category"] == row["category"]
+        urgency_ok += predicted["urgency"] == row["urgency"]
+        confusion[(row["category"], str(predicted["category"]))] += 1
+        if args.show_errors and (
+            not crop_right
+            or predicted["category"] != row["category"]
+            or predicted["urgency"] != row["urgency"]
+        ):
+            print(
+                f"  {row['text']}\n    want {answers[:1] or None} {row['category']} "
+                f"{row['urgency']}\n    got  {predicted['crop']} {predicted['category']} "
+                f"{predicted['urgency']}"
+            )
+
+    parser = Parser()
+    parsed = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < args.seconds:
+        for text in texts:
+            parser.parse(text)
+        parsed += len(texts)
+    rate = parsed / (time.perf_counter() - started)
+
+    total = len(rows)
+    print(f"file: {args.file} ({total} messages)")
+    print(f"crop accuracy:     {crop_ok / total:6.1%}  ({crop_ok}/{total})")
+    print(f"category accuracy: {category_ok / total:6.1%}  ({category_ok}/{total})")
+    print(f"urgency accuracy:  {urgency_ok / total:6.1%}  ({urgency_ok}/{total})")
+    print("\ncategory confusion (rows: labelled, columns: predicted)")
+    short = [c[:8] for c in CATEGORIES]
+    print(f"{'':>17}" + "".join(f"{name:>9}" for name in short))
+    for truth in CATEGORIES:
+        cells = "".join(f"{confusion[(truth, guess)]:>9}" for guess in CATEGORIES)
+        print(f"{truth:>17}{cells}")
+    print(f"\nspeed: {rate:,.0f} messages/s on one core (in-process, {parsed} parsed)")
+    print(f"`farmhelp parse` over the file: {cli_seconds:.2f} s wall, start-up included")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""The outbound WeChat API client: every call, the token fetch included, goes through
+WECHAT_API_BASE_URL, so a local fake API can stand in for WeChat's.
+
+wechatpy's client hard-codes the token URL and has no stable_token, so this small
+client does the HTTP itself with requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from sqlalchemy import Engine
+
+from models.tokens import get_valid_token
+
+log = logging.getLogger(__name__)
+
+TOKEN_ERRORS = {40001, 40014, 42001}  # invalid, not the latest, or expired token
+TIMEOUT = (3.05, 15)
+
+
+class WeChatAPIError(Exception):
+    """WeChat answered with an errcode, or could not be reached."""
+
+    def __init__(self, errcode: int, errmsg: str) -> None:
+        super().__init__(f"{errcode}: {errmsg}")
+        self.errcode = errcode
+        self.errmsg = errmsg
+
+
+@dataclass
+class Media:
+    """Downloaded media bytes and what WeChat said they are."""
+
+    content: bytes
+    content_type: str
+    filename: str | None
+
+
+class WeChatAPI:
+    """Calls the WeChat API with a token shared by all processes through the database."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        app_id: str,
+        app_secret: str,
+        engine: Engine,
+        http: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.app_id = app_id
+        self.app_secret = app_secret
+        self.engine = engine
+        self.http = http or requests.Session()
+
+    def fetch_token(self) -> tuple[str, int]:
+        """Ask /stable_token for the current token; return (token, expires_in)."""
+        response = self.http.post(
+            self.base_url + "stable_token",
+            json={
+                "grant_type": "client_credential",
+                "appid": self.app_id,
+                "secret": self.app_secret,
+                "force_refresh": False,
+            },
+            timeout=TIMEOUT,
+        )
+        data = _json(response)
+        if "access_token" not in data:
+            raise WeChatAPIError(int(data.get("errcode", -1)), str(data.get("errmsg", data)))
+        log.info("fetched a new access_token (expires in %s s)", data.get("expires_in"))
+        return str(data["access_token"]), int(data.get("expires_in", 7200))
+
+    def token(self, *, stale: str | None = None) -> str:
+        """Return the shared valid token, fetching it once for all processes if needed."""
+        return get_valid_token(self.engine, self.app_id, self.fetch_token, stale=stale)
+
+    def _get(self, path: str, params: dict[str, str]) -> requests.Response:
+        """GET with the token; a token error refreshes the token once and retries once."""
+        token = self.token()
+        for attempt in (1, 2):
+            response = self.http.get(
+                self.base_url + path, params={**params, "access_token": token}, timeout=TIMEOUT
+            )
+            error = _errcode(response)
+            if error in TOKEN_ERRORS and attempt == 1:
+                log.warning("access_token rejected (%s); refreshing once", error)
+                token = self.token(stale=token)
+                continue
+            return response
+        raise AssertionError("unreachable")
+
+    def download_media(self, media_id: str) -> Media:
+        """Download a user's photo, voice note or video (/media/get)."""
+        response = self._get("media/get", {"media_id": media_id})
+        if _is_json(response):
+            data = _json(response)
+            if "video_url" in data:
+                video = self.http.get(str(data["video_url"]), timeout=TIMEOUT)
+                video.raise_for_status()
+                return Media(video.content, video.headers.get("Content-Type", "video/mp4"), None)
+            raise WeChatAPIError(int(data.get("errcode", -1)), str(data.get("errmsg", data)))
+        if response.status_code >= 400:
+            raise WeChatAPIError(-1, f"HTTP {response.status_code}")
+        disposition = response.headers.get("Content-Disposition", "")
+        match = re.search(r'filename="?([^";]+)"?', disposition)
+        return Media(
+            response.content,
+            response.headers.get("Content-Type", "application/octet-stream"),
+            match.group(1) if match else None,
+        )
+
+
+def _is_json(response: requests.Response) -> bool:
+    return (
+        response.headers.get("Content-Type", "").split(";")[0].strip()
+        in ("application/json", "text/plain", "text/json")
+        and response.content[:1] == b"{"
+    )
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError as error:
+        raise WeChatAPIError(-1, f"HTTP {response.status_code}, not JSON") from error
+    if not isinstance(data, dict):
+        raise WeChatAPIError(-1, "unexpected JSON")
+    return data
+
+
+def _errcode(response: requests.Response) -> int | None:
+    if not _is_json(response):
+        return None
+    try:
+        return int(_json(response).get("errcode", 0)) or None
+    except (WeChatAPIError, ValueError):
+        return None

@@ -1,0 +1,351 @@
+"""Understanding a farmer's message: crop, category, symptoms, urgency and place.
+
+The words live in data files under `handlers/lexicon/` (TOML) that staff can extend;
+this module only normalises text (traditional → simplified, full-width → half-width,
+emoji dropped), matches the lexicons with Aho-Corasick automatons, falls back to
+pinyin for homophone typos in crop names (辣交 → 辣椒), and weighs the cues.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import ahocorasick
+import opencc
+from pypinyin import lazy_pinyin
+
+LEXICON_DIR = Path(__file__).parent / "lexicon"
+
+CATEGORIES = (
+    "plant_protection",
+    "cultivation",
+    "soil_fertilizer",
+    "livestock",
+    "aquaculture",
+    "machinery",
+    "market",
+    "other",
+)
+# Which category wins a tie: the more specific first.
+_TIE_ORDER = (
+    "machinery",
+    "market",
+    "livestock",
+    "aquaculture",
+    "soil_fertilizer",
+    "plant_protection",
+    "cultivation",
+    "other",
+)
+ANIMAL_GROUPS = {"livestock": "livestock", "poultry": "livestock", "aquatic": "aquaculture"}
+_PLANT_CATEGORIES = ("plant_protection", "cultivation", "soil_fertilizer")
+_SYMPTOM_WEIGHT = 1.5
+_ANIMAL_WEIGHT = 2.5
+
+# Characters that many crop names share; a homophone match must share another one.
+_GENERIC_MORPHEMES = set("子儿头树苗菜瓜果豆花叶草米麦椒茶油白红黑青大小")
+
+_EMOJI = re.compile(
+    "[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f\u200d\u2b00-\u2bff\U0001f1e6-\U0001f1ff]"
+)
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+_PLACE_SUFFIXED = re.compile(
+    r"[\u4e00-\u9fff]{1,7}?(?:省|市|县|镇|乡|村|屯|旗)(?!场|面|民|里|长|委)"
+)
+_PLACE_LEADING_NOISE = "我俺咱们你他是在住到去从来的了这那个家老请问"
+_GENERIC_PLACE_STEMS = {
+    "农",
+    "乡",
+    "山",
+    "本",
+    "全",
+    "超",
+    "城",
+    "菜",
+    "集",
+    "上",
+    "门",
+    "夜",
+    "股",
+    "黑",
+    "下",
+    "回",
+    "邻",
+    "外",
+    "各",
+    "附近",
+    "隔壁",
+    "周边",
+    "同",
+    "县",
+    "市",
+    "镇",
+    "村",
+    "一个",
+    "我们",
+}
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What a message says, as far as the lexicons can tell."""
+
+    crop: str | None
+    category: str
+    urgency: str
+    symptoms: list[str] = field(default_factory=list)
+    place: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the fields as a plain dict (the `farmhelp parse` output)."""
+        return asdict(self)
+
+
+@dataclass
+class Lexicon:
+    """The lexicons, compiled into automatons once per process."""
+
+    crops: Any  # ahocorasick.Automaton: term -> (canonical | None, group)
+    crop_groups: dict[str, str]
+    crop_pinyin: dict[tuple[str, ...], tuple[str, str]]  # syllables -> (canonical, term)
+    symptoms: Any  # term -> (symptom, category)
+    cues: Any  # term -> (category, weight)
+    urgent: Any
+    animal_death: Any
+    large_scale: Any
+    plant_death: Any
+    low: Any
+    places: Any
+
+
+def _automaton(entries: dict[str, Any]) -> Any:
+    automaton = ahocorasick.Automaton()
+    for term, value in entries.items():
+        automaton.add_word(term, (term, value))
+    if entries:
+        automaton.make_automaton()
+    return automaton
+
+
+def _read(name: str, directory: Path) -> dict[str, Any]:
+    with (directory / f"{name}.toml").open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
+    """Read the TOML lexicons from `directory` and compile them."""
+    crop_terms: dict[str, tuple[str | None, str]] = {}
+    groups: dict[str, str] = {}
+    pinyin: dict[tuple[str, ...], tuple[str, str]] = {}
+    ambiguous: set[tuple[str, ...]] = set()
+    for group, table in _read("crops", directory).items():
+        if group == "ignore":
+            for word in table.get("words", []):
+                crop_terms[normalise(word)] = (None, "ignore")
+            continue
+        for canonical, aliases in table.items():
+            groups[canonical] = group
+            for term in (canonical, *aliases):
+                term = normalise(term)
+                crop_terms[term] = (canonical, group)
+                if len(term) >= 2 and _CJK_RUN.fullmatch(term):
+                    key = tuple(_fuzzy(s) for s in lazy_pinyin(term))
+                    if key in pinyin and pinyin[key][0] != canonical:
+                        ambiguous.add(key)
+                    pinyin.setdefault(key, (canonical, term))
+    for key in ambiguous:
+        del pinyin[key]
+
+    symptoms = {
+        normalise(term): (symptom, category)
+        for category, table in _read("symptoms", directory).items()
+        for symptom, variants in table.items()
+        for term in (symptom, *variants)
+    }
+    cues = {
+        normalise(term): (category, float(weight))
+        for category, table in _read("categories", directory).items()
+        for term, weight in table.items()
+    }
+    urgency = _read("urgency", directory)
+    places = _read("places", directory)
+    return Lexicon(
+        crops=_automaton(crop_terms),
+        crop_groups=groups,
+        crop_pinyin=pinyin,
+        symptoms=_automaton(symptoms),
+        cues=_automaton(cues),
+        urgent=_automaton({normalise(t): True for t in urgency["urgent"]}),
+        animal_death=_automaton({normalise(t): True for t in urgency["animal_death"]}),
+        large_scale=_automaton({normalise(t): True for t in urgency["large_scale"]}),
+        plant_death=_automaton({normalise(t): True for t in urgency["plant_death"]}),
+        low=_automaton({normalise(t): True for t in urgency["low"]}),
+        places=_automaton({normalise(t): True for t in places["provinces"] + places["cities"]}),
+    )
+
+
+@cache
+def _converter() -> Any:
+    return opencc.OpenCC("t2s")
+
+
+def normalise(text: str) -> str:
+    """Full-width → half-width, traditional → simplified, emoji and spaces dropped."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _EMOJI.sub("", text)
+    text = _converter().convert(text)
+    return "".join(text.split()).lower()
+
+
+def _fuzzy(syllable: str) -> str:
+    """Fold the initials and finals that pinyin typists and dialects confuse."""
+    for a, b in (("zh", "z"), ("ch", "c"), ("sh", "s")):
+        if syllable.startswith(a):
+            syllable = b + syllable[2:]
+    return syllable[:-1] if syllable.endswith("ng") else syllable
+
+
+def _matches(automaton: Any, text: str) -> list[tuple[int, str, Any]]:
+    """Longest non-overlapping matches as (start, term, value)."""
+    if len(automaton) == 0:
+        return []
+    return [(end - len(term) + 1, term, value) for end, (term, value) in automaton.iter_long(text)]
+
+
+def _any(automaton: Any, text: str) -> bool:
+    return len(automaton) > 0 and next(automaton.iter(text), None) is not None
+
+
+class Parser:
+    """Turns a farmer's words into an Understanding; build once, call many times."""
+
+    def __init__(self, lexicon: Lexicon | None = None) -> None:
+        self.lexicon = lexicon or load_lexicon()
+
+    def parse(self, text: str, *, place: str | None = None) -> Understanding:
+        """Understand one message; `place` (from a QR scene or location) is the fallback."""
+        clean = normalise(text)
+        crop = self.find_crop(clean)
+        group = self.lexicon.crop_groups.get(crop) if crop else None
+        symptoms = self._symptoms(clean)
+        category = self._category(clean, group, symptoms)
+        urgency = self._urgency(clean, group, category, symptoms)
+        return Understanding(
+            crop=crop,
+            category=category,
+            urgency=urgency,
+            symptoms=[name for name, _ in symptoms],
+            place=self.find_place(clean) or place,
+        )
+
+    def find_crop(self, clean: str) -> str | None:
+        """Return the crop or animal named most often (first on a tie), pinyin as fallback."""
+        counts: dict[str, int] = defaultdict(int)
+        first: dict[str, int] = {}
+        for start, _term, (canonical, _group) in _matches(self.lexicon.crops, clean):
+            if canonical is not None:
+                counts[canonical] += 1
+                first.setdefault(canonical, start)
+        if counts:
+            return max(counts, key=lambda name: (counts[name], -first[name]))
+        return self._crop_by_pinyin(clean)
+
+    def _crop_by_pinyin(self, clean: str) -> str | None:
+        index = self.lexicon.crop_pinyin
+        for run in _CJK_RUN.findall(clean):
+            syllables = [_fuzzy(s) for s in lazy_pinyin(run)]
+            for size in (4, 3, 2):
+                for start in range(len(run) - size + 1):
+                    found = index.get(tuple(syllables[start : start + size]))
+                    if found is None:
+                        continue
+                    canonical, term = found
+                    written = run[start : start + size]
+                    # A typo changes a character, rarely all of them: "都叫" is not 豆角,
+                    # and sharing only a suffix is no evidence: "叶子" is not 椰子.
+                    if any(
+                        a == b and a not in _GENERIC_MORPHEMES
+                        for a, b in zip(written, term, strict=True)
+                    ):
+                        return canonical
+        return None
+
+    def _symptoms(self, clean: str) -> list[tuple[str, str]]:
+        seen: dict[str, str] = {}
+        for _start, _term, (symptom, category) in _matches(self.lexicon.symptoms, clean):
+            seen.setdefault(symptom, category)
+        return list(seen.items())
+
+    def _category(self, clean: str, group: str | None, symptoms: list[tuple[str, str]]) -> str:
+        scores: dict[str, float] = defaultdict(float)
+        for _start, _term, (category, weight) in _matches(self.lexicon.cues, clean):
+            scores[category] += weight
+        for _symptom, category in symptoms:
+            scores[category] += _SYMPTOM_WEIGHT
+        animal_category = ANIMAL_GROUPS.get(group or "")
+        if animal_category:
+            # Illness, care and feed of animals are the vet's or the fish farmer's job.
+            scores[animal_category] += _ANIMAL_WEIGHT
+            for category in (*_PLANT_CATEGORIES, "livestock", "aquaculture"):
+                if category != animal_category:
+                    scores[animal_category] += scores.pop(category, 0.0)
+        elif group is not None:
+            for category in ("livestock", "aquaculture"):
+                scores["plant_protection"] += scores.pop(category, 0.0) / 2
+        best = max(scores.values(), default=0.0)
+        if best <= 0:
+            return "cultivation" if group is not None else "other"
+        return next(c for c in _TIE_ORDER if scores.get(c, 0.0) == best)
+
+    def _urgency(
+        self, clean: str, group: str | None, category: str, symptoms: list[tuple[str, str]]
+    ) -> str:
+        lexicon = self.lexicon
+        if _any(lexicon.urgent, clean):
+            return "urgent"
+        is_animal = group in ANIMAL_GROUPS or category in ("livestock", "aquaculture")
+        if is_animal and _any(lexicon.animal_death, clean):
+            return "urgent"
+        if not is_animal and _any(lexicon.large_scale, clean) and _any(lexicon.plant_death, clean):
+            return "urgent"
+        if category in ("market", "other"):
+            return "low"
+        if not symptoms and _any(lexicon.low, clean):
+            return "low"
+        return "normal"
+
+    def find_place(self, clean: str) -> str | None:
+        """Return the first place named (adjacent names joined: 四川成都, 夏津县苏留庄镇)."""
+        spans = [
+            (start, start + len(term)) for start, term, _ in _matches(self.lexicon.places, clean)
+        ]
+        for match in _PLACE_SUFFIXED.finditer(clean):
+            name = match.group()
+            start = match.start()
+            while len(name) > 2 and name[0] in _PLACE_LEADING_NOISE:
+                name, start = name[1:], start + 1
+            if name[:-1] in _GENERIC_PLACE_STEMS or len(name) < 2:
+                continue
+            spans.append((start, start + len(name)))
+        if not spans:
+            return None
+        spans.sort()
+        begin, end = spans[0]
+        for start, stop in spans[1:]:
+            if start > end:
+                break
+            end = max(end, stop)
+        return clean[begin:end]
+
+
+@cache
+def default_parser() -> Parser:
+    """The parser over the packaged lexicons, built once per process."""
+    return Parser()
