@@ -49,8 +49,11 @@ def handle_farmer_message(context: Context, inbound: Inbound) -> str:
         request = open_request(session=context.session, farmer=context.farmer, now=context.now)
         attach_message(context, inbound, request)
         understand_request(context, request)
+        reply = next_step(context, request, inbound)
+        if request.status != "intake":
+            return reply  # confirmed at once: the confirmation carries the code
         opened = texts.OPENED_WITH_PHOTO if inbound.msg_type == "image" else texts.OPENED
-        return opened.format(code=request.code) + next_step(context, request, inbound)
+        return opened.format(code=request.code) + reply
     if request.status == "intake" and request.pending_question:
         answer_question(context, request, inbound, skipped=bare in SKIP_WORDS)
         return next_step(context, request, inbound)

@@ -56,10 +56,12 @@ _EMOJI = re.compile(
     "[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f\u200d\u2b00-\u2bff\U0001f1e6-\U0001f1ff]"
 )
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
-_PLACE_SUFFIXED = re.compile(
-    r"[\u4e00-\u9fff]{1,7}?(?:省|市|县|镇|乡|村|屯|旗)(?!场|面|民|里|长|委)"
+_PLACE_SUFFIX = re.compile(r"(?:省|市|县|镇|乡|村|屯|旗)(?!场|面|民|里|长|委|级)")
+# Characters that end a place name when reading backwards from its suffix.
+_PLACE_STOPS = set(
+    "的了我俺咱们你他她是在住到去从来这那个吗呢啊吧和跟与就都也还又把被给对向往请问说有没里"
 )
-_PLACE_LEADING_NOISE = "我俺咱们你他是在住到去从来的了这那个家老请问"
+_PLACE_LONGEST_STEM = 6
 _GENERIC_PLACE_STEMS = {
     "农",
     "乡",
@@ -326,14 +328,18 @@ class Parser:
         spans = [
             (start, start + len(term)) for start, term, _ in _matches(self.lexicon.places, clean)
         ]
-        for match in _PLACE_SUFFIXED.finditer(clean):
-            name = match.group()
+        for match in _PLACE_SUFFIX.finditer(clean):
             start = match.start()
-            while len(name) > 2 and name[0] in _PLACE_LEADING_NOISE:
-                name, start = name[1:], start + 1
-            if name[:-1] in _GENERIC_PLACE_STEMS or len(name) < 2:
-                continue
-            spans.append((start, start + len(name)))
+            while (
+                start > 0
+                and match.start() - start < _PLACE_LONGEST_STEM
+                and _CJK_RUN.match(clean[start - 1])
+                and clean[start - 1] not in _PLACE_STOPS
+            ):
+                start -= 1
+            stem = clean[start : match.start()]
+            if stem and stem not in _GENERIC_PLACE_STEMS:
+                spans.append((start, match.end()))
         if not spans:
             return None
         spans.sort()

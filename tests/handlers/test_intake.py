@@ -57,6 +57,7 @@ def test_clear_message_from_a_placed_farmer_is_confirmed_at_once(
     )
     reply = say(client, wechat, "f2", Content="我家的猪死了好几头了 快来人")
     assert "已登记" in reply and "紧急" in reply
+    assert len(CODE.findall(reply)) == 1
     request = the_request(session)
     assert (request.crop, request.category, request.urgency, request.place) == (
         "生猪",

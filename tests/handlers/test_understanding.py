@@ -91,6 +91,9 @@ def test_symptoms_and_place(parser: Parser) -> None:
     assert parser.parse("四川成都 柑橘黄叶").place == "四川成都"
     assert parser.parse("辣椒黄叶", place="李家村").place == "李家村"
     assert parser.parse("到超市卖菜").place is None
+    assert parser.parse("我家辣椒叶子发黄了 我是李家村的").place == "李家村"
+    assert parser.parse("山东德州夏津县苏留庄镇玉米黄叶").place == "山东德州夏津县苏留庄镇"
+    assert parser.parse("我们村的鸡不下蛋").place is None
 
 
 def test_normalise() -> None:
