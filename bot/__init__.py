@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.extensions["farmhelp.settings"] = settings
+    app.extensions["farmhelp.routing"] = settings.routing_config()
     configure_logging()
     database.init_app(app, settings)
     replies.init_app(app, settings)
@@ -37,6 +38,8 @@ def configure_logging() -> None:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+    # APScheduler logs every run of every job at INFO; keep its warnings and errors.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 
 
 def get_settings(app: Flask) -> Settings:

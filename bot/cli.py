@@ -82,9 +82,15 @@ def start_scheduler(app: Flask) -> BackgroundScheduler:
         app_id=settings.wechat_app_id,
         app_secret=settings.wechat_app_secret,
         engine=engine,
+        legacy_token=settings.wechat_token_endpoint == "token",
     )
     return start_background_scheduler(
-        JobContext(engine=engine, wechat=wechat, media_dir=settings.media_dir)
+        JobContext(
+            engine=engine,
+            wechat=wechat,
+            media_dir=settings.media_dir,
+            config=settings.routing_config(),
+        )
     )
 
 

@@ -7,10 +7,13 @@ import binascii
 import logging
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from handlers.config import RoutingConfig
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +50,43 @@ class Settings(BaseSettings):
     wechat_api_base_url: str = Field(
         default=DEFAULT_API_BASE_URL, validation_alias="WECHAT_API_BASE_URL"
     )
+    wechat_token_endpoint: Literal["stable_token", "token"] = Field(
+        default="stable_token", validation_alias="WECHAT_TOKEN_ENDPOINT"
+    )
+    wechat_template_expert_page: str | None = Field(
+        default=None, validation_alias="WECHAT_TEMPLATE_EXPERT_PAGE"
+    )
 
-    @field_validator("redis_url", "wechat_encoding_aes_key", mode="before")
+    public_url: str = Field(default="http://127.0.0.1:8000", validation_alias="FARMHELP_PUBLIC_URL")
+    timezone: str = Field(default="Asia/Shanghai", validation_alias="FARMHELP_TIMEZONE")
+    accept_timeout: str = Field(default="30min", validation_alias="FARMHELP_ACCEPT_TIMEOUT")
+    urgent_accept_timeout: str = Field(
+        default="10min", validation_alias="FARMHELP_URGENT_ACCEPT_TIMEOUT"
+    )
+    staff_openids: str = Field(default="", validation_alias="FARMHELP_STAFF_OPENIDS")
+
+    @field_validator("accept_timeout", "urgent_accept_timeout")
+    @classmethod
+    def _check_duration(cls, value: str) -> str:
+        from handlers.config import parse_duration
+
+        parse_duration(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
+        return value
+
+    @field_validator(
+        "redis_url", "wechat_encoding_aes_key", "wechat_template_expert_page", mode="before"
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -104,6 +142,20 @@ class Settings(BaseSettings):
         if not self.wechat_app_secret:
             self.wechat_app_secret = secrets.token_urlsafe(16)
         return self
+
+    def routing_config(self) -> RoutingConfig:
+        """The routing policy handlers and jobs follow."""
+        from handlers.config import RoutingConfig, parse_duration
+
+        return RoutingConfig(
+            accept_timeout=parse_duration(self.accept_timeout),
+            urgent_accept_timeout=parse_duration(self.urgent_accept_timeout),
+            staff_openids=tuple(o.strip() for o in self.staff_openids.split(",") if o.strip()),
+            expert_page_template=self.wechat_template_expert_page,
+            public_url=self.public_url,
+            link_secret=self.secret_key,
+            timezone=self.timezone,
+        )
 
     @property
     def safe_mode(self) -> bool:

@@ -150,7 +150,12 @@ def _handle_once(engine: Engine, inbound: Inbound) -> str:
         if stored is not None:
             log.info("retry of %s answered with the stored reply", inbound.dedupe_key)
             return stored.reply_body or SUCCESS
-        received = receive(session=session, inbound=inbound, now=utcnow())
+        received = receive(
+            session=session,
+            inbound=inbound,
+            now=utcnow(),
+            config=current_app.extensions["farmhelp.routing"],
+        )
         body = SUCCESS
         if received.reply is not None:
             body = render_text_reply(inbound=inbound, content=received.reply)

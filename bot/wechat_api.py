@@ -7,6 +7,7 @@ client does the HTTP itself with requests.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -52,25 +53,38 @@ class WeChatAPI:
         app_secret: str,
         engine: Engine,
         http: requests.Session | None = None,
+        legacy_token: bool = False,
     ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.app_id = app_id
         self.app_secret = app_secret
         self.engine = engine
         self.http = http or requests.Session()
+        self.legacy_token = legacy_token
 
     def fetch_token(self) -> tuple[str, int]:
-        """Ask /stable_token for the current token; return (token, expires_in)."""
-        response = self.http.post(
-            self.base_url + "stable_token",
-            json={
-                "grant_type": "client_credential",
-                "appid": self.app_id,
-                "secret": self.app_secret,
-                "force_refresh": False,
-            },
-            timeout=TIMEOUT,
-        )
+        """Ask /stable_token (or /token when configured) for a token: (token, expires_in)."""
+        if self.legacy_token:
+            response = self.http.get(
+                self.base_url + "token",
+                params={
+                    "grant_type": "client_credential",
+                    "appid": self.app_id,
+                    "secret": self.app_secret,
+                },
+                timeout=TIMEOUT,
+            )
+        else:
+            response = self.http.post(
+                self.base_url + "stable_token",
+                json={
+                    "grant_type": "client_credential",
+                    "appid": self.app_id,
+                    "secret": self.app_secret,
+                    "force_refresh": False,
+                },
+                timeout=TIMEOUT,
+            )
         data = _json(response)
         if "access_token" not in data:
             raise WeChatAPIError(int(data.get("errcode", -1)), str(data.get("errmsg", data)))
@@ -81,12 +95,24 @@ class WeChatAPI:
         """Return the shared valid token, fetching it once for all processes if needed."""
         return get_valid_token(self.engine, self.app_id, self.fetch_token, stale=stale)
 
-    def _get(self, path: str, params: dict[str, str]) -> requests.Response:
-        """GET with the token; a token error refreshes the token once and retries once."""
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> requests.Response:
+        """Call with the token; a token error refreshes the token once and retries once."""
         token = self.token()
         for attempt in (1, 2):
-            response = self.http.get(
-                self.base_url + path, params={**params, "access_token": token}, timeout=TIMEOUT
+            response = self.http.request(
+                method,
+                self.base_url + path,
+                params={**(params or {}), "access_token": token},
+                data=None if body is None else json.dumps(body, ensure_ascii=False).encode(),
+                headers=None if body is None else {"Content-Type": "application/json"},
+                timeout=TIMEOUT,
             )
             error = _errcode(response)
             if error in TOKEN_ERRORS and attempt == 1:
@@ -98,7 +124,7 @@ class WeChatAPI:
 
     def download_media(self, media_id: str) -> Media:
         """Download a user's photo, voice note or video (/media/get)."""
-        response = self._get("media/get", {"media_id": media_id})
+        response = self._call("GET", "media/get", params={"media_id": media_id})
         if _is_json(response):
             data = _json(response)
             if "video_url" in data:
@@ -115,6 +141,30 @@ class WeChatAPI:
             response.headers.get("Content-Type", "application/octet-stream"),
             match.group(1) if match else None,
         )
+
+    def _post_checked(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self._call("POST", path, body=body)
+        if response.status_code >= 500:
+            raise WeChatAPIError(-1, f"HTTP {response.status_code}")
+        data = _json(response)
+        errcode = int(data.get("errcode", 0))
+        if errcode:
+            raise WeChatAPIError(errcode, str(data.get("errmsg", "")))
+        return data
+
+    def send_custom(self, openid: str, message: dict[str, Any]) -> dict[str, Any]:
+        """Send a customer-service message (text, image, voice, video …)."""
+        return self._post_checked("message/custom/send", {"touser": openid, **message})
+
+    def send_template(self, openid: str, message: dict[str, Any]) -> dict[str, Any]:
+        """Send a template message: `message` holds template_id, data and url."""
+        return self._post_checked("message/template/send", {"touser": openid, **message})
+
+    def send(self, kind: str, openid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send an outbox payload of the given kind ("custom" or "template")."""
+        if kind == "template":
+            return self.send_template(openid, payload)
+        return self.send_custom(openid, payload)
 
 
 def _is_json(response: requests.Response) -> bool:

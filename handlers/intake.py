@@ -12,11 +12,15 @@ import re
 
 from handlers import texts
 from handlers.inbound import Inbound
+from handlers.notify import send_text
 from handlers.registry import Context, handles
+from handlers.relay import relay
+from handlers.routing import route_request
 from handlers.understanding import default_parser, normalise
 from models.media import count_media
-from models.requests import append_text, get_open_request, open_request
-from models.tables import HelpRequest, MediaFile
+from models.offers import offers_for, record_event
+from models.requests import RELAYED_STATUSES, append_text, get_open_request, open_request
+from models.tables import Expert, HelpRequest, MediaFile
 
 MEDIA_KINDS = ("image", "voice", "video", "shortvideo")
 MAX_QUESTIONS = 2
@@ -57,6 +61,8 @@ def handle_farmer_message(context: Context, inbound: Inbound) -> str:
     if request.status == "intake" and request.pending_question:
         answer_question(context, request, inbound, skipped=bare in SKIP_WORDS)
         return next_step(context, request, inbound)
+    if request.status in RELAYED_STATUSES:
+        return relay_to_expert(context, inbound, request)
     attach_message(context, inbound, request)
     understand_request(context, request)
     return texts.ADDED_TO_REQUEST.format(code=request.code)
@@ -72,6 +78,8 @@ def handle_location(context: Context, inbound: Inbound) -> str:
         return texts.LOCATION_NOTED.format(place=place)
     request.place, request.latitude, request.longitude = place, inbound.latitude, inbound.longitude
     context.message.request_id = request.id
+    if request.status in RELAYED_STATUSES:
+        return relay_to_expert(context, inbound, request)
     if request.status == "intake":
         pending = request.pending_question
         if pending and pending != "place":
@@ -179,11 +187,26 @@ def next_step(context: Context, request: HelpRequest, inbound: Inbound) -> str:
 
 
 def confirm_request(context: Context, request: HelpRequest) -> str:
-    """Close the dialogue: the request is ready for an expert."""
-    request.status = "new"
+    """Close the dialogue and offer the request to an expert."""
     request.pending_question = None
     request.confirmed_at = context.now
-    request.updated_at = context.now
+    actor = f"farmer:{context.farmer.openid}"
+    record_event(
+        session=context.session,
+        request=request,
+        to_status="new",
+        actor=actor,
+        now=context.now,
+        note="intake confirmed",
+    )
+    route_request(
+        context.session,
+        request=request,
+        config=context.config,
+        now=context.now,
+        actor=actor,
+        farmer=context.farmer,
+    )
     template = texts.CONFIRMED_URGENT if request.urgency == "urgent" else texts.CONFIRMED
     return template.format(code=request.code, summary=summarise(request))
 
@@ -197,12 +220,52 @@ def summarise(request: HelpRequest) -> str:
 
 
 def cancel_request(context: Context, request: HelpRequest | None) -> str:
-    """Cancel the farmer's open request."""
+    """Cancel the farmer's open request (withdrawing any offers and telling the expert)."""
     if request is None:
         return texts.NOTHING_TO_CANCEL
+    assert request.id is not None
     context.message.request_id = request.id
-    request.status = "cancelled"
+    for offer in offers_for(session=context.session, request_id=request.id):
+        if offer.status not in ("pending", "accepted"):
+            continue
+        if offer.status == "pending":
+            offer.status, offer.answered_at = "withdrawn", context.now
+        expert = context.session.get(Expert, offer.expert_id)
+        if expert is not None:
+            send_text(
+                context.session,
+                openid=expert.openid,
+                now=context.now,
+                purpose="notify",
+                request=request,
+                content=texts.EXPERT_CANCELLED.format(code=request.code),
+            )
     request.pending_question = None
     request.closed_at = context.now
-    request.updated_at = context.now
+    record_event(
+        session=context.session,
+        request=request,
+        to_status="cancelled",
+        actor=f"farmer:{context.farmer.openid}",
+        now=context.now,
+        note="取消",
+    )
     return texts.CANCELLED.format(code=request.code)
+
+
+def relay_to_expert(context: Context, inbound: Inbound, request: HelpRequest) -> str:
+    """Forward the farmer's message to the expert who accepted the request."""
+    expert = context.session.get(Expert, request.expert_id)
+    if inbound.msg_type in MEDIA_KINDS:
+        attach_message(context, inbound, request, keep_words=False)
+    if expert is not None:
+        relay(
+            context.session,
+            inbound=inbound,
+            message=context.message,
+            request=request,
+            to_openid=expert.openid,
+            header=texts.EXPERT_RELAY.replace("{code}", str(request.code)),
+            now=context.now,
+        )
+    return texts.ADDED_FORWARDED

@@ -7,10 +7,13 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from handlers import events, intake  # noqa: F401  (registers their handlers)
+from handlers import events, expert, intake  # noqa: F401  (registers their handlers)
+from handlers.config import RoutingConfig
 from handlers.inbound import Inbound
 from handlers.registry import Context, find_handler
+from models.experts import get_expert
 from models.farmers import get_or_create_farmer
+from models.outbox import release_held
 from models.tables import Farmer, Message
 
 
@@ -51,7 +54,9 @@ def _log_inbound(
     return message
 
 
-def receive(*, session: Session, inbound: Inbound, now: datetime) -> Received:
+def receive(
+    *, session: Session, inbound: Inbound, now: datetime, config: RoutingConfig | None = None
+) -> Received:
     """Store the push, run its handler and log the passive reply, all in this session."""
     farmer = get_or_create_farmer(session=session, openid=inbound.openid, now=now)
     message = _log_inbound(
@@ -59,8 +64,19 @@ def receive(*, session: Session, inbound: Inbound, now: datetime) -> Received:
     )
     if inbound.msg_type != "event":
         farmer.last_message_at = now
-    handler = find_handler(inbound)
-    reply = handler(Context(session=session, now=now, farmer=farmer, message=message), inbound)
+        # The 48 h customer-service window is open again: send what was held.
+        release_held(session=session, openid=inbound.openid, now=now)
+    expert_sender = get_expert(session=session, openid=inbound.openid)
+    handler = find_handler(inbound, from_expert=expert_sender is not None)
+    context = Context(
+        session=session,
+        now=now,
+        farmer=farmer,
+        message=message,
+        config=config or RoutingConfig(),
+        expert=expert_sender,
+    )
+    reply = handler(context, inbound)
     if reply is not None:
         log_reply(session=session, inbound_message=message, content=reply, now=now)
     return Received(message=message, reply=reply)

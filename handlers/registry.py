@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel import Session
 
+from handlers.config import RoutingConfig
 from handlers.inbound import Inbound
-from models.tables import Farmer, Message
+from models.tables import Expert, Farmer, Message
 
 
 @dataclass
@@ -20,6 +21,8 @@ class Context:
     now: datetime
     farmer: Farmer
     message: Message
+    config: RoutingConfig = field(default_factory=RoutingConfig)
+    expert: Expert | None = None
 
 
 # A handler returns the passive reply text, or None to answer "success" (no reply).
@@ -29,7 +32,8 @@ _HANDLERS: dict[str, Handler] = {}
 
 
 def handles(*kinds: str) -> Callable[[Handler], Handler]:
-    """Register a handler for message types ("text") or events ("event:subscribe")."""
+    """Register a handler for message types ("text"), events ("event:subscribe"), or
+    messages from experts ("expert:text")."""
 
     def register(handler: Handler) -> Handler:
         for kind in kinds:
@@ -39,7 +43,9 @@ def handles(*kinds: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def find_handler(inbound: Inbound) -> Handler:
+def find_handler(inbound: Inbound, *, from_expert: bool = False) -> Handler:
     """Return the handler for this push, or the one for anything unknown."""
     kind = f"event:{inbound.event}" if inbound.msg_type == "event" else inbound.msg_type
+    if from_expert and f"expert:{kind}" in _HANDLERS:
+        return _HANDLERS[f"expert:{kind}"]
     return _HANDLERS.get(kind) or _HANDLERS["unknown"]

@@ -38,3 +38,26 @@ CATEGORY_NAMES = {
     "other": "其他",
 }
 URGENCY_NAMES = {"urgent": "紧急", "normal": "一般", "low": "不急"}
+
+# Routing and paging.
+ADDED_FORWARDED = "已转给专家。"
+EXPERT_PAGE = (
+    "【新求助 {code}】{board}\n{summary}\n地点：{place}\n农户说：{words}\n"
+    "回复“接单 {code}”接单，回复“拒绝 {code} 理由”拒绝。"
+)
+STAFF_ALERT = (
+    "【需要协调 {code}】{reason}\n{crop} · {category} · {urgency}\n地点：{place}\n"
+    "请安排专家或联系农户。"
+)
+FARMER_ACCEPTED = (
+    "好消息：{team}的{name}专家接了您的求助 {code}，会尽快联系您。您现在发的消息会直接转给专家。"
+)
+FARMER_WAITING = "求助 {code}：暂时没有能接单的专家，我们已经通知负责人，会尽快安排，请您稍等。"
+FARMER_VISIT_BOOKED = "求助 {code}：{name}专家预约 {when} 上门，请留意。"
+FARMER_VISITED = "求助 {code}：{name}专家已记录这次服务。\n诊断和建议：{record}"
+FARMER_RELAY = "【{name}专家】{content}"
+EXPERT_RELAY = "【{code} 农户】{content}"
+EXPERT_RELAY_MEDIA = "【{code} 农户】发来{kind}，见下条。"
+OFFER_TAKEN = "求助 {code} 已被其他专家接走，谢谢。"
+MEDIA_NAMES = {"image": "照片", "voice": "语音", "video": "视频", "shortvideo": "视频"}
+EXPERT_CANCELLED = "农户取消了求助 {code}，不用再处理了，谢谢。"

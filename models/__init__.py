@@ -1,5 +1,33 @@
 """SQLModel tables and the small functions that read and write them."""
 
-from models.tables import AccessToken, Farmer, HelpRequest, MediaFile, Message, utcnow
+from models.tables import (
+    AccessToken,
+    DutyShift,
+    Expert,
+    Farmer,
+    HelpRequest,
+    MediaFile,
+    Message,
+    Offer,
+    Outbox,
+    Place,
+    RequestEvent,
+    Team,
+    utcnow,
+)
 
-__all__ = ["AccessToken", "Farmer", "HelpRequest", "MediaFile", "Message", "utcnow"]
+__all__ = [
+    "AccessToken",
+    "DutyShift",
+    "Expert",
+    "Farmer",
+    "HelpRequest",
+    "MediaFile",
+    "Message",
+    "Offer",
+    "Outbox",
+    "Place",
+    "RequestEvent",
+    "Team",
+    "utcnow",
+]

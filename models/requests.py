@@ -10,7 +10,9 @@ from sqlmodel import Session, col, select
 from models.tables import Farmer, HelpRequest
 
 # Statuses in which a request still belongs to its farmer's conversation.
-OPEN_STATUSES = ("intake", "new")
+OPEN_STATUSES = ("intake", "new", "offered", "unassigned", "accepted", "visit_booked")
+# Statuses in which an expert has taken the request and messages are relayed.
+RELAYED_STATUSES = ("accepted", "visit_booked")
 
 _CODE_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _CODES_PER_LETTER = 999_000  # numbers 1000..999999
@@ -73,3 +75,25 @@ def iter_ledger(*, session: Session) -> Iterator[tuple[HelpRequest, Farmer]]:
         .order_by(col(HelpRequest.id))
     )
     yield from session.exec(statement)
+
+
+def current_request_of_expert(*, session: Session, expert_id: int) -> HelpRequest | None:
+    """Return the request the expert accepted most recently and is still working on."""
+    statement = (
+        select(HelpRequest)
+        .where(HelpRequest.expert_id == expert_id)
+        .where(col(HelpRequest.status).in_(RELAYED_STATUSES))
+        .order_by(col(HelpRequest.accepted_at).desc())
+    )
+    return session.exec(statement).first()
+
+
+def requests_of_expert(*, session: Session, expert_id: int) -> list[HelpRequest]:
+    """Return the requests an expert is working on, newest first."""
+    statement = (
+        select(HelpRequest)
+        .where(HelpRequest.expert_id == expert_id)
+        .where(col(HelpRequest.status).in_(RELAYED_STATUSES))
+        .order_by(col(HelpRequest.id).desc())
+    )
+    return list(session.exec(statement))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -51,6 +51,12 @@ class HelpRequest(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
     confirmed_at: datetime | None = None
     closed_at: datetime | None = None
+    expert_id: int | None = Field(default=None, foreign_key="expert.id", index=True)
+    accepted_at: datetime | None = None
+    visit_booked_for: datetime | None = None
+    visited_at: datetime | None = None
+    visit_record: str | None = Field(default=None, sa_column=Column(Text))
+    routing: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class Message(SQLModel, table=True):
@@ -104,3 +110,106 @@ class AccessToken(SQLModel, table=True):
     token: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     expires_at: datetime = Field(default_factory=utcnow)
     fetched_at: datetime = Field(default_factory=utcnow)
+
+
+class Expert(SQLModel, table=True):
+    """An agricultural expert who follows the account and takes requests."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    openid: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=64)
+    phone: str | None = Field(default=None, max_length=32)
+    team: str = Field(default="", max_length=64, index=True)
+    specialties: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    crops: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    regions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    leader: bool = False
+    active: bool = True
+    # Set by the 值班 / 下班 commands: overrides the rota until the given time.
+    duty_override: str | None = Field(default=None, max_length=8)  # "on" or "off"
+    duty_override_until: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Team(SQLModel, table=True):
+    """A team of experts; `broadcast` teams work an open board (揭榜领题)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    broadcast: bool = False
+
+
+class DutyShift(SQLModel, table=True):
+    """One on-call shift of the rota (值班表)."""
+
+    __tablename__ = "duty_shift"
+    __table_args__ = (UniqueConstraint("expert_id", "start", "end"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    expert_id: int = Field(foreign_key="expert.id", index=True)
+    start: datetime = Field(index=True)
+    end: datetime = Field(index=True)
+
+
+class Place(SQLModel, table=True):
+    """One village (or township, or county) of the place hierarchy."""
+
+    __table_args__ = (UniqueConstraint("county", "township", "village"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    county: str = Field(max_length=64, index=True)
+    township: str = Field(default="", max_length=64, index=True)
+    village: str = Field(default="", max_length=64, index=True)
+
+
+class Offer(SQLModel, table=True):
+    """A request offered to an expert, and how the expert answered."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="help_request.id", index=True)
+    expert_id: int = Field(foreign_key="expert.id", index=True)
+    status: str = Field(default="pending", max_length=16, index=True)
+    # pending, accepted, declined, timed_out, taken (another expert accepted), withdrawn
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    offered_at: datetime = Field(default_factory=utcnow)
+    deadline_at: datetime = Field(default_factory=utcnow, index=True)
+    answered_at: datetime | None = None
+    answer_note: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class RequestEvent(SQLModel, table=True):
+    """One state change of a request: who, when, why."""
+
+    __tablename__ = "request_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="help_request.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    actor: str = Field(max_length=80)  # "farmer:<openid>", "expert:<openid>", "system"
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str = Field(max_length=20)
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class Outbox(SQLModel, table=True):
+    """A message to push through the WeChat API, with every attempt's result."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    openid: str = Field(max_length=64, index=True)
+    kind: str = Field(max_length=16)  # "custom" or "template"
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # A template to fall back to when the 48 h customer-service window is closed.
+    fallback: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    purpose: str = Field(default="", max_length=32)  # page, notify, relay, alert …
+    request_id: int | None = Field(default=None, foreign_key="help_request.id", index=True)
+    status: str = Field(default="pending", max_length=16, index=True)
+    # pending, sent, held (waiting for the user to write), failed, dropped
+    attempts: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    next_try_at: datetime = Field(default_factory=utcnow, index=True)
+    last_errcode: int | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None

@@ -5,14 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
+from handlers.config import RoutingConfig
 from models.tables import utcnow
 from scheduler.media import MediaSource, fetch_due_media
+from scheduler.outbox import Sender, deliver_outbox
+from scheduler.routing import check_offer_timeouts
+
+
+class WeChat(MediaSource, Sender, Protocol):
+    """What jobs need from the WeChat API client."""
 
 
 @dataclass(frozen=True)
@@ -20,8 +27,9 @@ class JobContext:
     """What jobs need, handed in by whoever runs the scheduler."""
 
     engine: Engine
-    wechat: MediaSource
+    wechat: WeChat
     media_dir: Path
+    config: RoutingConfig
 
 
 @dataclass(frozen=True)
@@ -38,7 +46,19 @@ def run_fetch_media(context: JobContext) -> int:
     )
 
 
+def run_deliver_outbox(context: JobContext) -> int:
+    """Send pages, notices and relayed messages that are due."""
+    return deliver_outbox(engine=context.engine, sender=context.wechat, now=utcnow())
+
+
+def run_offer_timeouts(context: JobContext) -> int:
+    """Pass unanswered offers on to the next candidate."""
+    return check_offer_timeouts(engine=context.engine, config=context.config, now=utcnow())
+
+
 JOBS: tuple[JobSpec, ...] = (
+    JobSpec(id="deliver_outbox", func=run_deliver_outbox, trigger=IntervalTrigger(seconds=1)),
+    JobSpec(id="offer_timeouts", func=run_offer_timeouts, trigger=IntervalTrigger(seconds=5)),
     JobSpec(id="fetch_media", func=run_fetch_media, trigger=IntervalTrigger(seconds=20)),
 )
 

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from bot.settings import Settings
 from bot.wechat_api import WeChatAPI
+from handlers.config import RoutingConfig
 from models.tables import AccessToken, HelpRequest, MediaFile, utcnow
 from scheduler.jobs import JOBS, JobContext, run_fetch_media
 from scheduler.media import fetch_due_media
@@ -42,7 +43,10 @@ def test_image_bytes_end_up_on_disk_linked_to_the_request(
         plain_wechat.message("f1", "image", PicUrl="http://x/p.jpg", MediaId="media-abc"),
     )
     context = JobContext(
-        engine=engine, wechat=api_for(fake_api, engine), media_dir=settings.media_dir
+        engine=engine,
+        wechat=api_for(fake_api, engine),
+        media_dir=settings.media_dir,
+        config=RoutingConfig(),
     )
     assert run_fetch_media(context) == 1
     media = session.exec(select(MediaFile)).one()
@@ -121,5 +125,9 @@ def test_the_token_is_shared_not_refetched(engine: Engine, fake_api: FakeWeChatA
 
 
 def test_job_list_wiring() -> None:
-    assert [job.id for job in JOBS] == ["fetch_media"]
-    assert JOBS[0].trigger.interval == timedelta(seconds=20)
+    wiring = {job.id: job.trigger.interval for job in JOBS}
+    assert wiring == {
+        "deliver_outbox": timedelta(seconds=1),
+        "offer_timeouts": timedelta(seconds=5),
+        "fetch_media": timedelta(seconds=20),
+    }

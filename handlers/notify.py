@@ -1,0 +1,145 @@
+"""Pushes to farmers, experts and staff, written to the outbox (never sent from here)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from handlers import texts
+from handlers.config import RoutingConfig
+from models.outbox import enqueue
+from models.tables import Expert, Farmer, HelpRequest
+
+
+def request_link(config: RoutingConfig, request: HelpRequest) -> str:
+    """Return the signed link to the page that shows a request."""
+    code = str(request.code)
+    signature = hmac.new(config.link_secret.encode(), code.encode(), hashlib.sha256)
+    return f"{config.public_url.rstrip('/')}/r/{code}?sig={signature.hexdigest()[:32]}"
+
+
+def link_signature_ok(config: RoutingConfig, code: str, signature: str) -> bool:
+    """Check the signature of a request link in constant time."""
+    expected = hmac.new(config.link_secret.encode(), code.encode(), hashlib.sha256)
+    return hmac.compare_digest(expected.hexdigest()[:32], signature)
+
+
+def text_payload(content: str) -> dict[str, Any]:
+    """A customer-service text message body."""
+    return {"msgtype": "text", "text": {"content": content}}
+
+
+def send_text(
+    session: Session,
+    *,
+    openid: str,
+    content: str,
+    now: datetime,
+    purpose: str,
+    request: HelpRequest | None = None,
+) -> None:
+    """Queue a customer-service text."""
+    enqueue(
+        session=session,
+        openid=openid,
+        payload=text_payload(content),
+        now=now,
+        purpose=purpose,
+        request_id=request.id if request else None,
+    )
+
+
+def page_expert(
+    session: Session,
+    *,
+    config: RoutingConfig,
+    expert: Expert,
+    request: HelpRequest,
+    now: datetime,
+    broadcast: bool = False,
+) -> None:
+    """Queue the page offering a request to an expert (template when configured)."""
+    summary = f"{request.crop or '作物未说明'} · {texts.CATEGORY_NAMES[request.category]} · "
+    summary += texts.URGENCY_NAMES[request.urgency]
+    words = request.text.strip() or "（只发了照片或语音）"
+    content = texts.EXPERT_PAGE.format(
+        code=request.code,
+        summary=summary,
+        place=request.place or "未说明",
+        words=words[:300],
+        board="（抢单：先接先得）" if broadcast else "",
+    )
+    if config.expert_page_template:
+        payload = {
+            "template_id": config.expert_page_template,
+            "url": request_link(config, request),
+            "data": {
+                "keyword1": {"value": str(request.code)},
+                "keyword2": {"value": summary},
+                "keyword3": {"value": request.place or "未说明"},
+                "keyword4": {"value": words[:20]},
+                "remark": {"value": f"回复“接单 {request.code}”接单"},
+            },
+        }
+        enqueue(
+            session=session,
+            openid=expert.openid,
+            payload=payload,
+            now=now,
+            purpose="page",
+            request_id=request.id,
+            kind="template",
+        )
+        return
+    enqueue(
+        session=session,
+        openid=expert.openid,
+        payload=text_payload(content),
+        now=now,
+        purpose="page",
+        request_id=request.id,
+    )
+
+
+def alert_staff(
+    session: Session,
+    *,
+    config: RoutingConfig,
+    leaders: list[Expert],
+    request: HelpRequest,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Tell team leaders and staff that a request needs a person to step in."""
+    content = texts.STAFF_ALERT.format(
+        code=request.code,
+        reason=reason,
+        crop=request.crop or "作物未说明",
+        category=texts.CATEGORY_NAMES[request.category],
+        urgency=texts.URGENCY_NAMES[request.urgency],
+        place=request.place or "未说明",
+    )
+    recipients = [leader.openid for leader in leaders] + list(config.staff_openids)
+    for openid in dict.fromkeys(recipients):
+        send_text(
+            session, openid=openid, content=content, now=now, purpose="alert", request=request
+        )
+
+
+def tell_farmer(
+    session: Session, *, farmer: Farmer, request: HelpRequest, content: str, now: datetime
+) -> None:
+    """Queue a message to the farmer of a request (nothing once they unsubscribed)."""
+    if farmer.subscribed:
+        send_text(
+            session,
+            openid=farmer.openid,
+            content=content,
+            now=now,
+            purpose="notify",
+            request=request,
+        )

@@ -1,0 +1,261 @@
+"""Choosing the expert for a request, offering it, and escalating when nobody takes it.
+
+Candidates are active experts whose specialties cover the request's category (and
+its crop, where an expert lists crops) and who have not declined or timed out on
+it. Only experts on duty are paged; they are ranked by region closeness (village,
+township, county, anywhere), then by how few requests they are working on. The
+choice, the reason and the ranked alternatives are kept on the request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from handlers import notify, texts
+from handlers.config import RoutingConfig
+from models.experts import (
+    active_experts,
+    all_places,
+    get_team,
+    on_duty_expert_ids,
+    open_request_counts,
+    team_leaders,
+)
+from models.offers import offers_for, record_event
+from models.tables import Expert, Farmer, HelpRequest, Offer
+
+REGION_TIERS = ("village", "township", "county", "anywhere")
+_TIER_NAMES = {"village": "同村", "township": "同乡镇", "county": "同县", "anywhere": "不限地区"}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    expert: Expert
+    on_duty: bool
+    tier: str
+    load: int
+
+    @property
+    def rank_key(self) -> tuple[bool, int, int, int]:
+        return (not self.on_duty, REGION_TIERS.index(self.tier), self.load, self.expert.id or 0)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "openid": self.expert.openid,
+            "name": self.expert.name,
+            "team": self.expert.team,
+            "on_duty": self.on_duty,
+            "region": self.tier,
+            "open_requests": self.load,
+        }
+
+
+@dataclass(frozen=True)
+class PlaceParts:
+    county: str | None = None
+    township: str | None = None
+    village: str | None = None
+
+
+def resolve_place(session: Session, place: str | None) -> PlaceParts:
+    """Find the most specific known place named in a request's place text."""
+    if not place:
+        return PlaceParts()
+    best: PlaceParts = PlaceParts()
+    for known in all_places(session=session):
+        if known.village and known.village in place:
+            return PlaceParts(known.county, known.township or None, known.village)
+        if known.township and known.township in place and best.township is None:
+            best = PlaceParts(known.county, known.township, None)
+        elif known.county and known.county in place and best.county is None:
+            best = PlaceParts(known.county, None, None)
+    return best
+
+
+def region_tier(expert: Expert, parts: PlaceParts) -> str:
+    """How close an expert's regions are to the request's place."""
+    regions = set(expert.regions)
+    if parts.village and parts.village in regions:
+        return "village"
+    if parts.township and parts.township in regions:
+        return "township"
+    if parts.county and parts.county in regions:
+        return "county"
+    return "anywhere"
+
+
+def qualifies(expert: Expert, request: HelpRequest) -> bool:
+    """Whether an expert's specialties (and crops, if listed) cover the request."""
+    if request.category not in expert.specialties:
+        return False
+    return not (expert.crops and request.crop and request.crop not in expert.crops)
+
+
+def rank_candidates(session: Session, request: HelpRequest, now: datetime) -> list[Candidate]:
+    """Return the qualified experts not yet tried on this request, best first."""
+    assert request.id is not None
+    tried = {
+        offer.expert_id
+        for offer in offers_for(session=session, request_id=request.id)
+        if offer.status in ("declined", "timed_out", "pending")
+    }
+    on_duty = on_duty_expert_ids(session=session, now=now)
+    loads = open_request_counts(session=session)
+    parts = resolve_place(session, request.place)
+    candidates = [
+        Candidate(
+            expert, expert.id in on_duty, region_tier(expert, parts), loads.get(expert.id or 0, 0)
+        )
+        for expert in active_experts(session=session)
+        if qualifies(expert, request) and expert.id not in tried
+    ]
+    return sorted(candidates, key=lambda candidate: candidate.rank_key)
+
+
+def route_request(
+    session: Session,
+    *,
+    request: HelpRequest,
+    config: RoutingConfig,
+    now: datetime,
+    actor: str = "system",
+    farmer: Farmer | None = None,
+) -> list[Offer]:
+    """Offer the request to the best on-duty expert (or a broadcast team's experts).
+
+    With nobody left to offer it to, leaders and staff are alerted and the farmer
+    is told. Returns the offers made.
+    """
+    ranked = rank_candidates(session, request, now)
+    paged = [candidate for candidate in ranked if candidate.on_duty]
+    if not paged:
+        escalate(session, request=request, config=config, now=now, ranked=ranked, farmer=farmer)
+        return []
+    chosen = paged[0]
+    team = get_team(session=session, name=chosen.expert.team) if chosen.expert.team else None
+    broadcast = team is not None and team.broadcast
+    targets = [c for c in paged if c.expert.team == chosen.expert.team] if broadcast else [chosen]
+    reason = f"{_TIER_NAMES[chosen.tier]}、在值班、手上 {chosen.load} 单" + (
+        "；团队抢单模式，同时发给在值班的队员" if broadcast else ""
+    )
+    deadline = now + (
+        config.urgent_accept_timeout if request.urgency == "urgent" else config.accept_timeout
+    )
+    offers = []
+    for target in targets:
+        assert target.expert.id is not None and request.id is not None
+        offer = Offer(
+            request_id=request.id,
+            expert_id=target.expert.id,
+            reason=reason,
+            offered_at=now,
+            deadline_at=deadline,
+        )
+        session.add(offer)
+        offers.append(offer)
+        notify.page_expert(
+            session,
+            config=config,
+            expert=target.expert,
+            request=request,
+            now=now,
+            broadcast=broadcast,
+        )
+    history = list(request.routing.get("history", []))
+    history.append(
+        {
+            "at": now.isoformat(),
+            "chosen": [t.expert.openid for t in targets],
+            "reason": reason,
+            "alternatives": [c.describe() for c in ranked],
+        }
+    )
+    request.routing = {"history": history}
+    record_event(
+        session=session,
+        request=request,
+        to_status="offered",
+        actor=actor,
+        now=now,
+        note=f"offered to {', '.join(t.expert.name for t in targets)}: {reason}",
+    )
+    session.flush()
+    return offers
+
+
+def escalate(
+    session: Session,
+    *,
+    request: HelpRequest,
+    config: RoutingConfig,
+    now: datetime,
+    ranked: list[Candidate],
+    farmer: Farmer | None,
+) -> None:
+    """Nobody (left) on duty to take it: alert leaders and staff, tell the farmer."""
+    qualified = [e for e in active_experts(session=session) if qualifies(e, request)]
+    if not qualified:
+        reason = "没有对口的专家"
+    elif len(qualified) > len(ranked):
+        reason = "对口专家都已拒绝、超时或不在值班"
+    else:
+        reason = "没有在值班的对口专家"
+    teams = sorted({expert.team for expert in qualified if expert.team})
+    leaders = [leader for team in teams for leader in team_leaders(session=session, team=team)]
+    history = list(request.routing.get("history", []))
+    history.append(
+        {
+            "at": now.isoformat(),
+            "chosen": [],
+            "reason": reason,
+            "alternatives": [c.describe() for c in ranked],
+        }
+    )
+    request.routing = {"history": history}
+    record_event(
+        session=session,
+        request=request,
+        to_status="unassigned",
+        actor="system",
+        now=now,
+        note=reason,
+    )
+    notify.alert_staff(
+        session, config=config, leaders=leaders, request=request, reason=reason, now=now
+    )
+    if farmer is None:
+        farmer = session.get(Farmer, request.farmer_id)
+    if farmer is not None:
+        notify.tell_farmer(
+            session,
+            farmer=farmer,
+            request=request,
+            now=now,
+            content=texts.FARMER_WAITING.format(code=request.code),
+        )
+
+
+def expire_offers(
+    session: Session, *, config: RoutingConfig, now: datetime, offers: list[Offer]
+) -> int:
+    """Time out unanswered offers and offer each request to the next candidate."""
+    handled = 0
+    for offer in offers:
+        if offer.status != "pending":
+            continue
+        offer.status, offer.answered_at = "timed_out", now
+        request = session.get(HelpRequest, offer.request_id)
+        if request is None or request.status != "offered":
+            continue
+        still_pending = [
+            o
+            for o in offers_for(session=session, request_id=request.id or 0)
+            if o.status == "pending"
+        ]
+        if not still_pending:
+            route_request(session, request=request, config=config, now=now)
+        handled += 1
+    return handled

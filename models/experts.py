@@ -1,0 +1,120 @@
+"""Experts, teams, the duty rota and the place hierarchy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, func, select
+
+from models.tables import DutyShift, Expert, HelpRequest, Place, Team, utcnow
+
+# Request statuses in which an expert is working on a request.
+WORKING_STATUSES = ("accepted", "visit_booked")
+
+
+def get_expert(*, session: Session, openid: str) -> Expert | None:
+    """Return the expert with this openid, if any."""
+    return session.exec(select(Expert).where(Expert.openid == openid)).first()
+
+
+def upsert_expert(*, session: Session, openid: str, **fields: object) -> tuple[Expert, bool]:
+    """Create or update an expert by openid; return (expert, created)."""
+    expert = get_expert(session=session, openid=openid)
+    created = expert is None
+    if expert is None:
+        expert = Expert(openid=openid, name=str(fields.get("name", "")))
+        session.add(expert)
+    for name, value in fields.items():
+        setattr(expert, name, value)
+    expert.updated_at = utcnow()
+    session.flush()
+    team = str(fields.get("team") or "")
+    if team and session.exec(select(Team).where(Team.name == team)).first() is None:
+        session.add(Team(name=team))
+        session.flush()
+    return expert, created
+
+
+def get_team(*, session: Session, name: str) -> Team | None:
+    """Return the team with this name."""
+    return session.exec(select(Team).where(Team.name == name)).first()
+
+
+def add_shift(*, session: Session, expert: Expert, start: datetime, end: datetime) -> bool:
+    """Add a shift to the rota unless it is there already; return whether it was added."""
+    assert expert.id is not None
+    existing = session.exec(
+        select(DutyShift).where(
+            DutyShift.expert_id == expert.id, DutyShift.start == start, DutyShift.end == end
+        )
+    ).first()
+    if existing is not None:
+        return False
+    session.add(DutyShift(expert_id=expert.id, start=start, end=end))
+    session.flush()
+    return True
+
+
+def on_duty_expert_ids(*, session: Session, now: datetime) -> set[int]:
+    """Return the ids of experts on duty now (rota, then 值班/下班 overrides)."""
+    on_rota = set(
+        session.exec(select(DutyShift.expert_id).where(DutyShift.start <= now, DutyShift.end > now))
+    )
+    for expert in session.exec(select(Expert).where(col(Expert.duty_override).is_not(None))):
+        until = expert.duty_override_until
+        if until is not None and until <= now:
+            continue
+        assert expert.id is not None
+        if expert.duty_override == "on":
+            on_rota.add(expert.id)
+        else:
+            on_rota.discard(expert.id)
+    return on_rota
+
+
+def open_request_counts(*, session: Session) -> dict[int, int]:
+    """Return how many requests each expert is working on."""
+    statement = (
+        select(HelpRequest.expert_id, func.count())
+        .where(col(HelpRequest.status).in_(WORKING_STATUSES))
+        .where(col(HelpRequest.expert_id).is_not(None))
+        .group_by(col(HelpRequest.expert_id))
+    )
+    return {
+        int(expert_id): int(count)
+        for expert_id, count in session.exec(statement)
+        if expert_id is not None
+    }
+
+
+def active_experts(*, session: Session) -> list[Expert]:
+    """Return every active expert."""
+    return list(session.exec(select(Expert).where(Expert.active == True)))  # noqa: E712
+
+
+def team_leaders(*, session: Session, team: str) -> list[Expert]:
+    """Return the active leaders of a team."""
+    return list(
+        session.exec(
+            select(Expert).where(Expert.team == team, Expert.leader == True, Expert.active == True)  # noqa: E712
+        )
+    )
+
+
+def upsert_place(*, session: Session, county: str, township: str, village: str) -> bool:
+    """Add a place to the hierarchy unless it is known; return whether it was added."""
+    existing = session.exec(
+        select(Place).where(
+            Place.county == county, Place.township == township, Place.village == village
+        )
+    ).first()
+    if existing is not None:
+        return False
+    session.add(Place(county=county, township=township, village=village))
+    session.flush()
+    return True
+
+
+def all_places(*, session: Session) -> list[Place]:
+    """Return the whole place hierarchy."""
+    return list(session.exec(select(Place)))

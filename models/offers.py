@@ -1,0 +1,58 @@
+"""Offers of requests to experts, and the request's state-change log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from models.tables import HelpRequest, Offer, RequestEvent
+
+
+def record_event(
+    *,
+    session: Session,
+    request: HelpRequest,
+    to_status: str,
+    actor: str,
+    now: datetime,
+    note: str = "",
+) -> None:
+    """Change the request's status and log who changed it, when and why."""
+    assert request.id is not None
+    session.add(
+        RequestEvent(
+            request_id=request.id,
+            at=now,
+            actor=actor,
+            from_status=request.status,
+            to_status=to_status,
+            note=note,
+        )
+    )
+    request.status = to_status
+    request.updated_at = now
+
+
+def offers_for(*, session: Session, request_id: int) -> list[Offer]:
+    """Return every offer of a request, oldest first."""
+    statement = select(Offer).where(Offer.request_id == request_id).order_by(col(Offer.id))
+    return list(session.exec(statement))
+
+
+def pending_offers_of_expert(*, session: Session, expert_id: int) -> list[Offer]:
+    """Return the offers waiting for this expert's answer."""
+    statement = select(Offer).where(Offer.expert_id == expert_id, Offer.status == "pending")
+    return list(session.exec(statement.order_by(col(Offer.id))))
+
+
+def expired_offers(*, session: Session, now: datetime) -> list[Offer]:
+    """Return pending offers whose acceptance deadline has passed."""
+    statement = select(Offer).where(Offer.status == "pending", col(Offer.deadline_at) <= now)
+    return list(session.exec(statement.order_by(col(Offer.id))))
+
+
+def events_for(*, session: Session, request_id: int) -> list[RequestEvent]:
+    """Return a request's state changes, oldest first."""
+    statement = select(RequestEvent).where(RequestEvent.request_id == request_id)
+    return list(session.exec(statement.order_by(col(RequestEvent.id))))

@@ -1,0 +1,67 @@
+"""The outbox: pushes waiting to go out through the WeChat API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from models.tables import Outbox
+
+
+def enqueue(
+    *,
+    session: Session,
+    openid: str,
+    payload: dict[str, Any],
+    now: datetime,
+    purpose: str,
+    request_id: int | None = None,
+    kind: str = "custom",
+    fallback: dict[str, Any] | None = None,
+) -> Outbox:
+    """Queue one push; the scheduler delivers it."""
+    row = Outbox(
+        openid=openid,
+        kind=kind,
+        payload=payload,
+        fallback=fallback,
+        purpose=purpose,
+        request_id=request_id,
+        next_try_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def due_outbox(*, session: Session, now: datetime, limit: int = 50) -> list[Outbox]:
+    """Return pending pushes whose next attempt is due, oldest first."""
+    statement = (
+        select(Outbox)
+        .where(Outbox.status == "pending", col(Outbox.next_try_at) <= now)
+        .order_by(col(Outbox.id))
+        .limit(limit)
+    )
+    return list(session.exec(statement))
+
+
+def release_held(*, session: Session, openid: str, now: datetime) -> int:
+    """The user wrote, so the 48 h window is open again: send what was held for them."""
+    held = list(
+        session.exec(select(Outbox).where(Outbox.openid == openid, Outbox.status == "held"))
+    )
+    for row in held:
+        row.status = "pending"
+        row.next_try_at = now
+    return len(held)
+
+
+def list_outbox(*, session: Session, openid: str | None = None) -> list[Outbox]:
+    """Return pushes, oldest first, optionally to one user."""
+    statement = select(Outbox).order_by(col(Outbox.id))
+    if openid is not None:
+        statement = statement.where(Outbox.openid == openid)
+    return list(session.exec(statement))
