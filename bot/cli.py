@@ -145,6 +145,88 @@ def db_upgrade() -> None:
     click.echo(f"database is up to date ({_safe_url(settings.database_url)})")
 
 
+def _import(kind: str, path: Path) -> None:
+    from bot.imports import ImportFileError, import_duty, import_experts, import_places
+    from models.db import make_engine, session_scope
+
+    settings = _load()
+    engine = make_engine(settings.database_url)
+    with _disposing(engine):
+        try:
+            with session_scope(engine) as session:
+                if kind == "experts":
+                    report = import_experts(session, path)
+                elif kind == "duty shifts":
+                    report = import_duty(session, path, settings.timezone)
+                else:
+                    report = import_places(session, path)
+        except ImportFileError as error:
+            raise click.ClickException(str(error)) from error
+    click.echo(report.summary(kind))
+
+
+@main.group()
+def experts() -> None:
+    """Experts (农技专家)."""
+
+
+@experts.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def experts_import(file: Path) -> None:
+    """Import experts: name,openid,phone,team,specialties,crops,regions[,leader]."""
+    _import("experts", file)
+
+
+@main.group()
+def duty() -> None:
+    """The on-call rota (值班表)."""
+
+
+@duty.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def duty_import(file: Path) -> None:
+    """Import shifts: openid,start,end (local ISO 8601 times)."""
+    _import("duty shifts", file)
+
+
+@main.group()
+def places() -> None:
+    """The place hierarchy (county → township → village)."""
+
+
+@places.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def places_import(file: Path) -> None:
+    """Import places: county,township,village."""
+    _import("places", file)
+
+
+@main.group()
+def teams() -> None:
+    """Expert teams."""
+
+
+@teams.command("set")
+@click.argument("name")
+@click.option(
+    "--broadcast/--no-broadcast",
+    required=True,
+    help="Open board (揭榜领题): offer requests to all qualified on-duty members.",
+)
+def teams_set(name: str, broadcast: bool) -> None:
+    """Set a team's paging mode."""
+    from models.db import make_engine, session_scope
+    from models.experts import get_team
+
+    engine = make_engine(_load().database_url)
+    with _disposing(engine), session_scope(engine) as session:
+        team = get_team(session=session, name=name)
+        if team is None:
+            raise click.ClickException(f"no team named {name!r} (teams come from experts import)")
+        team.broadcast = broadcast
+    click.echo(f"team {name}: {'open board' if broadcast else 'one expert at a time'}")
+
+
 @main.group()
 def requests() -> None:
     """Help requests."""

@@ -10,9 +10,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from models.requests import iter_ledger
+from models.tables import Expert
 
 LEDGER_COLUMNS = (
     "code",
@@ -25,12 +26,18 @@ LEDGER_COLUMNS = (
     "symptoms",
     "place",
     "text",
+    "expert_openid",
+    "accepted_at",
+    "visit_booked_for",
+    "visited_at",
+    "visit_record",
 )
 FORMATS = ("jsonl", "csv", "xlsx")
 
 
 def ledger_rows(session: Session) -> Iterator[dict[str, Any]]:
     """Yield one dict per request with the ledger's columns."""
+    experts = {expert.id: expert.openid for expert in session.exec(select(Expert))}
     for request, farmer in iter_ledger(session=session):
         yield {
             "code": request.code,
@@ -43,7 +50,16 @@ def ledger_rows(session: Session) -> Iterator[dict[str, Any]]:
             "symptoms": list(request.symptoms or []),
             "place": request.place,
             "text": request.text,
+            "expert_openid": experts.get(request.expert_id),
+            "accepted_at": _iso(request.accepted_at),
+            "visit_booked_for": _iso(request.visit_booked_for),
+            "visited_at": _iso(request.visited_at),
+            "visit_record": request.visit_record,
         }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def write_ledger(rows: Iterable[dict[str, Any]], output: BinaryIO, fmt: str) -> int:
@@ -85,6 +101,8 @@ def _write_xlsx(rows: Iterable[dict[str, Any]], output: BinaryIO) -> int:
             value = row[name]
             if isinstance(value, list):
                 value = "、".join(value)
+            elif value is None:
+                value = ""
             sheet.write(count, column, value)
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, max(count, 1), len(LEDGER_COLUMNS) - 1)

@@ -26,7 +26,8 @@ FIRST_RETRY = timedelta(seconds=5)
 LONGEST_RETRY = timedelta(minutes=10)
 MAX_ATTEMPTS = 12
 WINDOW_CLOSED = {45015, 45047}  # outside the 48 h window / over the message count
-RETRYABLE = {-1, 45009}  # system busy, frequency limit
+# System busy, frequency limit, and token errors the client's one refresh did not cure.
+RETRYABLE = {-1, 45009, 40001, 40014, 42001}
 
 
 class Sender(Protocol):

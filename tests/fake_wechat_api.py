@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,46 @@ class FakeWeChatAPI:
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     failures: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     tokens_issued: list[str] = field(default_factory=list)
+    delay: float = 0.0  # seconds every call waits, to play a slow WeChat
     _counter: Any = field(default_factory=lambda: itertools.count(1))
+    _lock: Any = field(default_factory=threading.Lock)
+
+    def sent(self, path: str = "message/custom/send") -> list[dict[str, Any]]:
+        """Bodies of the messages sent through `path`, in order."""
+        return [body for called, body in self.calls if called == path]
+
+    def texts_to(self, openid: str) -> list[str]:
+        """Contents of the custom text messages sent to one user."""
+        return [
+            body["text"]["content"]
+            for body in self.sent()
+            if body["touser"] == openid and body["msgtype"] == "text"
+        ]
+
+    def wait_for(self, predicate: Any, timeout: float = 10.0) -> float:
+        """Wait until predicate(self) is true; return the seconds it took."""
+        started = time.monotonic()
+        while not predicate(self):
+            if time.monotonic() - started > timeout:
+                raise AssertionError(
+                    f"fake WeChat API: condition not met in {timeout} s; calls: {self.calls}"
+                )
+            time.sleep(0.02)
+        return time.monotonic() - started
+
+    def _record(self, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        if self.delay:
+            time.sleep(self.delay)
+        with self._lock:
+            self.calls.append((path, body))
+            failures = self.failures.get(path)
+            return failures.pop(0) if failures else None
+
+    def _issue_token(self) -> str:
+        with self._lock:
+            token = f"token-{next(self._counter)}"
+            self.tokens_issued.append(token)
+        return token
 
     def paths(self) -> list[str]:
         return [path for path, _ in self.calls]
@@ -34,17 +74,36 @@ class FakeWeChatAPI:
 
         @app.post("/cgi-bin/stable_token")
         def stable_token() -> Response:
-            self.calls.append(("stable_token", dict(request.get_json() or {})))
-            token = f"token-{next(self._counter)}"
-            self.tokens_issued.append(token)
-            return jsonify(access_token=token, expires_in=7200)
+            self._record("stable_token", dict(request.get_json() or {}))
+            return jsonify(access_token=self._issue_token(), expires_in=7200)
+
+        @app.get("/cgi-bin/token")
+        def legacy_token() -> Response:
+            self._record("token", dict(request.args))
+            return jsonify(access_token=self._issue_token(), expires_in=7200)
+
+        def send(path: str) -> Response:
+            body = dict(request.get_json() or {})
+            failure = self._record(path, body)
+            if failure is not None:
+                return jsonify(failure)
+            if request.args.get("access_token") not in self.tokens_issued:
+                return jsonify(errcode=40001, errmsg="invalid credential")
+            return jsonify(errcode=0, errmsg="ok", msgid=next(self._counter))
+
+        @app.post("/cgi-bin/message/custom/send")
+        def custom_send() -> Response:
+            return send("message/custom/send")
+
+        @app.post("/cgi-bin/message/template/send")
+        def template_send() -> Response:
+            return send("message/template/send")
 
         @app.get("/cgi-bin/media/get")
         def media_get() -> Response:
-            self.calls.append(("media/get", dict(request.args)))
-            failures = self.failures.get("media/get")
-            if failures:
-                return jsonify(failures.pop(0))
+            failure = self._record("media/get", dict(request.args))
+            if failure is not None:
+                return jsonify(failure)
             if request.args.get("access_token") not in self.tokens_issued:
                 return jsonify(errcode=40001, errmsg="invalid credential")
             found = self.media.get(request.args.get("media_id", ""))

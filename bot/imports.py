@@ -1,0 +1,244 @@
+"""Importing experts, the duty rota and places from CSV or XLSX files.
+
+Each row is checked on its own: bad rows are reported with their line number and
+the rest is imported. Re-importing updates what is there and never duplicates it.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from handlers.understanding import default_parser, normalise
+from models.experts import add_shift, get_expert, upsert_expert, upsert_place
+
+SPECIALTY_NAMES = {
+    "plant_protection": "plant_protection",
+    "病虫害": "plant_protection",
+    "植保": "plant_protection",
+    "植物保护": "plant_protection",
+    "病虫害防治": "plant_protection",
+    "cultivation": "cultivation",
+    "栽培管理": "cultivation",
+    "栽培": "cultivation",
+    "种植": "cultivation",
+    "soil_fertilizer": "soil_fertilizer",
+    "土壤肥料": "soil_fertilizer",
+    "土肥": "soil_fertilizer",
+    "土壤": "soil_fertilizer",
+    "肥料": "soil_fertilizer",
+    "livestock": "livestock",
+    "畜牧兽医": "livestock",
+    "畜牧": "livestock",
+    "兽医": "livestock",
+    "aquaculture": "aquaculture",
+    "水产": "aquaculture",
+    "水产养殖": "aquaculture",
+    "machinery": "machinery",
+    "农机": "machinery",
+    "农业机械": "machinery",
+    "market": "market",
+    "销售市场": "market",
+    "市场": "market",
+    "销售": "market",
+    "营销": "market",
+    "other": "other",
+    "其他": "other",
+    "政策": "other",
+}
+_YES = {"是", "yes", "y", "true", "1", "组长", "队长"}
+_NO = {"否", "no", "n", "false", "0", ""}
+_SPLIT = re.compile(r"[;；、]")
+
+
+class ImportFileError(Exception):
+    """The file cannot be read at all (missing, wrong format, missing columns)."""
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self, noun: str) -> str:
+        text = (
+            f"{noun}: {self.created} new, {self.updated} updated, {self.unchanged} already "
+            f"known, {len(self.errors)} bad rows"
+        )
+        return "\n".join([text, *(f"  {error}" for error in self.errors)])
+
+
+def read_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (line number, row) from a CSV or XLSX file with a header row."""
+    if not path.exists():
+        raise ImportFileError(f"no such file: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        rows = _xlsx_rows(path)
+    elif suffix in (".csv", ".txt"):
+        rows = _csv_rows(path)
+    else:
+        raise ImportFileError(f"{path.name}: use a .csv or .xlsx file")
+    try:
+        header = [cell.strip().lower() for cell in next(rows)]
+    except StopIteration as error:
+        raise ImportFileError(f"{path.name} is empty") from error
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise ImportFileError(f"{path.name} lacks the columns: {', '.join(missing)}")
+    for number, cells in enumerate(rows, start=2):
+        if not any(cell.strip() for cell in cells):
+            continue
+        padded = [*cells, *[""] * (len(header) - len(cells))]
+        yield number, {name: value.strip() for name, value in zip(header, padded, strict=False)}
+
+
+def _csv_rows(path: Path) -> Iterator[list[str]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        text = path.read_text(encoding="gb18030")  # Excel on Chinese Windows saves GBK
+    yield from csv.reader(text.splitlines())
+
+
+def _xlsx_rows(path: Path) -> Iterator[list[str]]:
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:
+        raise ImportFileError(f"{path.name} is not a readable XLSX file: {error}") from error
+    try:
+        sheet = workbook.worksheets[0]
+        for row in sheet.iter_rows(values_only=True):
+            yield ["" if cell is None else _cell_text(cell) for cell in row]
+    finally:
+        workbook.close()
+
+
+def _cell_text(cell: object) -> str:
+    if isinstance(cell, datetime):
+        return cell.isoformat()
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return str(cell)
+
+
+def split_values(cell: str) -> list[str]:
+    """Split a cell holding several values separated by ; or 、."""
+    return [value.strip() for value in _SPLIT.split(cell) if value.strip()]
+
+
+def import_experts(session: Session, path: Path) -> ImportReport:
+    """Create or update experts from name,openid,phone,team,specialties,crops,regions[,leader]."""
+    report = ImportReport()
+    parser = default_parser()
+    required = ("name", "openid", "phone", "team", "specialties", "crops", "regions")
+    for line, row in read_rows(path, required):
+        problems = []
+        if not row["openid"]:
+            problems.append("openid is empty")
+        if not row["name"]:
+            problems.append("name is empty")
+        specialties = []
+        for value in split_values(row["specialties"]):
+            code = SPECIALTY_NAMES.get(value.lower())
+            if code is None:
+                problems.append(f"unknown specialty {value!r}")
+            elif code not in specialties:
+                specialties.append(code)
+        if not specialties and not problems:
+            problems.append("no specialty given")
+        leader_text = row.get("leader", "").lower()
+        if leader_text not in _YES | _NO:
+            problems.append(f"leader must be 是/否 (yes/no), not {row.get('leader')!r}")
+        if problems:
+            report.errors.append(f"line {line}: {'; '.join(problems)}")
+            continue
+        crops = [
+            parser.find_crop(normalise(value)) or value for value in split_values(row["crops"])
+        ]
+        fields = {
+            "name": row["name"],
+            "phone": row["phone"] or None,
+            "team": row["team"],
+            "specialties": specialties,
+            "crops": list(dict.fromkeys(crops)),
+            "regions": split_values(row["regions"]),
+            "leader": leader_text in _YES,
+            "active": True,
+        }
+        existing = get_expert(session=session, openid=row["openid"])
+        if existing is not None and all(getattr(existing, k) == v for k, v in fields.items()):
+            report.unchanged += 1
+            continue
+        _expert, created = upsert_expert(session=session, openid=row["openid"], **fields)
+        if created:
+            report.created += 1
+        else:
+            report.updated += 1
+    return report
+
+
+def import_duty(session: Session, path: Path, timezone: str) -> ImportReport:
+    """Add shifts from openid,start,end (local ISO 8601 times unless they carry an offset)."""
+    report = ImportReport()
+    tz = ZoneInfo(timezone)
+    for line, row in read_rows(path, ("openid", "start", "end")):
+        expert = get_expert(session=session, openid=row["openid"])
+        try:
+            start = _local_time(row["start"], tz)
+            end = _local_time(row["end"], tz)
+        except ValueError as error:
+            report.errors.append(f"line {line}: {error}")
+            continue
+        if expert is None:
+            report.errors.append(
+                f"line {line}: no expert with openid {row['openid']!r} (import experts first)"
+            )
+            continue
+        if end <= start:
+            report.errors.append(f"line {line}: end {row['end']} is not after start")
+            continue
+        if add_shift(session=session, expert=expert, start=start, end=end):
+            report.created += 1
+        else:
+            report.unchanged += 1
+    return report
+
+
+def _local_time(text: str, tz: ZoneInfo) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
+    except ValueError as error:
+        raise ValueError(f"{text!r} is not an ISO 8601 time like 2026-11-23T08:00") from error
+    return value.replace(tzinfo=tz) if value.tzinfo is None else value
+
+
+def import_places(session: Session, path: Path) -> ImportReport:
+    """Add places from county,township,village (township and village may be empty)."""
+    report = ImportReport()
+    for line, row in read_rows(path, ("county", "township", "village")):
+        if not row["county"]:
+            report.errors.append(f"line {line}: county is empty")
+            continue
+        if row["village"] and not row["township"]:
+            report.errors.append(f"line {line}: a village needs its township")
+            continue
+        added = upsert_place(
+            session=session, county=row["county"], township=row["township"], village=row["village"]
+        )
+        if added:
+            report.created += 1
+        else:
+            report.unchanged += 1
+    return report

@@ -1,0 +1,201 @@
+"""Outbox delivery: retries, token errors, the 48 h window, and one token for all."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from bot.wechat_api import WeChatAPI
+from handlers.notify import text_payload
+from models.db import session_scope
+from models.outbox import enqueue
+from models.tables import Message, Outbox, utcnow
+from scheduler.outbox import deliver_outbox
+from tests.fake_wechat_api import FakeWeChatAPI
+from tests.wechat_client import FakeWeChat, post
+
+APP_ID = "wx0123456789abcdef"
+
+
+@pytest.fixture
+def api(engine: Engine, fake_api: FakeWeChatAPI) -> WeChatAPI:
+    return WeChatAPI(base_url=fake_api.base_url, app_id=APP_ID, app_secret="s", engine=engine)
+
+
+def queue(engine: Engine, openid: str = "user-1", **extra: object) -> int:
+    with session_scope(engine) as session:
+        row = enqueue(
+            session=session,
+            openid=openid,
+            payload=text_payload("你好"),
+            now=utcnow(),
+            purpose="notify",
+            **extra,
+        )  # type: ignore[arg-type]
+        assert row.id is not None
+        return row.id
+
+
+def load(engine: Engine, row_id: int) -> Outbox:
+    with Session(engine) as session:
+        row = session.get(Outbox, row_id)
+        assert row is not None
+        return row
+
+
+def test_sent_and_logged(engine: Engine, api: WeChatAPI, fake_api: FakeWeChatAPI) -> None:
+    row_id = queue(engine)
+    assert deliver_outbox(engine=engine, sender=api, now=utcnow()) == 1
+    row = load(engine, row_id)
+    assert row.status == "sent" and row.attempts[0]["errcode"] == 0
+    assert fake_api.texts_to("user-1") == ["你好"]
+    with Session(engine) as session:
+        logged = session.exec(select(Message)).one()
+    assert (logged.direction, logged.channel, logged.content) == ("out", "custom", "你好")
+
+
+def test_a_40001_refreshes_once_and_retries_once(
+    engine: Engine, api: WeChatAPI, fake_api: FakeWeChatAPI
+) -> None:
+    api.token()  # a cached token that WeChat will reject
+    fake_api.fail_next("message/custom/send", errcode=40001, errmsg="invalid credential")
+    row_id = queue(engine)
+    assert deliver_outbox(engine=engine, sender=api, now=utcnow()) == 1
+    assert fake_api.paths() == [
+        "stable_token",
+        "message/custom/send",
+        "stable_token",
+        "message/custom/send",
+    ]
+    assert load(engine, row_id).status == "sent"
+
+
+def test_a_second_40001_is_not_a_loop(
+    engine: Engine, api: WeChatAPI, fake_api: FakeWeChatAPI
+) -> None:
+    for _ in range(3):
+        fake_api.fail_next("message/custom/send", errcode=40001, errmsg="invalid credential")
+    row_id = queue(engine)
+    now = utcnow()
+    assert deliver_outbox(engine=engine, sender=api, now=now) == 0
+    assert fake_api.paths().count("stable_token") == 2
+    assert fake_api.paths().count("message/custom/send") == 2
+    row = load(engine, row_id)
+    assert row.status == "pending" and row.last_errcode == 40001
+    assert row.next_try_at > now  # retried later with back-off, not now
+
+
+def test_busy_and_network_errors_are_retried_with_backoff(
+    engine: Engine, api: WeChatAPI, fake_api: FakeWeChatAPI
+) -> None:
+    fake_api.fail_next("message/custom/send", errcode=-1, errmsg="system busy")
+    row_id = queue(engine)
+    now = utcnow()
+    deliver_outbox(engine=engine, sender=api, now=now)
+    row = load(engine, row_id)
+    assert row.status == "pending" and row.next_try_at >= now + timedelta(seconds=5)
+    assert deliver_outbox(engine=engine, sender=api, now=now + timedelta(seconds=1)) == 0
+    assert deliver_outbox(engine=engine, sender=api, now=now + timedelta(seconds=6)) == 1
+    assert [a["errcode"] for a in load(engine, row_id).attempts] == [-1, 0]
+
+    unreachable = WeChatAPI(
+        base_url="http://127.0.0.1:9/cgi-bin/", app_id=APP_ID, app_secret="s", engine=engine
+    )
+    second = queue(engine)
+    deliver_outbox(engine=engine, sender=unreachable, now=utcnow())
+    row = load(engine, second)
+    assert row.status == "pending" and "network" in (row.last_error or "")
+
+
+def test_outside_the_window_it_is_held_until_the_user_writes(
+    engine: Engine,
+    api: WeChatAPI,
+    fake_api: FakeWeChatAPI,
+    client: FlaskClient,
+    plain_wechat: FakeWeChat,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake_api.fail_next(
+        "message/custom/send",
+        errcode=45015,
+        errmsg="response out of time limit or subscription is canceled",
+    )
+    row_id = queue(engine, openid="farmer-h")
+    assert deliver_outbox(engine=engine, sender=api, now=utcnow()) == 0
+    assert load(engine, row_id).status == "held"
+    assert "held until the user writes again" in caplog.text
+    post(client, plain_wechat, plain_wechat.text("farmer-h", "在吗"))
+    assert deliver_outbox(engine=engine, sender=api, now=utcnow()) >= 1
+    row = load(engine, row_id)
+    assert row.status == "sent" and [a["errcode"] for a in row.attempts] == [45015, 0]
+
+
+def test_outside_the_window_a_template_fallback_is_used(
+    engine: Engine, api: WeChatAPI, fake_api: FakeWeChatAPI
+) -> None:
+    fake_api.fail_next("message/custom/send", errcode=45047, errmsg="out of response count")
+    fallback = {"template_id": "TPL", "data": {"keyword1": {"value": "A1000"}}}
+    row_id = queue(engine, fallback=fallback)
+    deliver_outbox(engine=engine, sender=api, now=utcnow())
+    deliver_outbox(engine=engine, sender=api, now=utcnow())
+    row = load(engine, row_id)
+    assert row.status == "sent" and row.kind == "template"
+    assert fake_api.sent("message/template/send")[0]["template_id"] == "TPL"
+    assert [a["kind"] for a in row.attempts] == ["custom", "template"]
+
+
+def test_permanent_errors_fail_and_are_logged(
+    engine: Engine, api: WeChatAPI, fake_api: FakeWeChatAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_api.fail_next("message/custom/send", errcode=43004, errmsg="require subscribe")
+    row_id = queue(engine)
+    deliver_outbox(engine=engine, sender=api, now=utcnow())
+    assert load(engine, row_id).status == "failed"
+    assert "failed for good" in caplog.text
+
+
+def test_a_row_is_sent_once_even_by_two_deliverers(
+    engine: Engine, api: WeChatAPI, fake_api: FakeWeChatAPI
+) -> None:
+    queue(engine)
+    now = utcnow()
+    assert deliver_outbox(engine=engine, sender=api, now=now) == 1
+    assert deliver_outbox(engine=engine, sender=api, now=now) == 0
+    assert len(fake_api.texts_to("user-1")) == 1
+
+
+TOKEN_SCRIPT = """
+import sys
+from bot.wechat_api import WeChatAPI
+from models.db import make_engine
+engine = make_engine(sys.argv[1])
+api = WeChatAPI(base_url=sys.argv[2], app_id="wx0123456789abcdef", app_secret="s", engine=engine)
+print(api.token())
+engine.dispose()
+"""
+
+
+def test_two_processes_share_one_token(
+    database_url: str, fake_api: FakeWeChatAPI, tmp_path: Path
+) -> None:
+    fake_api.delay = 0.5  # a slow token endpoint widens the race
+    root = Path(__file__).resolve().parents[2]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-W", "error", "-c", TOKEN_SCRIPT, database_url, fake_api.base_url],
+            stdout=subprocess.PIPE,
+            cwd=root,
+        )
+        for _ in range(2)
+    ]
+    tokens = [process.communicate(timeout=60)[0].decode().strip() for process in processes]
+    assert [process.returncode for process in processes] == [0, 0]
+    assert tokens[0] == tokens[1] == "token-1"
+    assert fake_api.paths().count("stable_token") == 1
