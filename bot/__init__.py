@@ -23,7 +23,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.extensions["farmhelp.settings"] = settings
-    app.extensions["farmhelp.routing"] = settings.routing_config()
+    app.extensions["farmhelp.policy"] = settings.policy()
     configure_logging()
     database.init_app(app, settings)
     replies.init_app(app, settings)

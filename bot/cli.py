@@ -14,9 +14,9 @@ import click
 from bot.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
-    from apscheduler.schedulers.background import BackgroundScheduler
-    from flask import Flask
     from sqlalchemy import Engine
+
+    from scheduler.runner import SchedulerService
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ def serve(host: str, port: int) -> None:
         upgrade_database(engine)
         engine.dispose()
     app = create_app(settings)
-    scheduler = start_scheduler(app)
+    service = scheduler_service(settings, app.extensions["farmhelp.engine"])
+    service.start()
     server = make_server(host, port, app, threaded=True)
     log.info(
         "farmhelp listening on http://%s:%d/wechat (database %s)",
@@ -60,23 +61,32 @@ def serve(host: str, port: int) -> None:
         port,
         _safe_url(settings.database_url),
     )
+    _stop_on_sigterm()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
-        scheduler.shutdown(wait=False)
+        service.stop()
 
 
-def start_scheduler(app: Flask) -> BackgroundScheduler:
-    """Start the in-process scheduler with the app's engine and WeChat client."""
+def _stop_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C, so a stopped process releases the scheduler lease."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def scheduler_service(settings: Settings, engine: Engine) -> SchedulerService:
+    """Build the scheduler for this process: its jobs, engine, WeChat client and policy."""
     from bot.wechat_api import WeChatAPI
-    from scheduler.jobs import JobContext
-    from scheduler.runner import start_background_scheduler
+    from scheduler.runner import SchedulerService
+    from scheduler.runtime import JobContext
 
-    settings: Settings = app.extensions["farmhelp.settings"]
-    engine = app.extensions["farmhelp.engine"]
     wechat = WeChatAPI(
         base_url=settings.wechat_api_base_url,
         app_id=settings.wechat_app_id,
@@ -84,14 +94,71 @@ def start_scheduler(app: Flask) -> BackgroundScheduler:
         engine=engine,
         legacy_token=settings.wechat_token_endpoint == "token",
     )
-    return start_background_scheduler(
+    return SchedulerService(
         JobContext(
-            engine=engine,
-            wechat=wechat,
-            media_dir=settings.media_dir,
-            config=settings.routing_config(),
+            engine=engine, wechat=wechat, media_dir=settings.media_dir, config=settings.policy()
         )
     )
+
+
+@main.command("scheduler")
+def run_scheduler() -> None:
+    """Run only the scheduler (when the web runs in several gunicorn workers)."""
+    from bot import configure_logging
+    from models.db import make_engine
+
+    configure_logging()
+    settings = _load()
+    engine = make_engine(settings.database_url)
+    service = scheduler_service(settings, engine)
+    _stop_on_sigterm()
+    click.echo(f"scheduler {service.holder} started (database {_safe_url(settings.database_url)})")
+    try:
+        service.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.stop()
+        engine.dispose()
+
+
+@main.command("report")
+@click.option("--month", required=True, help="The month, like 2026-10.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "csv", "xlsx"]), default="json", show_default=True
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: standard output; xlsx needs a file).",
+)
+def report(month: str, fmt: str, output: Path | None) -> None:
+    """Compute (and store) the monthly dispatch report (月度调度表)."""
+    import re
+    from zoneinfo import ZoneInfo
+
+    from bot.report_export import write_report
+    from handlers.report import compute_month
+    from models.db import make_engine, session_scope
+    from models.reports import store_report
+    from models.tables import utcnow
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise click.UsageError(f"--month must look like 2026-10, not {month!r}")
+    if fmt == "xlsx" and output is None:
+        raise click.UsageError("xlsx is binary: give --output FILE")
+    settings = _load()
+    engine = make_engine(settings.database_url)
+    with _disposing(engine), session_scope(engine) as session:
+        rows = compute_month(session, month, ZoneInfo(settings.timezone))
+        store_report(session=session, month=month, rows=rows, now=utcnow())
+    if output is None:
+        write_report(rows, sys.stdout.buffer, fmt, month)
+        sys.stdout.buffer.flush()
+    else:
+        with output.open("wb") as stream:
+            write_report(rows, stream, fmt, month)
+        click.echo(f"wrote the {month} report ({len(rows)} rows) to {output}", err=True)
 
 
 @contextmanager

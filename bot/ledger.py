@@ -12,6 +12,7 @@ from typing import Any, BinaryIO
 
 from sqlmodel import Session, select
 
+from handlers.survey import survey_fields
 from models.requests import iter_ledger
 from models.tables import Expert
 
@@ -31,6 +32,10 @@ LEDGER_COLUMNS = (
     "visit_booked_for",
     "visited_at",
     "visit_record",
+    "survey_state",
+    "solved",
+    "rating",
+    "comment",
 )
 FORMATS = ("jsonl", "csv", "xlsx")
 
@@ -55,6 +60,7 @@ def ledger_rows(session: Session) -> Iterator[dict[str, Any]]:
             "visit_booked_for": _iso(request.visit_booked_for),
             "visited_at": _iso(request.visited_at),
             "visit_record": request.visit_record,
+            **survey_fields(session, request.id or 0),
         }
 
 

@@ -23,7 +23,7 @@ def init_app(app: Flask) -> None:
 @bp.get("/r/<code>")
 def show_request(code: str) -> str:
     """Show a request to whoever holds its signed link."""
-    config = current_app.extensions["farmhelp.routing"]
+    config = current_app.extensions["farmhelp.policy"]
     if not link_signature_ok(config, code.upper(), request.args.get("sig", "")):
         abort(403)
     with Session(get_engine()) as session:

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
-    from handlers.config import RoutingConfig
+    from handlers.config import Policy
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,33 @@ class Settings(BaseSettings):
         default="10min", validation_alias="FARMHELP_URGENT_ACCEPT_TIMEOUT"
     )
     staff_openids: str = Field(default="", validation_alias="FARMHELP_STAFF_OPENIDS")
+    survey_delay: str = Field(default="24h", validation_alias="FARMHELP_SURVEY_DELAY")
+    survey_reminder: str = Field(default="24h", validation_alias="FARMHELP_SURVEY_REMINDER")
+    survey_expiry: str = Field(default="7d", validation_alias="FARMHELP_SURVEY_EXPIRY")
+    quiet_hours: str = Field(default="21:00-08:00", validation_alias="FARMHELP_QUIET_HOURS")
+    visit_reminder: str = Field(default="1h", validation_alias="FARMHELP_VISIT_REMINDER")
+    overdue_after: str = Field(default="3d", validation_alias="FARMHELP_OVERDUE_AFTER")
+    wechat_template_survey: str | None = Field(
+        default=None, validation_alias="WECHAT_TEMPLATE_SURVEY"
+    )
 
-    @field_validator("accept_timeout", "urgent_accept_timeout")
+    @field_validator("quiet_hours")
+    @classmethod
+    def _check_quiet_hours(cls, value: str) -> str:
+        from handlers.config import parse_quiet_hours
+
+        parse_quiet_hours(value)
+        return value
+
+    @field_validator(
+        "accept_timeout",
+        "urgent_accept_timeout",
+        "survey_delay",
+        "survey_reminder",
+        "survey_expiry",
+        "visit_reminder",
+        "overdue_after",
+    )
     @classmethod
     def _check_duration(cls, value: str) -> str:
         from handlers.config import parse_duration
@@ -143,11 +168,11 @@ class Settings(BaseSettings):
             self.wechat_app_secret = secrets.token_urlsafe(16)
         return self
 
-    def routing_config(self) -> RoutingConfig:
+    def policy(self) -> Policy:
         """The routing policy handlers and jobs follow."""
-        from handlers.config import RoutingConfig, parse_duration
+        from handlers.config import Policy, parse_duration, parse_quiet_hours
 
-        return RoutingConfig(
+        return Policy(
             accept_timeout=parse_duration(self.accept_timeout),
             urgent_accept_timeout=parse_duration(self.urgent_accept_timeout),
             staff_openids=tuple(o.strip() for o in self.staff_openids.split(",") if o.strip()),
@@ -155,6 +180,13 @@ class Settings(BaseSettings):
             public_url=self.public_url,
             link_secret=self.secret_key,
             timezone=self.timezone,
+            survey_delay=parse_duration(self.survey_delay),
+            survey_reminder=parse_duration(self.survey_reminder),
+            survey_expiry=parse_duration(self.survey_expiry),
+            survey_template=self.wechat_template_survey,
+            quiet_hours=parse_quiet_hours(self.quiet_hours),
+            visit_reminder=parse_duration(self.visit_reminder),
+            overdue_after=parse_duration(self.overdue_after),
         )
 
     @property

@@ -154,7 +154,7 @@ def _handle_once(engine: Engine, inbound: Inbound) -> str:
             session=session,
             inbound=inbound,
             now=utcnow(),
-            config=current_app.extensions["farmhelp.routing"],
+            config=current_app.extensions["farmhelp.policy"],
         )
         body = SUCCESS
         if received.reply is not None:

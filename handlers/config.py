@@ -1,10 +1,12 @@
-"""The policy handlers need (timeouts, who is staff, template ids), built by bot/."""
+"""The service policy handlers and jobs follow (timeouts, quiet hours, who is staff,
+template ids), built by bot/ from the settings."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|days?)?\s*$")
 _UNITS = {
@@ -31,9 +33,20 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2) or "s"])
 
 
+def parse_quiet_hours(text: str) -> tuple[time, time] | None:
+    """Parse "21:00-08:00" (or "off"); raise ValueError otherwise."""
+    if text.strip().lower() in ("off", "none", "no", ""):
+        return None
+    try:
+        start_text, end_text = text.split("-")
+        return time.fromisoformat(start_text.strip()), time.fromisoformat(end_text.strip())
+    except ValueError as error:
+        raise ValueError(f"quiet hours must look like 21:00-08:00 or off, not {text!r}") from error
+
+
 @dataclass(frozen=True)
-class RoutingConfig:
-    """How requests are offered, paged and escalated."""
+class Policy:
+    """How requests are offered, paged and escalated, and when follow-ups go out."""
 
     accept_timeout: timedelta = timedelta(minutes=30)
     urgent_accept_timeout: timedelta = timedelta(minutes=10)
@@ -43,3 +56,29 @@ class RoutingConfig:
     link_secret: str = field(default="", repr=False)
     duty_override: timedelta = timedelta(hours=12)
     timezone: str = "Asia/Shanghai"
+    survey_delay: timedelta = timedelta(hours=24)
+    survey_reminder: timedelta = timedelta(hours=24)
+    survey_expiry: timedelta = timedelta(days=7)
+    survey_template: str | None = None
+    quiet_hours: tuple[time, time] | None = (time(21, 0), time(8, 0))
+    visit_reminder: timedelta = timedelta(hours=1)
+    overdue_after: timedelta = timedelta(days=3)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def out_of_quiet_hours(self, moment: datetime) -> datetime:
+        """Return `moment`, or the end of the quiet hours it falls in."""
+        if self.quiet_hours is None:
+            return moment
+        start, end = self.quiet_hours
+        local = moment.astimezone(self.tz)
+        clock = local.time()
+        quiet = (start <= clock or clock < end) if start > end else (start <= clock < end)
+        if not quiet:
+            return moment
+        end_day = local.date()
+        if start > end and clock >= start:
+            end_day += timedelta(days=1)
+        return datetime.combine(end_day, end, self.tz).astimezone(moment.tzinfo)

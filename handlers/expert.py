@@ -16,6 +16,7 @@ from handlers.notify import send_text, tell_farmer
 from handlers.registry import Context, handles
 from handlers.relay import relay
 from handlers.routing import route_request
+from handlers.survey import schedule_survey
 from handlers.timeparse import parse_visit_time
 from models.offers import offers_for, pending_offers_of_expert, record_event
 from models.requests import (
@@ -277,6 +278,9 @@ def record_visit(context: Context, expert: Expert, cmd: Command) -> str:
             request=found,
             now=context.now,
             content=texts.FARMER_VISITED.format(code=found.code, name=expert.name, record=cmd.rest),
+        )
+        schedule_survey(
+            context.session, request=found, farmer=farmer, policy=context.config, now=context.now
         )
     return f"已记录 {found.code} 的服务，谢谢！"
 

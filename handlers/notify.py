@@ -10,19 +10,19 @@ from typing import Any
 from sqlmodel import Session
 
 from handlers import texts
-from handlers.config import RoutingConfig
+from handlers.config import Policy
 from models.outbox import enqueue
 from models.tables import Expert, Farmer, HelpRequest
 
 
-def request_link(config: RoutingConfig, request: HelpRequest) -> str:
+def request_link(config: Policy, request: HelpRequest) -> str:
     """Return the signed link to the page that shows a request."""
     code = str(request.code)
     signature = hmac.new(config.link_secret.encode(), code.encode(), hashlib.sha256)
     return f"{config.public_url.rstrip('/')}/r/{code}?sig={signature.hexdigest()[:32]}"
 
 
-def link_signature_ok(config: RoutingConfig, code: str, signature: str) -> bool:
+def link_signature_ok(config: Policy, code: str, signature: str) -> bool:
     """Check the signature of a request link in constant time."""
     expected = hmac.new(config.link_secret.encode(), code.encode(), hashlib.sha256)
     return hmac.compare_digest(expected.hexdigest()[:32], signature)
@@ -56,7 +56,7 @@ def send_text(
 def page_expert(
     session: Session,
     *,
-    config: RoutingConfig,
+    config: Policy,
     expert: Expert,
     request: HelpRequest,
     now: datetime,
@@ -108,7 +108,7 @@ def page_expert(
 def alert_staff(
     session: Session,
     *,
-    config: RoutingConfig,
+    config: Policy,
     leaders: list[Expert],
     request: HelpRequest,
     reason: str,

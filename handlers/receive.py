@@ -8,9 +8,10 @@ from datetime import datetime
 from sqlmodel import Session
 
 from handlers import events, expert, intake  # noqa: F401  (registers their handlers)
-from handlers.config import RoutingConfig
+from handlers.config import Policy
 from handlers.inbound import Inbound
 from handlers.registry import Context, find_handler
+from handlers.survey import answer_survey, open_survey, release_held_surveys
 from models.experts import get_expert
 from models.farmers import get_or_create_farmer
 from models.outbox import release_held
@@ -55,28 +56,41 @@ def _log_inbound(
 
 
 def receive(
-    *, session: Session, inbound: Inbound, now: datetime, config: RoutingConfig | None = None
+    *, session: Session, inbound: Inbound, now: datetime, config: Policy | None = None
 ) -> Received:
     """Store the push, run its handler and log the passive reply, all in this session."""
     farmer = get_or_create_farmer(session=session, openid=inbound.openid, now=now)
     message = _log_inbound(
         session=session, inbound=inbound, farmer=farmer, now=now, status="handled"
     )
+    policy = config or Policy()
+    assert farmer.id is not None
+    reply = None
+    survey = (
+        open_survey(session, farmer_id=farmer.id) if inbound.msg_type in ("text", "voice") else None
+    )
+    if survey is not None:
+        # While a survey waits for its answer, the farmer's words go to it first.
+        reply = answer_survey(session, survey=survey, inbound=inbound, policy=policy, now=now)
+        if reply is not None:
+            message.request_id = survey.request_id
+    if reply is None:
+        expert_sender = get_expert(session=session, openid=inbound.openid)
+        handler = find_handler(inbound, from_expert=expert_sender is not None)
+        context = Context(
+            session=session,
+            now=now,
+            farmer=farmer,
+            message=message,
+            config=policy,
+            expert=expert_sender,
+        )
+        reply = handler(context, inbound)
     if inbound.msg_type != "event":
         farmer.last_message_at = now
-        # The 48 h customer-service window is open again: send what was held.
+        # The 48 h customer-service window is open again: send what was held for them.
+        release_held_surveys(session, farmer_id=farmer.id, now=now)
         release_held(session=session, openid=inbound.openid, now=now)
-    expert_sender = get_expert(session=session, openid=inbound.openid)
-    handler = find_handler(inbound, from_expert=expert_sender is not None)
-    context = Context(
-        session=session,
-        now=now,
-        farmer=farmer,
-        message=message,
-        config=config or RoutingConfig(),
-        expert=expert_sender,
-    )
-    reply = handler(context, inbound)
     if reply is not None:
         log_reply(session=session, inbound_message=message, content=reply, now=now)
     return Received(message=message, reply=reply)

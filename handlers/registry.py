@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from handlers.config import RoutingConfig
+from handlers.config import Policy
 from handlers.inbound import Inbound
 from models.tables import Expert, Farmer, Message
 
@@ -21,7 +21,7 @@ class Context:
     now: datetime
     farmer: Farmer
     message: Message
-    config: RoutingConfig = field(default_factory=RoutingConfig)
+    config: Policy = field(default_factory=Policy)
     expert: Expert | None = None
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from handlers import notify, texts
-from handlers.config import RoutingConfig
+from handlers.config import Policy
 from models.experts import (
     active_experts,
     all_places,
@@ -94,10 +94,12 @@ def qualifies(expert: Expert, request: HelpRequest) -> bool:
     return not (expert.crops and request.crop and request.crop not in expert.crops)
 
 
-def rank_candidates(session: Session, request: HelpRequest, now: datetime) -> list[Candidate]:
+def rank_candidates(
+    session: Session, request: HelpRequest, now: datetime, exclude: set[int] | None = None
+) -> list[Candidate]:
     """Return the qualified experts not yet tried on this request, best first."""
     assert request.id is not None
-    tried = {
+    tried = set(exclude or ()) | {
         offer.expert_id
         for offer in offers_for(session=session, request_id=request.id)
         if offer.status in ("declined", "timed_out", "pending")
@@ -119,17 +121,21 @@ def route_request(
     session: Session,
     *,
     request: HelpRequest,
-    config: RoutingConfig,
+    config: Policy,
     now: datetime,
     actor: str = "system",
     farmer: Farmer | None = None,
+    exclude_expert_ids: set[int] | None = None,
 ) -> list[Offer]:
     """Offer the request to the best on-duty expert (or a broadcast team's experts).
 
     With nobody left to offer it to, leaders and staff are alerted and the farmer
     is told. Returns the offers made.
     """
-    ranked = rank_candidates(session, request, now)
+    # Experts excluded once (e.g. the one a survey said did not solve it) stay excluded.
+    exclude = set(exclude_expert_ids or ()) | set(request.routing.get("excluded", []))
+    request.routing = {**request.routing, "excluded": sorted(exclude)}
+    ranked = rank_candidates(session, request, now, exclude)
     paged = [candidate for candidate in ranked if candidate.on_duty]
     if not paged:
         escalate(session, request=request, config=config, now=now, ranked=ranked, farmer=farmer)
@@ -173,7 +179,7 @@ def route_request(
             "alternatives": [c.describe() for c in ranked],
         }
     )
-    request.routing = {"history": history}
+    request.routing = {**request.routing, "history": history}
     record_event(
         session=session,
         request=request,
@@ -190,7 +196,7 @@ def escalate(
     session: Session,
     *,
     request: HelpRequest,
-    config: RoutingConfig,
+    config: Policy,
     now: datetime,
     ranked: list[Candidate],
     farmer: Farmer | None,
@@ -214,7 +220,7 @@ def escalate(
             "alternatives": [c.describe() for c in ranked],
         }
     )
-    request.routing = {"history": history}
+    request.routing = {**request.routing, "history": history}
     record_event(
         session=session,
         request=request,
@@ -238,9 +244,7 @@ def escalate(
         )
 
 
-def expire_offers(
-    session: Session, *, config: RoutingConfig, now: datetime, offers: list[Offer]
-) -> int:
+def expire_offers(session: Session, *, config: Policy, now: datetime, offers: list[Offer]) -> int:
     """Time out unanswered offers and offer each request to the next candidate."""
     handled = 0
     for offer in offers:

@@ -61,3 +61,22 @@ EXPERT_RELAY_MEDIA = "【{code} 农户】发来{kind}，见下条。"
 OFFER_TAKEN = "求助 {code} 已被其他专家接走，谢谢。"
 MEDIA_NAMES = {"image": "照片", "voice": "语音", "video": "视频", "shortvideo": "视频"}
 EXPERT_CANCELLED = "农户取消了求助 {code}，不用再处理了，谢谢。"
+
+# Follow-up survey (回访).
+SURVEY_SOLVED = (
+    "求助 {code} 回访：{name}专家的服务后，问题解决了吗？回复 1 已解决 2 部分解决 3 没解决"
+)
+SURVEY_SOLVED_AGAIN = "请回复一个数字：1 已解决 2 部分解决 3 没解决"
+SURVEY_REMINDER = "提醒一下，" + SURVEY_SOLVED
+SURVEY_RATING = "请给专家打分，回复 1-5（5 分最好）"
+SURVEY_RATING_AGAIN = "请回复 1 到 5 中的一个数字（5 分最好）"
+SURVEY_REOPENED = "很抱歉没帮上忙，我们马上另找专家。"
+SURVEY_COMMENT = "谢谢！还有什么想说的吗？直接回复就行，没有就回“没有”。"
+SURVEY_THANKS = "谢谢您的反馈！"
+SURVEY_THANKS_COMMENT = "谢谢，您的意见我们记下了。"
+STAFF_SURVEY_REOPEN = "回访：{reason}，已重新派单"
+EXPERT_VISIT_SOON = "提醒：您预约了求助 {code} 在 {when} 上门（{place}）。"
+EXPERT_OVERDUE = (
+    "提醒：求助 {code} 接单已超过 {days} 天，还没有记录上门。看完请回复“完成 {code} 诊断和建议”。"
+)
+STAFF_OVERDUE = "接单超过 {days} 天未上门（{name}专家）"

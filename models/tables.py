@@ -57,6 +57,8 @@ class HelpRequest(SQLModel, table=True):
     visited_at: datetime | None = None
     visit_record: str | None = Field(default=None, sa_column=Column(Text))
     routing: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    visit_reminded_at: datetime | None = None
+    overdue_alerted_at: datetime | None = None
 
 
 class Message(SQLModel, table=True):
@@ -213,3 +215,49 @@ class Outbox(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+
+
+class Survey(SQLModel, table=True):
+    """The follow-up survey (回访) after a visit: one per visit, answered one digit at a time."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="help_request.id", index=True)
+    farmer_id: int = Field(foreign_key="farmer.id", index=True)
+    expert_id: int | None = Field(default=None, foreign_key="expert.id")
+    state: str = Field(default="scheduled", max_length=16, index=True)
+    # scheduled, held (waiting for the farmer to write), sent, answered, expired, cancelled
+    step: str = Field(default="solved", max_length=16)  # solved, rating, comment, done
+    due_at: datetime = Field(index=True)
+    sent_at: datetime | None = None
+    reminded_at: datetime | None = None
+    last_answer_at: datetime | None = None
+    answered_at: datetime | None = None
+    unclear: int = 0
+    solved: str | None = Field(default=None, max_length=8)  # yes, partly, no
+    rating: int | None = None
+    comment: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SchedulerLease(SQLModel, table=True):
+    """Which scheduler process may act; it renews the lease, a standby takes an expired one."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: str = Field(primary_key=True, max_length=32)
+    holder: str = Field(default="", max_length=128)
+    expires_at: datetime = Field(default_factory=utcnow)
+
+
+class MonthlyReport(SQLModel, table=True):
+    """One row of the monthly dispatch report (月度调度表), per county or per team."""
+
+    __tablename__ = "monthly_report"
+    __table_args__ = (UniqueConstraint("month", "scope", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    month: str = Field(max_length=7, index=True)  # 2026-10
+    scope: str = Field(max_length=8)  # county, team, total
+    name: str = Field(max_length=64)
+    figures: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    computed_at: datetime = Field(default_factory=utcnow)

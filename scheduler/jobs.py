@@ -1,78 +1,107 @@
-"""The declared list of recurring jobs: stable ids, triggers and their bodies."""
+"""The declared list of recurring jobs: stable ids, triggers and their bodies.
+
+Timed one-off work (a survey due at a time, an acceptance deadline, a retry) is kept
+as due-dated rows that these jobs pick up, so nothing is lost across restarts.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Engine
 
-from handlers.config import RoutingConfig
 from models.tables import utcnow
-from scheduler.media import MediaSource, fetch_due_media
-from scheduler.outbox import Sender, deliver_outbox
+from scheduler import runtime
+from scheduler.media import fetch_due_media
+from scheduler.outbox import deliver_outbox
+from scheduler.report import store_last_month
 from scheduler.routing import check_offer_timeouts
-
-
-class WeChat(MediaSource, Sender, Protocol):
-    """What jobs need from the WeChat API client."""
-
-
-@dataclass(frozen=True)
-class JobContext:
-    """What jobs need, handed in by whoever runs the scheduler."""
-
-    engine: Engine
-    wechat: WeChat
-    media_dir: Path
-    config: RoutingConfig
+from scheduler.surveys import follow_up_surveys, remind_experts, send_due_surveys
 
 
 @dataclass(frozen=True)
 class JobSpec:
     id: str
-    func: Callable[[JobContext], Any]
+    func: str  # "module:function", as the persistent job store keeps it
     trigger: Any
 
 
-def run_fetch_media(context: JobContext) -> int:
+def run_deliver_outbox() -> int:
+    """Send pages, notices, surveys and relayed messages that are due."""
+    context = runtime.current()
+    return deliver_outbox(engine=context.engine, sender=context.wechat, now=utcnow())
+
+
+def run_offer_timeouts() -> int:
+    """Pass unanswered offers on to the next candidate."""
+    context = runtime.current()
+    return check_offer_timeouts(engine=context.engine, config=context.config, now=utcnow())
+
+
+def run_fetch_media() -> int:
     """Download photos and voice notes that are due."""
+    context = runtime.current()
     return fetch_due_media(
         engine=context.engine, source=context.wechat, media_dir=context.media_dir, now=utcnow()
     )
 
 
-def run_deliver_outbox(context: JobContext) -> int:
-    """Send pages, notices and relayed messages that are due."""
-    return deliver_outbox(engine=context.engine, sender=context.wechat, now=utcnow())
+def run_send_surveys() -> int:
+    """Send the follow-up surveys that are due."""
+    context = runtime.current()
+    return send_due_surveys(engine=context.engine, policy=context.config, now=utcnow())
 
 
-def run_offer_timeouts(context: JobContext) -> int:
-    """Pass unanswered offers on to the next candidate."""
-    return check_offer_timeouts(engine=context.engine, config=context.config, now=utcnow())
+def run_follow_up_surveys() -> int:
+    """Remind once, then expire, unanswered surveys."""
+    context = runtime.current()
+    return follow_up_surveys(engine=context.engine, policy=context.config, now=utcnow())
 
 
-JOBS: tuple[JobSpec, ...] = (
-    JobSpec(id="deliver_outbox", func=run_deliver_outbox, trigger=IntervalTrigger(seconds=1)),
-    JobSpec(id="offer_timeouts", func=run_offer_timeouts, trigger=IntervalTrigger(seconds=5)),
-    JobSpec(id="fetch_media", func=run_fetch_media, trigger=IntervalTrigger(seconds=20)),
-)
+def run_remind_experts() -> int:
+    """Remind experts of visits coming up and of overdue visits."""
+    context = runtime.current()
+    return remind_experts(engine=context.engine, policy=context.config, now=utcnow())
 
 
-def install_jobs(scheduler: BaseScheduler, context: JobContext) -> None:
-    """Add every declared job to the scheduler (replacing any of the same id)."""
-    for spec in JOBS:
+def run_monthly_report() -> int:
+    """Compute and store last month's dispatch report."""
+    context = runtime.current()
+    return store_last_month(engine=context.engine, policy=context.config, now=utcnow())
+
+
+def declared_jobs(timezone: str) -> tuple[JobSpec, ...]:
+    """Every recurring job, with its stable id and trigger."""
+    return (
+        JobSpec("deliver_outbox", "scheduler.jobs:run_deliver_outbox", IntervalTrigger(seconds=1)),
+        JobSpec("offer_timeouts", "scheduler.jobs:run_offer_timeouts", IntervalTrigger(seconds=5)),
+        JobSpec("send_surveys", "scheduler.jobs:run_send_surveys", IntervalTrigger(seconds=2)),
+        JobSpec(
+            "follow_up_surveys", "scheduler.jobs:run_follow_up_surveys", IntervalTrigger(minutes=1)
+        ),
+        JobSpec("remind_experts", "scheduler.jobs:run_remind_experts", IntervalTrigger(minutes=1)),
+        JobSpec("fetch_media", "scheduler.jobs:run_fetch_media", IntervalTrigger(seconds=20)),
+        JobSpec(
+            "monthly_report",
+            "scheduler.jobs:run_monthly_report",
+            CronTrigger(day=1, hour=1, minute=0, timezone=timezone),
+        ),
+    )
+
+
+def install_jobs(scheduler: BaseScheduler, timezone: str) -> None:
+    """Add every declared job to the scheduler, replacing the stored ones of the same id."""
+    for spec in declared_jobs(timezone):
         scheduler.add_job(
             spec.func,
             trigger=spec.trigger,
-            args=[context],
             id=spec.id,
             name=spec.id,
             replace_existing=True,
             coalesce=True,
             max_instances=1,
+            misfire_grace_time=3600,
         )

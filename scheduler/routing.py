@@ -6,13 +6,13 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from handlers.config import RoutingConfig
+from handlers.config import Policy
 from handlers.routing import expire_offers
 from models.db import session_scope
 from models.offers import expired_offers
 
 
-def check_offer_timeouts(*, engine: Engine, config: RoutingConfig, now: datetime) -> int:
+def check_offer_timeouts(*, engine: Engine, config: Policy, now: datetime) -> int:
     """Time out offers past their deadline and re-route their requests."""
     with session_scope(engine) as session:
         offers = expired_offers(session=session, now=now)

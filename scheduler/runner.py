@@ -1,15 +1,98 @@
-"""Running the scheduler in-process (embedded default)."""
+"""Running the scheduler: in-process (farmhelp serve) or alone (farmhelp scheduler).
+
+Every process that can schedule competes for one lease row in the database; only
+the holder runs jobs, renewing the lease every few seconds. When it dies, its lease
+runs out and a standby takes over.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import threading
+from datetime import timedelta
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from scheduler.jobs import JobContext, install_jobs
+from models.lease import hold_lease, release_lease
+from models.tables import utcnow
+from scheduler import runtime
+from scheduler.jobs import install_jobs
+
+log = logging.getLogger(__name__)
+
+LEASE_NAME = "scheduler"
+LEASE_TTL = timedelta(seconds=15)
+RENEW_EVERY = 3.0
 
 
-def start_background_scheduler(context: JobContext) -> BackgroundScheduler:
-    """Start the recurring jobs in a background thread of this process."""
-    scheduler = BackgroundScheduler(timezone="UTC")
-    install_jobs(scheduler, context)
-    scheduler.start()
-    return scheduler
+class SchedulerService:
+    """APScheduler with a persistent job store, acting only while it holds the lease."""
+
+    def __init__(self, context: runtime.JobContext) -> None:
+        self.context = context
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=context.engine)},
+            timezone="UTC",
+        )
+        self.active = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start competing for the lease in a background thread."""
+        runtime.install(self.context)
+        self._thread = threading.Thread(target=self.run, name="farmhelp-scheduler", daemon=True)
+        self._thread.start()
+
+    def run(self) -> None:
+        """Hold the lease and run jobs until stopped (blocks)."""
+        runtime.install(self.context)
+        log.info("scheduler %s waiting for the lease", self.holder)
+        while not self._stop.is_set():
+            self._tick()
+            self._stop.wait(RENEW_EVERY)
+        self._step_down()
+
+    def _tick(self) -> None:
+        try:
+            holding = hold_lease(
+                self.context.engine,
+                name=LEASE_NAME,
+                holder=self.holder,
+                now=utcnow(),
+                ttl=LEASE_TTL,
+            )
+        except Exception:
+            log.exception("scheduler %s cannot reach the database; pausing", self.holder)
+            holding = False
+        if holding and not self.active:
+            self._take_over()
+        elif not holding and self.active:
+            log.warning("scheduler %s lost the lease; pausing its jobs", self.holder)
+            self.scheduler.pause()
+            self.active = False
+
+    def _take_over(self) -> None:
+        if not self.scheduler.running:
+            self.scheduler.start(paused=True)
+            install_jobs(self.scheduler, self.context.config.timezone)
+        self.scheduler.resume()
+        self.active = True
+        log.info("scheduler %s holds the lease and runs the jobs", self.holder)
+
+    def _step_down(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        if self.active:
+            release_lease(self.context.engine, name=LEASE_NAME, holder=self.holder, now=utcnow())
+            self.active = False
+
+    def stop(self) -> None:
+        """Stop running jobs and give the lease up."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)

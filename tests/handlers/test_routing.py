@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from bot.cli import main
 from bot.settings import Settings
 from bot.wechat_api import WeChatAPI
-from handlers.config import RoutingConfig
+from handlers.config import Policy
 from models.tables import HelpRequest, Message, Offer, Outbox, RequestEvent, utcnow
 from scheduler.outbox import deliver_outbox
 from scheduler.routing import check_offer_timeouts
@@ -136,7 +136,7 @@ def test_no_answer_in_time_pages_the_second_candidate(
     engine: Engine,
 ) -> None:
     say(client, plain_wechat, "farmer-3", PROBLEM)
-    config = RoutingConfig(accept_timeout=timedelta(seconds=1))
+    config = Policy(accept_timeout=timedelta(seconds=1))
     assert check_offer_timeouts(engine=engine, config=config, now=utcnow()) == 0
     later = utcnow() + timedelta(minutes=31)  # the default timeout is 30 minutes
     assert check_offer_timeouts(engine=engine, config=config, now=later) == 1

@@ -12,10 +12,12 @@ from sqlmodel import Session, select
 
 from bot.settings import Settings
 from bot.wechat_api import WeChatAPI
-from handlers.config import RoutingConfig
+from handlers.config import Policy
 from models.tables import AccessToken, HelpRequest, MediaFile, utcnow
-from scheduler.jobs import JOBS, JobContext, run_fetch_media
+from scheduler import runtime
+from scheduler.jobs import declared_jobs, run_fetch_media
 from scheduler.media import fetch_due_media
+from scheduler.runtime import JobContext
 from tests.fake_wechat_api import FakeWeChatAPI
 from tests.wechat_client import FakeWeChat, post
 
@@ -46,9 +48,10 @@ def test_image_bytes_end_up_on_disk_linked_to_the_request(
         engine=engine,
         wechat=api_for(fake_api, engine),
         media_dir=settings.media_dir,
-        config=RoutingConfig(),
+        config=Policy(),
     )
-    assert run_fetch_media(context) == 1
+    runtime.install(context)
+    assert run_fetch_media() == 1
     media = session.exec(select(MediaFile)).one()
     request = session.exec(select(HelpRequest)).one()
     assert media.status == "stored" and media.request_id == request.id
@@ -57,7 +60,7 @@ def test_image_bytes_end_up_on_disk_linked_to_the_request(
     assert path.parent == settings.media_dir / str(request.code) and path.suffix == ".jpg"
     assert fake_api.paths() == ["stable_token", "media/get"]
     session.close()  # end the read transaction before the job writes again
-    assert run_fetch_media(context) == 0  # nothing left to do
+    assert run_fetch_media() == 0  # nothing left to do
 
 
 def test_failures_are_retried_and_logged(
@@ -125,9 +128,23 @@ def test_the_token_is_shared_not_refetched(engine: Engine, fake_api: FakeWeChatA
 
 
 def test_job_list_wiring() -> None:
-    wiring = {job.id: job.trigger.interval for job in JOBS}
-    assert wiring == {
+    from apscheduler.triggers.cron import CronTrigger
+
+    jobs = {job.id: job for job in declared_jobs("Asia/Shanghai")}
+    intervals = {
+        job_id: job.trigger.interval for job_id, job in jobs.items() if job_id != "monthly_report"
+    }
+    assert intervals == {
         "deliver_outbox": timedelta(seconds=1),
         "offer_timeouts": timedelta(seconds=5),
+        "send_surveys": timedelta(seconds=2),
+        "follow_up_surveys": timedelta(minutes=1),
+        "remind_experts": timedelta(minutes=1),
         "fetch_media": timedelta(seconds=20),
     }
+    monthly = jobs["monthly_report"].trigger
+    assert isinstance(monthly, CronTrigger) and str(monthly.timezone) == "Asia/Shanghai"
+    assert {str(f) for f in monthly.fields if f.name in ("day", "hour")} == {"1"}
+    for job in jobs.values():  # the persistent job store needs importable references
+        module, name = job.func.split(":")
+        assert callable(getattr(__import__(module, fromlist=[name]), name))

@@ -1,0 +1,166 @@
+"""The monthly dispatch report (月度调度表): last month's figures per county and per team.
+
+Definitions (month boundaries in the local time zone):
+- requests: help requests confirmed in the month (intake finished);
+- visits / expert_visits (人次): visits recorded in the month, one per expert visit;
+- experts: distinct experts who visited; farmers_served: distinct farmers visited;
+- villages_covered: distinct places (the village when known) of those visits;
+- median_hours_to_accept / _to_visit: from confirmation to acceptance / to the visit,
+  over requests accepted / visited in the month;
+- survey_response_rate: surveys sent in the month that got an answer, over those sent;
+- share_solved: answered surveys saying "solved", over answered surveys;
+- mean_rating: mean of the ratings given to surveys sent in the month.
+A request counts for the county of its place and the team of its expert.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from handlers.routing import resolve_place
+from models.tables import Expert, HelpRequest, Survey
+
+UNKNOWN_COUNTY = "未知县区"
+UNASSIGNED_TEAM = "未派单"
+FIGURES = (
+    "requests",
+    "visits",
+    "expert_visits",
+    "experts",
+    "farmers_served",
+    "villages_covered",
+    "median_hours_to_accept",
+    "median_hours_to_visit",
+    "surveys_sent",
+    "survey_response_rate",
+    "share_solved",
+    "mean_rating",
+)
+
+
+@dataclass
+class _Bucket:
+    requests: int = 0
+    visits: int = 0
+    experts: set[int] = field(default_factory=set)
+    farmers: set[int] = field(default_factory=set)
+    villages: set[str] = field(default_factory=set)
+    hours_to_accept: list[float] = field(default_factory=list)
+    hours_to_visit: list[float] = field(default_factory=list)
+    surveys_sent: int = 0
+    surveys_answered: int = 0
+    solved: int = 0
+    ratings: list[int] = field(default_factory=list)
+
+    def figures(self) -> dict[str, Any]:
+        def median(values: list[float]) -> float | None:
+            return round(statistics.median(values), 2) if values else None
+
+        def share(part: int, whole: int) -> float | None:
+            return round(part / whole, 4) if whole else None
+
+        return {
+            "requests": self.requests,
+            "visits": self.visits,
+            "expert_visits": self.visits,
+            "experts": len(self.experts),
+            "farmers_served": len(self.farmers),
+            "villages_covered": len(self.villages),
+            "median_hours_to_accept": median(self.hours_to_accept),
+            "median_hours_to_visit": median(self.hours_to_visit),
+            "surveys_sent": self.surveys_sent,
+            "survey_response_rate": share(self.surveys_answered, self.surveys_sent),
+            "share_solved": share(self.solved, self.surveys_answered),
+            "mean_rating": round(statistics.mean(self.ratings), 2) if self.ratings else None,
+        }
+
+
+def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Return the start and end (exclusive) of a month like "2026-10" in `tz`."""
+    year, number = (int(part) for part in month.split("-"))
+    start = datetime.combine(date(year, number, 1), time(), tz)
+    end = datetime.combine(date(year + number // 12, number % 12 + 1, 1), time(), tz)
+    return start, end
+
+
+def previous_month(now: datetime, tz: ZoneInfo) -> str:
+    """Return last month as "YYYY-MM", seen from `now` in `tz`."""
+    local = now.astimezone(tz)
+    year, number = (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
+    return f"{year:04d}-{number:02d}"
+
+
+def compute_month(
+    session: Session, month: str, tz: ZoneInfo
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """Return (scope, name, figures) rows: one "total", then per county and per team."""
+    start, end = month_bounds(month, tz)
+
+    def within(moment: datetime | None) -> bool:
+        return moment is not None and start <= moment < end
+
+    teams = {expert.id: expert.team or UNASSIGNED_TEAM for expert in session.exec(select(Expert))}
+    buckets: dict[tuple[str, str], _Bucket] = defaultdict(_Bucket)
+    requests = {r.id: r for r in session.exec(select(HelpRequest))}
+    counties: dict[int | None, str] = {}
+    for request in requests.values():
+        parts = resolve_place(session, request.place)
+        counties[request.id] = parts.county or UNKNOWN_COUNTY
+        keys = [
+            ("total", "合计"),
+            ("county", counties[request.id]),
+            ("team", teams.get(request.expert_id, UNASSIGNED_TEAM)),
+        ]
+        for key in keys:
+            bucket = buckets[key]
+            confirmed = request.confirmed_at
+            if within(confirmed):
+                bucket.requests += 1
+            if within(request.accepted_at) and confirmed and request.accepted_at:
+                bucket.hours_to_accept.append(
+                    (request.accepted_at - confirmed).total_seconds() / 3600
+                )
+            if within(request.visited_at):
+                bucket.visits += 1
+                if request.expert_id is not None:
+                    bucket.experts.add(request.expert_id)
+                bucket.farmers.add(request.farmer_id)
+                bucket.villages.add(parts.village or request.place or "未说明")
+                if confirmed and request.visited_at:
+                    bucket.hours_to_visit.append(
+                        (request.visited_at - confirmed).total_seconds() / 3600
+                    )
+    for survey in session.exec(select(Survey)):
+        if not within(survey.sent_at):
+            continue
+        surveyed = requests.get(survey.request_id)
+        if surveyed is None:
+            continue
+        keys = [
+            ("total", "合计"),
+            ("county", counties[surveyed.id]),
+            ("team", teams.get(survey.expert_id, UNASSIGNED_TEAM)),
+        ]
+        for key in keys:
+            bucket = buckets[key]
+            bucket.surveys_sent += 1
+            if survey.solved is not None:
+                bucket.surveys_answered += 1
+                bucket.solved += survey.solved == "yes"
+            if survey.rating is not None:
+                bucket.ratings.append(survey.rating)
+    order = {"total": 0, "county": 1, "team": 2}
+    rows = [
+        (scope, name, bucket.figures())
+        for (scope, name), bucket in buckets.items()
+        if any(bucket.figures()[f] for f in ("requests", "visits", "surveys_sent"))
+        or scope == "total"
+    ]
+    return sorted(rows, key=lambda row: (order[row[0]], row[1]))

@@ -1,0 +1,224 @@
+"""Timed follow-up: surveys due, their reminder and expiry, and expert reminders."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
+
+from handlers import notify, texts
+from handlers.config import Policy
+from handlers.survey import question_text
+from models.db import session_scope
+from models.offers import record_event
+from models.outbox import enqueue
+from models.tables import Expert, Farmer, HelpRequest, Outbox, Survey
+
+log = logging.getLogger(__name__)
+
+WINDOW = timedelta(hours=48)  # WeChat's customer-service window after the user's last message
+
+
+def send_due_surveys(*, engine: Engine, policy: Policy, now: datetime) -> int:
+    """Send every survey that is due (each exactly once); return how many went out."""
+    with session_scope(engine) as session:
+        due = [
+            s.id
+            for s in session.exec(
+                select(Survey).where(Survey.state == "scheduled", col(Survey.due_at) <= now)
+            )
+        ]
+    sent = 0
+    for survey_id in due:
+        with session_scope(engine) as session:
+            claimed = session.execute(
+                update(Survey)
+                .where(col(Survey.id) == survey_id, col(Survey.state) == "scheduled")
+                .values(state="sending")
+            )
+            if getattr(claimed, "rowcount", 0) != 1:
+                continue  # another scheduler took it
+            survey = session.get(Survey, survey_id)
+            assert survey is not None
+            sent += _send_survey(session, survey, policy, now)
+    return sent
+
+
+def _send_survey(session: Session, survey: Survey, policy: Policy, now: datetime) -> int:
+    farmer = session.get(Farmer, survey.farmer_id)
+    if farmer is None or not farmer.subscribed:
+        survey.state = "cancelled"
+        return 0
+    if policy.out_of_quiet_hours(now) != now:
+        survey.state, survey.due_at = "scheduled", policy.out_of_quiet_hours(now)
+        return 0
+    question = question_text(session, survey)
+    payload = notify.text_payload(question)
+    in_window = farmer.last_message_at is not None and farmer.last_message_at > now - WINDOW
+    if in_window:
+        enqueue(
+            session=session,
+            openid=farmer.openid,
+            payload=payload,
+            now=now,
+            purpose="survey",
+            request_id=survey.request_id,
+        )
+    elif policy.survey_template:
+        template = {
+            "template_id": policy.survey_template,
+            "data": {"keyword1": {"value": question}, "remark": {"value": "回复数字即可"}},
+        }
+        enqueue(
+            session=session,
+            openid=farmer.openid,
+            payload=template,
+            now=now,
+            purpose="survey",
+            request_id=survey.request_id,
+            kind="template",
+        )
+    else:
+        row = enqueue(
+            session=session,
+            openid=farmer.openid,
+            payload=payload,
+            now=now,
+            purpose="survey",
+            request_id=survey.request_id,
+        )
+        row.status = "held"
+        survey.state = "held"
+        log.info(
+            "survey %d held: farmer %s is outside the 48 h window and no survey "
+            "template is configured",
+            survey.id,
+            farmer.openid,
+        )
+        return 0
+    survey.state, survey.sent_at = "sent", now
+    return 1
+
+
+def follow_up_surveys(*, engine: Engine, policy: Policy, now: datetime) -> int:
+    """One reminder for unanswered surveys, expiry after that; return how many changed."""
+    changed = 0
+    with session_scope(engine) as session:
+        for survey in session.exec(select(Survey).where(Survey.state == "sent")):
+            started = survey.sent_at or survey.due_at
+            if survey.step == "comment":
+                if (survey.last_answer_at or started) + policy.survey_reminder <= now:
+                    survey.state, survey.step, survey.answered_at = "answered", "done", now
+                    changed += 1
+                continue
+            if started + policy.survey_expiry <= now:
+                _expire(session, survey, now)
+                changed += 1
+            elif (
+                survey.reminded_at is None
+                and survey.step == "solved"
+                and started + policy.survey_reminder <= now
+                and policy.out_of_quiet_hours(now) == now
+            ):
+                farmer = session.get(Farmer, survey.farmer_id)
+                if farmer is not None and farmer.subscribed:
+                    enqueue(
+                        session=session,
+                        openid=farmer.openid,
+                        now=now,
+                        purpose="survey",
+                        payload=notify.text_payload(question_text(session, survey, reminder=True)),
+                        request_id=survey.request_id,
+                    )
+                survey.reminded_at = now
+                changed += 1
+        for survey in session.exec(select(Survey).where(Survey.state == "held")):
+            if survey.created_at + policy.survey_expiry <= now:
+                _expire(session, survey, now)
+                for row in session.exec(
+                    select(Outbox).where(
+                        Outbox.request_id == survey.request_id,
+                        Outbox.status == "held",
+                        Outbox.purpose == "survey",
+                    )
+                ):
+                    row.status = "dropped"
+                changed += 1
+    return changed
+
+
+def _expire(session: Session, survey: Survey, now: datetime) -> None:
+    survey.state = "expired"
+    request = session.get(HelpRequest, survey.request_id)
+    if request is not None and request.status == "visited":
+        request.closed_at = now
+        record_event(
+            session=session,
+            request=request,
+            to_status="closed",
+            actor="survey",
+            now=now,
+            note="no feedback",
+        )
+
+
+def remind_experts(*, engine: Engine, policy: Policy, now: datetime) -> int:
+    """Remind experts of visits coming up and of accepted requests with no visit yet."""
+    reminded = 0
+    days = max(1, round(policy.overdue_after.total_seconds() / 86400))
+    with session_scope(engine) as session:
+        soon = session.exec(
+            select(HelpRequest).where(
+                HelpRequest.status == "visit_booked",
+                col(HelpRequest.visit_reminded_at).is_(None),
+                col(HelpRequest.visit_booked_for) <= now + policy.visit_reminder,
+                col(HelpRequest.visit_booked_for) > now,
+            )
+        )
+        for request in soon:
+            expert = session.get(Expert, request.expert_id)
+            if expert is not None and request.visit_booked_for is not None:
+                when = request.visit_booked_for.astimezone(policy.tz)
+                notify.send_text(
+                    session,
+                    openid=expert.openid,
+                    now=now,
+                    purpose="reminder",
+                    request=request,
+                    content=texts.EXPERT_VISIT_SOON.format(
+                        code=request.code, when=f"{when:%H:%M}", place=request.place or "地点未说明"
+                    ),
+                )
+            request.visit_reminded_at = now
+            reminded += 1
+        overdue = session.exec(
+            select(HelpRequest).where(
+                col(HelpRequest.status).in_(("accepted", "visit_booked")),
+                col(HelpRequest.overdue_alerted_at).is_(None),
+                col(HelpRequest.accepted_at) <= now - policy.overdue_after,
+            )
+        )
+        for request in overdue:
+            expert = session.get(Expert, request.expert_id)
+            if expert is not None:
+                notify.send_text(
+                    session,
+                    openid=expert.openid,
+                    now=now,
+                    purpose="reminder",
+                    request=request,
+                    content=texts.EXPERT_OVERDUE.format(code=request.code, days=days),
+                )
+                notify.alert_staff(
+                    session,
+                    config=policy,
+                    leaders=[],
+                    request=request,
+                    now=now,
+                    reason=texts.STAFF_OVERDUE.format(days=days, name=expert.name),
+                )
+            request.overdue_alerted_at = now
+            reminded += 1
+    return reminded
