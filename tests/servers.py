@@ -1,4 +1,4 @@
-"""Start real `farmhelp serve` processes for tests that need separate workers."""
+"""Start real `farmhelp` processes for tests that need separate workers."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ import requests
 
 from tests.conftest import TEST_AES_KEY, TEST_APP_ID, TEST_TOKEN
 from tests.wechat_client import sha1_signature
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -40,36 +42,49 @@ def server_env(database_url: str, instance_dir: Path, **extra: str) -> dict[str,
     return env
 
 
-@contextmanager
-def running_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """Run `farmhelp serve` on a free port; yield its base URL; stop it afterwards."""
-    port = free_port()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from bot.cli import main; main()",
-                "serve",
-                "--port",
-                str(port),
-            ],
+def start_farmhelp(env: dict[str, str], log_path: Path, *args: str) -> subprocess.Popen[bytes]:
+    """Start a `farmhelp` command as its own process, its output going to log_path."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-c", "from bot.cli import main; main()", *args],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            cwd=Path(__file__).resolve().parent.parent,
+            cwd=ROOT,
         )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_up(base, process, log_path)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process politely (SIGTERM), or kill it after 15 s."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def serve_process(
+    env: dict[str, str], log_path: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run `farmhelp serve` on a free port; yield (base URL, process); stop it afterwards."""
+    port = free_port()
+    process = start_farmhelp(env, log_path, "serve", "--port", str(port))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, process, log_path)
+        yield base, process
+    finally:
+        stop(process)
+
+
+@contextmanager
+def running_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """Run `farmhelp serve` on a free port; yield its base URL."""
+    with serve_process(env, log_path) as (base, _process):
+        yield base
 
 
 def wait_until_up(base: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
