@@ -76,6 +76,8 @@ def _stop_on_sigterm() -> None:
     import signal
 
     def interrupt(signum: int, frame: object) -> None:
+        # Once is enough: a repeated signal must not cut the orderly shutdown short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
