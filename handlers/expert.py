@@ -288,19 +288,22 @@ def record_visit(context: Context, expert: Expert, cmd: Command) -> str:
 @command("值班")
 def go_on_duty(context: Context, expert: Expert, cmd: Command) -> str:
     """Be on duty now (for the next hours, whatever the rota says)."""
-    expert.duty_override = "on"
-    expert.duty_override_until = context.now + context.config.duty_override
-    hours = int(context.config.duty_override.total_seconds() // 3600)
+    hours = _override_duty(context, expert, "on")
     return f"已上班值班，接下来 {hours} 小时会给您派单。"
 
 
 @command("下班")
 def go_off_duty(context: Context, expert: Expert, cmd: Command) -> str:
     """Be off duty now (for the next hours, whatever the rota says)."""
-    expert.duty_override = "off"
-    expert.duty_override_until = context.now + context.config.duty_override
-    hours = int(context.config.duty_override.total_seconds() // 3600)
+    hours = _override_duty(context, expert, "off")
     return f"已下班，接下来 {hours} 小时不会给您派新单。辛苦了！"
+
+
+def _override_duty(context: Context, expert: Expert, state: str) -> int:
+    """Override the rota for this expert; return for how many hours."""
+    expert.duty_override = state
+    expert.duty_override_until = context.now + context.config.duty_override
+    return int(context.config.duty_override.total_seconds() // 3600)
 
 
 @command("任务")

@@ -21,6 +21,7 @@ from models.tables import HelpRequest, Message, Offer, Outbox, RequestEvent, utc
 from scheduler.outbox import deliver_outbox
 from scheduler.routing import check_offer_timeouts
 from tests.fake_wechat_api import FakeWeChatAPI
+from tests.queries import rows
 from tests.roster import import_roster
 from tests.wechat_client import FakeWeChat, post, reply_text
 
@@ -54,8 +55,7 @@ def say(client: FlaskClient, wechat: FakeWeChat, openid: str, text: str) -> str:
 
 
 def fresh(session: Session, model: Any) -> list[Any]:
-    with Session(session.get_bind()) as other:
-        return list(other.exec(select(model).order_by(model.id)))
+    return rows(session.get_bind(), model)  # type: ignore[arg-type]
 
 
 def offers_by_expert(session: Session) -> dict[str, str]:

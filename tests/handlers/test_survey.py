@@ -25,6 +25,7 @@ from models.tables import Farmer, HelpRequest, Offer, Outbox, Survey, utcnow
 from scheduler.outbox import deliver_outbox
 from scheduler.surveys import follow_up_surveys, remind_experts, send_due_surveys
 from tests.fake_wechat_api import FakeWeChatAPI
+from tests.queries import rows
 from tests.roster import import_roster
 from tests.wechat_client import FakeWeChat, post, reply_text
 
@@ -69,12 +70,16 @@ def visited(client: FlaskClient, wechat: FakeWeChat, farmer: str = "farmer-s") -
 
 
 def load(engine: Engine, model: Any) -> list[Any]:
+    return rows(engine, model)
+
+
+def leave_the_window(engine: Engine, openid: str = "farmer-s") -> None:
+    """Make the farmer's last message three days old: outside WeChat's 48 h window."""
     with Session(engine) as session:
-        return list(session.exec(select(model).order_by(model.id)))
-
-
-def settings_policy(settings: Settings) -> Policy:
-    return settings.policy()
+        farmer = session.exec(select(Farmer).where(Farmer.openid == openid)).one()
+        farmer.last_message_at = utcnow() - timedelta(days=3)
+        session.add(farmer)
+        session.commit()
 
 
 def test_survey_goes_out_after_the_delay_and_answers_close_the_request(
@@ -217,11 +222,7 @@ def test_outside_the_window_without_template_it_waits_for_the_next_message(
 ) -> None:
     client = fast.test_client()
     visited(client, plain_wechat)
-    with Session(engine) as session:
-        farmer = session.exec(select(Farmer).where(Farmer.openid == "farmer-s")).one()
-        farmer.last_message_at = utcnow() - timedelta(days=3)
-        session.add(farmer)
-        session.commit()
+    leave_the_window(engine)
     send_due_surveys(engine=engine, policy=settings.policy(), now=utcnow() + timedelta(seconds=6))
     deliver_outbox(engine=engine, sender=api, now=utcnow())
     assert not any("问题解决了吗" in t for t in fake_api.texts_to("farmer-s"))
@@ -244,11 +245,7 @@ def test_outside_the_window_a_survey_template_is_used(
 ) -> None:
     client = fast.test_client()
     visited(client, plain_wechat)
-    with Session(engine) as session:
-        farmer = session.exec(select(Farmer).where(Farmer.openid == "farmer-s")).one()
-        farmer.last_message_at = utcnow() - timedelta(days=3)
-        session.add(farmer)
-        session.commit()
+    leave_the_window(engine)
     settings.wechat_template_survey = "TPL-SURVEY"
     later = utcnow() + timedelta(seconds=6)
     send_due_surveys(engine=engine, policy=settings.policy(), now=later)
