@@ -7,7 +7,7 @@ import time
 
 from flask import Blueprint, Flask, Response, current_app, request
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot.database import get_engine
@@ -26,6 +26,7 @@ from handlers import texts
 from handlers.inbound import Inbound
 from handlers.receive import log_inbound, log_reply, receive
 from models.db import session_scope
+from models.farmers import lock_farmer
 from models.messages import get_inbound_by_key
 from models.tables import utcnow
 
@@ -35,6 +36,7 @@ bp = Blueprint("wechat", __name__)
 
 SUCCESS = "success"  # WeChat's "received, no reply" answer
 RETRY_WAIT_SECONDS = 4.0
+DEADLOCK_RETRIES = 3
 
 
 def init_app(app: Flask) -> None:
@@ -112,6 +114,7 @@ def receive_push() -> Response:
         body_text = answer(get_engine(), inbound)
     except Exception:
         # Nothing could be stored: a 503 makes WeChat retry instead of losing the message.
+        log.exception("push %s not stored; answering 503 so WeChat retries", inbound.dedupe_key)
         return Response("temporarily unavailable", status=503, mimetype="text/plain")
     if encrypted and body_text != SUCCESS:
         assert settings.wechat_encoding_aes_key is not None
@@ -124,28 +127,71 @@ def receive_push() -> Response:
     return Response(body_text, mimetype="application/xml" if body_text != SUCCESS else "text/plain")
 
 
+class PushNotStored(Exception):
+    """The push could not be stored now; WeChat should retry it (answered with 503)."""
+
+
 def answer(engine: Engine, inbound: Inbound) -> str:
-    """Return the plaintext reply body for a push, handling it at most once."""
+    """Return the plaintext reply body for a push, handling it exactly once.
+
+    Raises PushNotStored when nothing could be stored (the database is down, or a
+    concurrent copy of the push never finished): the caller answers 503 so that
+    WeChat retries. A reply is cached only once the push it answers is committed.
+    """
     cache = get_reply_cache()
     cached = cache.get(inbound.dedupe_key)
     if cached is not None:
         return cached
-    try:
-        body = _handle_once(engine, inbound)
-    except IntegrityError:
-        # Another worker stored this push first (a concurrent retry): give its reply.
-        body = _wait_for_reply(engine, inbound.dedupe_key)
-    except Exception:
-        log.exception(
-            "handler failed for %s; storing the message and apologising", inbound.dedupe_key
-        )
-        body = _store_after_failure(engine, inbound)
+    body: str | None = None
+    for attempt in range(1, DEADLOCK_RETRIES + 1):
+        try:
+            body = _handle_once(engine, inbound)
+            break
+        except IntegrityError:
+            # The same push was stored concurrently by a path that does not lock
+            # the sender (the failure path): give its reply once it is committed.
+            body = _wait_for_reply(engine, inbound.dedupe_key)
+            break
+        except DBAPIError as error:
+            if _is_transient(error) and attempt < DEADLOCK_RETRIES:
+                log.warning("push %s hit %s; retrying", inbound.dedupe_key, type(error.orig))
+                continue
+            if error.connection_invalidated or _is_connection_error(error):
+                log.error("database unreachable for %s: %s", inbound.dedupe_key, error.orig)
+                raise PushNotStored(inbound.dedupe_key) from error
+            log.exception("handler failed for %s; storing the message", inbound.dedupe_key)
+            body = _store_after_failure(engine, inbound)
+            break
+        except Exception:
+            log.exception(
+                "handler failed for %s; storing the message and apologising", inbound.dedupe_key
+            )
+            body = _store_after_failure(engine, inbound)
+            break
+    if body is None:
+        raise PushNotStored(inbound.dedupe_key)
     cache.put(inbound.dedupe_key, body)
     return body
 
 
+def _is_transient(error: DBAPIError) -> bool:
+    """Deadlocks, serialisation failures and SQLite's busy lock: worth a retry."""
+    name = type(error.orig).__name__
+    return name in ("DeadlockDetected", "SerializationFailure", "LockNotAvailable") or (
+        "database is locked" in str(error.orig)
+    )
+
+
+def _is_connection_error(error: DBAPIError) -> bool:
+    return isinstance(error, OperationalError) and not _is_transient(error)
+
+
 def _handle_once(engine: Engine, inbound: Inbound) -> str:
     with session_scope(engine) as session:
+        now = utcnow()
+        # Locking the sender first serialises their pushes across workers; a retry of
+        # this very push waits here and then finds it stored.
+        farmer = lock_farmer(session=session, openid=inbound.openid, now=now)
         stored = get_inbound_by_key(session=session, dedupe_key=inbound.dedupe_key)
         if stored is not None:
             log.info("retry of %s answered with the stored reply", inbound.dedupe_key)
@@ -153,8 +199,9 @@ def _handle_once(engine: Engine, inbound: Inbound) -> str:
         received = receive(
             session=session,
             inbound=inbound,
-            now=utcnow(),
+            now=now,
             config=current_app.extensions["farmhelp.policy"],
+            farmer=farmer,
         )
         body = SUCCESS
         if received.reply is not None:
@@ -163,7 +210,7 @@ def _handle_once(engine: Engine, inbound: Inbound) -> str:
     return body
 
 
-def _wait_for_reply(engine: Engine, dedupe_key: str) -> str:
+def _wait_for_reply(engine: Engine, dedupe_key: str) -> str | None:
     deadline = time.monotonic() + RETRY_WAIT_SECONDS
     while True:
         with session_scope(engine) as session:
@@ -171,23 +218,24 @@ def _wait_for_reply(engine: Engine, dedupe_key: str) -> str:
             if stored is not None and stored.reply_body is not None:
                 return stored.reply_body
         if time.monotonic() > deadline:
-            return SUCCESS
+            return None
         time.sleep(0.05)
 
 
 def _store_after_failure(engine: Engine, inbound: Inbound) -> str:
     try:
         with session_scope(engine) as session:
+            now = utcnow()
+            lock_farmer(session=session, openid=inbound.openid, now=now)
             stored = get_inbound_by_key(session=session, dedupe_key=inbound.dedupe_key)
             if stored is not None:
                 return stored.reply_body or SUCCESS
-            now = utcnow()
             message = log_inbound(session=session, inbound=inbound, now=now, status="failed")
             body = render_text_reply(inbound=inbound, content=texts.SYSTEM_BUSY)
             message.reply_body = body
             log_reply(session=session, inbound_message=message, content=texts.SYSTEM_BUSY, now=now)
         return body
-    except Exception:
+    except Exception as error:
         # The database itself is failing: let WeChat retry rather than lose the message.
         log.exception("could not store %s at all", inbound.dedupe_key)
-        raise
+        raise PushNotStored(inbound.dedupe_key) from error

@@ -13,18 +13,19 @@ from zoneinfo import ZoneInfo
 from handlers import texts
 from handlers.inbound import Inbound
 from handlers.notify import send_text, tell_farmer
-from handlers.registry import Context, handles
+from handlers.registry import Context, find_handler, handles
 from handlers.relay import relay
-from handlers.routing import route_request
+from handlers.routing import offer_unassigned_to, qualifies, route_request
 from handlers.survey import schedule_survey
 from handlers.timeparse import parse_visit_time
 from models.offers import offers_for, pending_offers_of_expert, record_event
 from models.requests import (
-    current_request_of_expert,
+    RELAYED_STATUSES,
     get_request_by_code,
+    lock_request,
     requests_of_expert,
 )
-from models.tables import Expert, Farmer, HelpRequest
+from models.tables import Expert, Farmer, HelpRequest, Offer
 
 HELP = (
     "专家指令：\n接单 编号\n拒绝 编号 理由\n预约 编号 时间（如 明天上午9点）\n"
@@ -33,6 +34,20 @@ HELP = (
 _COMMAND = re.compile(
     r"^\s*(接单|拒绝|预约|完成|值班|下班|任务)\s*([A-Za-z]\d{3,6})?\s*(.*)$", re.S
 )
+# A message that starts with a request code is meant for that request's farmer.
+_ADDRESSED = re.compile(r"^\s*([A-Za-z]\d{3,6})(?![0-9])[\s:：,，]*(.*)$", re.S)
+# Experts often start the record with the label the farmer's message already carries.
+_DIAGNOSIS_LABEL = re.compile(r"^\s*(?:诊断和建议|诊断与建议|诊断建议|诊断)\s*[:：]?\s*")
+_TITLES = (
+    *("专家", "老师", "团长", "站长", "主任", "队长", "组长"),
+    *("教授", "研究员", "技术员", "农艺师"),
+)
+ACCOUNT_DISABLED = "您的专家账号已停用，不能再接单或回复农户。如有疑问请联系县农业农村局。"
+
+
+def expert_title(expert: Expert) -> str:
+    """How farmers see an expert named: 王植保专家, but 钱团长 (not 钱团长专家)."""
+    return expert.name if expert.name.endswith(_TITLES) else f"{expert.name}专家"
 
 
 @dataclass(frozen=True)
@@ -70,15 +85,39 @@ def handle_expert_message(context: Context, inbound: Inbound) -> str | None:
     expert = context.expert
     assert expert is not None
     match = _COMMAND.match(inbound.words) if inbound.words else None
+    if not expert.active:
+        # A departed expert acts on nothing; anything else they write is a villager's.
+        return ACCOUNT_DISABLED if match else find_handler(inbound)(context, inbound)
     if match:
         code = match.group(2).upper() if match.group(2) else None
         return _COMMANDS[match.group(1)](
             context, expert, Command(match.group(1), code, match.group(3).strip())
         )
+    return relay_to_farmer(context, expert, inbound)
+
+
+def relay_to_farmer(context: Context, expert: Expert, inbound: Inbound) -> str:
+    """Relay an expert's message to the farmer of the request it names, or of the latest one.
+
+    A message starting with a code goes to that request's farmer; without a code it
+    goes to the request accepted most recently, and the reply always says which.
+    """
     assert expert.id is not None
-    request = current_request_of_expert(session=context.session, expert_id=expert.id)
-    if request is None:
+    held = requests_of_expert(session=context.session, expert_id=expert.id)
+    if not held:
         return HELP
+    addressed = _ADDRESSED.match(inbound.words) if inbound.msg_type == "text" else None
+    words: str | None = None
+    if addressed:
+        code = addressed.group(1).upper()
+        request = next((r for r in held if r.code == code), None)
+        if request is None:
+            return f"求助 {code} 不在您手上，消息没有转出。{_held_list(held)}"
+        words = addressed.group(2).strip()
+        if not words:
+            return f"请在编号后面写上要对农户说的话，如“{code} 明天上午过去看看”。"
+    else:
+        request = held[0]
     farmer = context.session.get(Farmer, request.farmer_id)
     if farmer is None or not farmer.subscribed:
         return f"求助 {request.code} 的农户已取消关注，消息无法送达。"
@@ -88,10 +127,22 @@ def handle_expert_message(context: Context, inbound: Inbound) -> str | None:
         message=context.message,
         request=request,
         to_openid=farmer.openid,
-        header=texts.FARMER_RELAY.replace("{name}", expert.name),
+        speaker=expert_title(expert),
         now=context.now,
+        words=words,
     )
-    return None
+    reply = f"已转给 {request.code} 农户。"
+    others = [r.code for r in held if r.id != request.id]
+    if others and not addressed:
+        reply += (
+            f"您手上还有 {'、'.join(str(c) for c in others)}；"
+            f"给其他农户发消息请在前面写编号，如“{others[0]} 您好”。"
+        )
+    return reply
+
+
+def _held_list(held: list[HelpRequest]) -> str:
+    return f"您手上的求助：{'、'.join(str(r.code) for r in held)}。"
 
 
 def _find_request(context: Context, code: str | None) -> HelpRequest | None:
@@ -102,42 +153,62 @@ def _find_request(context: Context, code: str | None) -> HelpRequest | None:
 
 @command("接单")
 def accept(context: Context, expert: Expert, cmd: Command) -> str:
-    """Accept an offer; `接单` alone works when exactly one offer is pending."""
+    """Accept a request; `接单` alone works when exactly one offer is pending.
+
+    An expert may take a request offered to them, one they were offered earlier that
+    nobody holds now (a late answer), or an unassigned one they qualify for (team
+    leaders: any unassigned one). The request row is locked, so of two experts
+    accepting at once exactly one wins and the other is told.
+    """
     assert expert.id is not None
     session = context.session
-    pending = pending_offers_of_expert(session=session, expert_id=expert.id)
     if cmd.code is None:
+        pending = pending_offers_of_expert(session=session, expert_id=expert.id)
         if len(pending) != 1:
             return (
                 "您现在没有待接的求助。"
                 if not pending
                 else "您有几个待接的求助，请写上编号，如“接单 A1000”。"
             )
-        request = session.get(HelpRequest, pending[0].request_id)
+        request_id = pending[0].request_id
     else:
-        request = _find_request(context, cmd.code)
-    if request is None:
-        return f"没有找到求助 {cmd.code}。"
+        found = _find_request(context, cmd.code)
+        if found is None or found.id is None:
+            return f"没有找到求助 {cmd.code}。"
+        request_id = found.id
+    request = lock_request(session=session, request_id=request_id)
     assert request.id is not None
-    if request.expert_id == expert.id and request.status in ("accepted", "visit_booked"):
+    offers = offers_for(session=session, request_id=request.id)
+    mine = [o for o in offers if o.expert_id == expert.id]
+    pending_mine = next((o for o in mine if o.status == "pending"), None)
+    if request.expert_id == expert.id and request.status in RELAYED_STATUSES:
         return f"求助 {request.code} 已经是您的了。"
-    offer = next(
-        (
-            o
-            for o in offers_for(session=session, request_id=request.id)
-            if o.expert_id == expert.id and o.status == "pending"
-        ),
-        None,
-    )
     if request.status in ("accepted", "visit_booked", "visited", "closed"):
-        if offer is not None:
-            offer.status, offer.answered_at = "taken", context.now
+        if pending_mine is not None:
+            pending_mine.status, pending_mine.answered_at = "taken", context.now
         return texts.OFFER_TAKEN.format(code=request.code)
+    if request.status == "cancelled":
+        if pending_mine is not None:
+            pending_mine.status, pending_mine.answered_at = "withdrawn", context.now
+        return f"农户已经取消了求助 {request.code}，不用处理了，谢谢。"
+    if request.status == "intake":
+        return f"求助 {request.code} 还在登记中，登记完会派给专家。"
+    refusal = _may_not_take(request, expert, mine, pending_mine is not None)
+    if refusal:
+        return refusal
+    offer = pending_mine
     if offer is None:
-        return f"求助 {request.code} 没有派给您，不能接单。"
+        offer = Offer(
+            request_id=request.id,
+            expert_id=expert.id,
+            reason="late accept" if mine else "taken from the unassigned list",
+            offered_at=context.now,
+            deadline_at=context.now,
+        )
+        session.add(offer)
     offer.status, offer.answered_at = "accepted", context.now
-    for other in offers_for(session=session, request_id=request.id):
-        if other.status == "pending":
+    for other in offers:
+        if other.status == "pending" and other is not offer:
             other.status, other.answered_at = "taken", context.now
             other_expert = session.get(Expert, other.expert_id)
             if other_expert is not None:
@@ -167,7 +238,7 @@ def accept(context: Context, expert: Expert, cmd: Command) -> str:
             request=request,
             now=context.now,
             content=texts.FARMER_ACCEPTED.format(
-                team=expert.team or "农技服务队", name=expert.name, code=request.code
+                team=expert.team or "农技服务队", name=expert_title(expert), code=request.code
             ),
         )
     return (
@@ -177,12 +248,31 @@ def accept(context: Context, expert: Expert, cmd: Command) -> str:
     )
 
 
+def _may_not_take(
+    request: HelpRequest, expert: Expert, mine: list[Offer], has_pending: bool
+) -> str | None:
+    """Why this expert may not take this open request now (None: they may)."""
+    if has_pending:
+        return None
+    if expert.id in request.routing.get("excluded", []):
+        return f"求助 {request.code} 回访时农户说没解决，已请其他专家处理。"
+    if request.status == "offered":
+        # Offered to someone else right now: only an earlier candidate or a leader.
+        if mine or expert.leader:
+            return None
+        return f"求助 {request.code} 已派给其他专家，暂时不能接单。"
+    if mine or expert.leader or qualifies(expert, request):
+        return None
+    return f"求助 {request.code} 不是您的专业，不能接单。"
+
+
 @command("拒绝")
 def decline(context: Context, expert: Expert, cmd: Command) -> str:
     """Decline an offer; the request goes to the next candidate at once."""
-    request = _find_request(context, cmd.code)
-    if request is None:
+    found = _find_request(context, cmd.code)
+    if found is None or found.id is None:
         return "请写上编号，如“拒绝 A1000 不在附近”。"
+    request = lock_request(session=context.session, request_id=found.id)
     assert request.id is not None and expert.id is not None
     offer = next(
         (
@@ -212,9 +302,10 @@ def decline(context: Context, expert: Expert, cmd: Command) -> str:
 
 
 def _own_request(context: Context, expert: Expert, code: str | None) -> HelpRequest | str:
-    request = _find_request(context, code)
-    if request is None:
+    found = _find_request(context, code)
+    if found is None or found.id is None:
         return "请写上编号。"
+    request = lock_request(session=context.session, request_id=found.id)
     if request.expert_id != expert.id or request.status not in ("accepted", "visit_booked"):
         return f"求助 {request.code} 不在您手上。"
     return request
@@ -241,14 +332,17 @@ def book_visit(context: Context, expert: Expert, cmd: Command) -> str:
     )
     shown = f"{when.month}月{when.day}日 {when:%H:%M}"
     farmer = context.session.get(Farmer, found.farmer_id)
-    if farmer is not None:
-        tell_farmer(
-            context.session,
-            farmer=farmer,
-            request=found,
-            now=context.now,
-            content=texts.FARMER_VISIT_BOOKED.format(code=found.code, name=expert.name, when=shown),
-        )
+    if farmer is None or not farmer.subscribed:
+        return f"已预约 {found.code}：{shown}。农户已取消关注公众号，无法通知，请电话联系。"
+    tell_farmer(
+        context.session,
+        farmer=farmer,
+        request=found,
+        now=context.now,
+        content=texts.FARMER_VISIT_BOOKED.format(
+            code=found.code, name=expert_title(expert), when=shown
+        ),
+    )
     return f"已预约 {found.code}：{shown}，已告诉农户。"
 
 
@@ -260,15 +354,16 @@ def record_visit(context: Context, expert: Expert, cmd: Command) -> str:
         return found if cmd.code else "请写上编号和诊断建议，如“完成 A1000 缺钾，追施钾肥”。"
     if not cmd.rest:
         return f"请写上诊断和建议，如“完成 {found.code} 缺钾，追施钾肥”。"
+    record = _DIAGNOSIS_LABEL.sub("", cmd.rest, count=1).strip() or cmd.rest
     found.visited_at = context.now
-    found.visit_record = cmd.rest
+    found.visit_record = record
     record_event(
         session=context.session,
         request=found,
         to_status="visited",
         actor=f"expert:{expert.openid}",
         now=context.now,
-        note=cmd.rest[:200],
+        note=record[:200],
     )
     farmer = context.session.get(Farmer, found.farmer_id)
     if farmer is not None:
@@ -277,7 +372,9 @@ def record_visit(context: Context, expert: Expert, cmd: Command) -> str:
             farmer=farmer,
             request=found,
             now=context.now,
-            content=texts.FARMER_VISITED.format(code=found.code, name=expert.name, record=cmd.rest),
+            content=texts.FARMER_VISITED.format(
+                code=found.code, name=expert_title(expert), record=record
+            ),
         )
         schedule_survey(
             context.session, request=found, farmer=farmer, policy=context.config, now=context.now
@@ -289,7 +386,14 @@ def record_visit(context: Context, expert: Expert, cmd: Command) -> str:
 def go_on_duty(context: Context, expert: Expert, cmd: Command) -> str:
     """Be on duty now (for the next hours, whatever the rota says)."""
     hours = _override_duty(context, expert, "on")
-    return f"已上班值班，接下来 {hours} 小时会给您派单。"
+    reply = f"已开始值班，接下来 {hours} 小时会给您派单。"
+    offered = offer_unassigned_to(
+        context.session, expert=expert, config=context.config, now=context.now
+    )
+    if offered:
+        codes = "、".join(str(r.code) for r in offered)
+        reply += f"现在有 {len(offered)} 个求助在等专家：{codes}，已发给您，回复“接单 编号”接单。"
+    return reply
 
 
 @command("下班")

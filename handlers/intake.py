@@ -19,7 +19,15 @@ from handlers.routing import route_request
 from handlers.understanding import default_parser, normalise
 from models.media import count_media
 from models.offers import offers_for, record_event
-from models.requests import RELAYED_STATUSES, append_text, get_open_request, open_request
+from models.outbox import drop_pending
+from models.requests import (
+    OPEN_STATUSES,
+    RELAYED_STATUSES,
+    append_text,
+    get_open_request,
+    lock_request,
+    open_request,
+)
 from models.tables import Expert, HelpRequest, MediaFile
 
 MEDIA_KINDS = ("image", "voice", "video", "shortvideo")
@@ -220,11 +228,21 @@ def summarise(request: HelpRequest) -> str:
 
 
 def cancel_request(context: Context, request: HelpRequest | None) -> str:
-    """Cancel the farmer's open request (withdrawing any offers and telling the expert)."""
+    """Cancel the farmer's open request (withdrawing any offers and telling the expert).
+
+    The request is locked first: an expert accepting at the same instant either
+    finds it cancelled, or accepted it first and is told it was cancelled; news about
+    it that has not gone out yet (pages, "accepted") is dropped.
+    """
     if request is None:
         return texts.NOTHING_TO_CANCEL
     assert request.id is not None
+    request = lock_request(session=context.session, request_id=request.id)
+    assert request.id is not None
     context.message.request_id = request.id
+    if request.status not in OPEN_STATUSES:
+        return texts.NOTHING_TO_CANCEL
+    drop_pending(session=context.session, request_id=request.id, purposes=("page", "notify"))
     for offer in offers_for(session=context.session, request_id=request.id):
         if offer.status not in ("pending", "accepted"):
             continue
@@ -265,7 +283,7 @@ def relay_to_expert(context: Context, inbound: Inbound, request: HelpRequest) ->
             message=context.message,
             request=request,
             to_openid=expert.openid,
-            header=texts.EXPERT_RELAY.replace("{code}", str(request.code)),
+            speaker=f"{request.code} 农户",
             now=context.now,
         )
     return texts.ADDED_FORWARDED

@@ -56,10 +56,19 @@ def _log_inbound(
 
 
 def receive(
-    *, session: Session, inbound: Inbound, now: datetime, config: Policy | None = None
+    *,
+    session: Session,
+    inbound: Inbound,
+    now: datetime,
+    config: Policy | None = None,
+    farmer: Farmer | None = None,
 ) -> Received:
-    """Store the push, run its handler and log the passive reply, all in this session."""
-    farmer = get_or_create_farmer(session=session, openid=inbound.openid, now=now)
+    """Store the push, run its handler and log the passive reply, all in this session.
+
+    `farmer` is the sender's row, already locked by the caller (looked up otherwise).
+    """
+    if farmer is None:
+        farmer = get_or_create_farmer(session=session, openid=inbound.openid, now=now)
     message = _log_inbound(
         session=session, inbound=inbound, farmer=farmer, now=now, status="handled"
     )

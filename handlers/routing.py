@@ -25,6 +25,7 @@ from models.experts import (
     team_leaders,
 )
 from models.offers import offers_for, record_event
+from models.requests import lock_request, unassigned_requests
 from models.tables import Expert, Farmer, HelpRequest, Offer
 
 REGION_TIERS = ("village", "township", "county", "anywhere")
@@ -147,15 +148,41 @@ def route_request(
     reason = f"{_TIER_NAMES[chosen.tier]}、在值班、手上 {chosen.load} 单" + (
         "；团队抢单模式，同时发给在值班的队员" if broadcast else ""
     )
+    return make_offers(
+        session,
+        request=request,
+        experts=[t.expert for t in targets],
+        reason=reason,
+        config=config,
+        now=now,
+        actor=actor,
+        broadcast=broadcast,
+        alternatives=[c.describe() for c in ranked],
+    )
+
+
+def make_offers(
+    session: Session,
+    *,
+    request: HelpRequest,
+    experts: list[Expert],
+    reason: str,
+    config: Policy,
+    now: datetime,
+    actor: str,
+    broadcast: bool = False,
+    alternatives: list[dict[str, object]] | None = None,
+) -> list[Offer]:
+    """Offer the request to these experts, page them, and record why."""
     deadline = now + (
         config.urgent_accept_timeout if request.urgency == "urgent" else config.accept_timeout
     )
     offers = []
-    for target in targets:
-        assert target.expert.id is not None and request.id is not None
+    for expert in experts:
+        assert expert.id is not None and request.id is not None
         offer = Offer(
             request_id=request.id,
-            expert_id=target.expert.id,
+            expert_id=expert.id,
             reason=reason,
             offered_at=now,
             deadline_at=deadline,
@@ -163,20 +190,15 @@ def route_request(
         session.add(offer)
         offers.append(offer)
         notify.page_expert(
-            session,
-            config=config,
-            expert=target.expert,
-            request=request,
-            now=now,
-            broadcast=broadcast,
+            session, config=config, expert=expert, request=request, now=now, broadcast=broadcast
         )
     history = list(request.routing.get("history", []))
     history.append(
         {
             "at": now.isoformat(),
-            "chosen": [t.expert.openid for t in targets],
+            "chosen": [expert.openid for expert in experts],
             "reason": reason,
-            "alternatives": [c.describe() for c in ranked],
+            "alternatives": alternatives or [],
         }
     )
     request.routing = {**request.routing, "history": history}
@@ -186,10 +208,36 @@ def route_request(
         to_status="offered",
         actor=actor,
         now=now,
-        note=f"offered to {', '.join(t.expert.name for t in targets)}: {reason}",
+        note=f"offered to {', '.join(expert.name for expert in experts)}: {reason}",
     )
     session.flush()
     return offers
+
+
+def offer_unassigned_to(
+    session: Session, *, expert: Expert, config: Policy, now: datetime
+) -> list[HelpRequest]:
+    """An expert came on duty: offer them the unassigned requests they qualify for."""
+    assert expert.id is not None
+    offered = []
+    for waiting in unassigned_requests(session=session):
+        assert waiting.id is not None
+        if not qualifies(expert, waiting) or expert.id in waiting.routing.get("excluded", []):
+            continue
+        request = lock_request(session=session, request_id=waiting.id)
+        if request.status != "unassigned":
+            continue
+        make_offers(
+            session,
+            request=request,
+            experts=[expert],
+            reason="专家开始值班，领取等待中的求助",
+            config=config,
+            now=now,
+            actor=f"expert:{expert.openid}",
+        )
+        offered.append(request)
+    return offered
 
 
 def escalate(
@@ -250,9 +298,12 @@ def expire_offers(session: Session, *, config: Policy, now: datetime, offers: li
     for offer in offers:
         if offer.status != "pending":
             continue
+        request = lock_request(session=session, request_id=offer.request_id)
+        session.refresh(offer)
+        if offer.status != "pending":
+            continue  # answered while we waited for the lock
         offer.status, offer.answered_at = "timed_out", now
-        request = session.get(HelpRequest, offer.request_id)
-        if request is None or request.status != "offered":
+        if request.status != "offered":
             continue
         still_pending = [
             o

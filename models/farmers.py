@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
 
 from models.tables import Farmer
 
@@ -14,11 +15,29 @@ def get_farmer(*, session: Session, openid: str) -> Farmer | None:
     return session.exec(select(Farmer).where(Farmer.openid == openid)).first()
 
 
+def lock_farmer(*, session: Session, openid: str, now: datetime) -> Farmer:
+    """Return the farmer with this openid, created on first contact, locked for this session.
+
+    Creating never clashes (INSERT … ON CONFLICT DO NOTHING) and the row stays locked
+    until the transaction ends, so one sender's pushes are handled one at a time in
+    every worker: a burst of messages cannot open two requests.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        insert(Farmer)
+        .values(openid=openid, subscribed=True, created_at=now)
+        .on_conflict_do_nothing(index_elements=[col(Farmer.openid)])
+    )
+    statement = (
+        select(Farmer)
+        .where(Farmer.openid == openid)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.exec(statement).one()
+
+
 def get_or_create_farmer(*, session: Session, openid: str, now: datetime) -> Farmer:
     """Return the farmer with this openid, creating them on first contact."""
-    farmer = get_farmer(session=session, openid=openid)
-    if farmer is None:
-        farmer = Farmer(openid=openid, created_at=now)
-        session.add(farmer)
-        session.flush()
-    return farmer
+    return lock_farmer(session=session, openid=openid, now=now)

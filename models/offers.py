@@ -36,7 +36,12 @@ def record_event(
 
 def offers_for(*, session: Session, request_id: int) -> list[Offer]:
     """Return every offer of a request, oldest first."""
-    statement = select(Offer).where(Offer.request_id == request_id).order_by(col(Offer.id))
+    statement = (
+        select(Offer)
+        .where(Offer.request_id == request_id)
+        .order_by(col(Offer.id))
+        .execution_options(populate_existing=True)
+    )
     return list(session.exec(statement))
 
 

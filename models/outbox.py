@@ -59,6 +59,25 @@ def release_held(*, session: Session, openid: str, now: datetime) -> int:
     return len(held)
 
 
+def drop_pending(
+    *, session: Session, request_id: int, purposes: tuple[str, ...], openid: str | None = None
+) -> int:
+    """Drop pushes about a request that have not gone out yet (they no longer hold)."""
+    statement = select(Outbox).where(
+        Outbox.request_id == request_id,
+        col(Outbox.status).in_(("pending", "held")),
+        col(Outbox.purpose).in_(purposes),
+        col(Outbox.claimed_by).is_(None),
+    )
+    if openid is not None:
+        statement = statement.where(Outbox.openid == openid)
+    rows = list(session.exec(statement))
+    for row in rows:
+        row.status = "dropped"
+        row.last_error = "superseded before it was sent"
+    return len(rows)
+
+
 def list_outbox(*, session: Session, openid: str | None = None) -> list[Outbox]:
     """Return pushes, oldest first, optionally to one user."""
     statement = select(Outbox).order_by(col(Outbox.id))

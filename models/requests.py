@@ -54,6 +54,22 @@ def get_open_request(*, session: Session, farmer_id: int) -> HelpRequest | None:
     return session.exec(statement).first()
 
 
+def lock_request(*, session: Session, request_id: int) -> HelpRequest:
+    """Return the request, re-read and locked until the transaction ends.
+
+    Every change of a request's status goes through this first, so two people acting
+    on one request at once (two experts accepting, a farmer cancelling as an expert
+    accepts) are decided one after the other, each seeing the other's outcome.
+    """
+    statement = (
+        select(HelpRequest)
+        .where(HelpRequest.id == request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.exec(statement).one()
+
+
 def get_request_by_code(*, session: Session, code: str) -> HelpRequest | None:
     """Return the request with this code (case-insensitive)."""
     return session.exec(select(HelpRequest).where(HelpRequest.code == code.upper())).first()
@@ -77,23 +93,20 @@ def iter_ledger(*, session: Session) -> Iterator[tuple[HelpRequest, Farmer]]:
     yield from session.exec(statement)
 
 
-def current_request_of_expert(*, session: Session, expert_id: int) -> HelpRequest | None:
-    """Return the request the expert accepted most recently and is still working on."""
-    statement = (
-        select(HelpRequest)
-        .where(HelpRequest.expert_id == expert_id)
-        .where(col(HelpRequest.status).in_(RELAYED_STATUSES))
-        .order_by(col(HelpRequest.accepted_at).desc())
-    )
-    return session.exec(statement).first()
-
-
 def requests_of_expert(*, session: Session, expert_id: int) -> list[HelpRequest]:
-    """Return the requests an expert is working on, newest first."""
+    """Return the requests an expert is working on, the one accepted last first."""
     statement = (
         select(HelpRequest)
         .where(HelpRequest.expert_id == expert_id)
         .where(col(HelpRequest.status).in_(RELAYED_STATUSES))
-        .order_by(col(HelpRequest.id).desc())
+        .order_by(col(HelpRequest.accepted_at).desc(), col(HelpRequest.id).desc())
+    )
+    return list(session.exec(statement))
+
+
+def unassigned_requests(*, session: Session) -> list[HelpRequest]:
+    """Return the requests nobody took in time, oldest first."""
+    statement = (
+        select(HelpRequest).where(HelpRequest.status == "unassigned").order_by(col(HelpRequest.id))
     )
     return list(session.exec(statement))

@@ -22,6 +22,8 @@ class Farmer(SQLModel, table=True):
     openid: str = Field(max_length=64, unique=True, index=True)
     village_code: str | None = Field(default=None, max_length=64)
     place: str | None = Field(default=None, max_length=128)
+    # A number the farmer chose to leave so an expert can call (shown masked to most).
+    phone: str | None = Field(default=None, max_length=32)
     latitude: float | None = None
     longitude: float | None = None
     subscribed: bool = True
@@ -112,6 +114,8 @@ class AccessToken(SQLModel, table=True):
     token: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     expires_at: datetime = Field(default_factory=utcnow)
     fetched_at: datetime = Field(default_factory=utcnow)
+    # Set while one process fetches a new token, so others wait instead of fetching too.
+    refreshing_until: datetime | None = None
 
 
 class Expert(SQLModel, table=True):
@@ -211,6 +215,8 @@ class Outbox(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     next_try_at: datetime = Field(default_factory=utcnow, index=True)
+    # The deliverer that claimed the row for one attempt (cleared after the attempt).
+    claimed_by: str | None = Field(default=None, max_length=128)
     last_errcode: int | None = None
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(default_factory=utcnow)
@@ -261,3 +267,17 @@ class MonthlyReport(SQLModel, table=True):
     name: str = Field(max_length=64)
     figures: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     computed_at: datetime = Field(default_factory=utcnow)
+
+
+class PushNonce(SQLModel, table=True):
+    """A (timestamp, nonce) pair already seen on a signed push, with its body's hash.
+
+    The query signature covers token, timestamp and nonce but not the body, so a
+    pair seen again with a different body is a replay and is refused.
+    """
+
+    __tablename__ = "push_nonce"
+
+    key: str = Field(primary_key=True, max_length=100)
+    body_hash: str = Field(max_length=64)
+    expires_at: datetime = Field(index=True)

@@ -219,8 +219,8 @@ def test_relay_both_ways_with_text_and_photos(
         plain_wechat,
         plain_wechat.message("farmer-6", "image", PicUrl="p", MediaId="farmer-photo"),
     )
-    relayed = post(client, plain_wechat, plain_wechat.text("exp-wang", "先别浇水，明天我去看"))
-    assert relayed.status_code == 200 and relayed.data == b"success"  # relayed, no reply
+    relayed = say(client, plain_wechat, "exp-wang", "先别浇水，明天我去看")
+    assert relayed == f"已转给 {code} 农户。"  # the expert is told where it went
     post(
         client,
         plain_wechat,
@@ -230,14 +230,14 @@ def test_relay_both_ways_with_text_and_photos(
     to_expert = [b for b in fake_api.sent() if b["touser"] == "exp-wang"]
     to_farmer = [b for b in fake_api.sent() if b["touser"] == "farmer-6"]
     assert any(
-        b["msgtype"] == "text" and b["text"]["content"] == f"【{code} 农户】今天又多了几棵"
+        b["msgtype"] == "text" and b["text"]["content"] == f"【{code} 农户】\n｜今天又多了几棵"
         for b in to_expert
     )
     assert {"msgtype": "image", "image": {"media_id": "farmer-photo"}, "touser": "exp-wang"} in (
         to_expert
     )
     assert any(
-        b["msgtype"] == "text" and b["text"]["content"] == "【王植保专家】先别浇水，明天我去看"
+        b["msgtype"] == "text" and b["text"]["content"] == "【王植保专家】\n｜先别浇水，明天我去看"
         for b in to_farmer
     )
     assert {"msgtype": "image", "image": {"media_id": "expert-photo"}, "touser": "farmer-6"} in (
@@ -248,7 +248,7 @@ def test_relay_both_ways_with_text_and_photos(
     assert {m.media_id for m in logged if m.direction == "in"} >= {"farmer-photo", "expert-photo"}
     relayed_out = [m for m in logged if m.direction == "out" and m.channel == "custom"]
     assert {m.media_id for m in relayed_out} >= {"farmer-photo", "expert-photo"}
-    assert any(m.content == "【王植保专家】先别浇水，明天我去看" for m in relayed_out)
+    assert any(m.content == "【王植保专家】\n｜先别浇水，明天我去看" for m in relayed_out)
     for openid in ("farmer-6", "exp-wang"):  # neither side sees the other's openid or phone
         for body in [b for b in fake_api.sent() if b["touser"] == openid]:
             text = str(body)
