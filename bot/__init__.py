@@ -16,7 +16,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Imported here so that CLI commands which need no web app start quickly.
     from flask import Flask
 
-    from bot import database, pages, replies, webhook
+    from bot import database, pages, replay, replies, webhook
     from bot.settings import load_settings
 
     settings = settings or load_settings()
@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_logging()
     database.init_app(app, settings)
     replies.init_app(app, settings)
+    replay.init_app(app, settings)
     webhook.init_app(app)
     pages.init_app(app)
     return app

@@ -36,25 +36,34 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--threads", default=8, show_default=True, type=int, help="Threads handling requests."
+)
+def serve(host: str, port: int, threads: int) -> None:
     """Run the web service and the in-process scheduler (the embedded default)."""
-    from werkzeug.serving import make_server
+    from waitress.server import create_server
 
     from bot import configure_logging, create_app
-    from models.db import make_engine
-    from models.migrate import upgrade_database
 
     configure_logging()
     settings = _load()
-    if settings.database_url.startswith("sqlite"):
-        settings.instance_dir.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(settings.database_url)
-        upgrade_database(engine)
-        engine.dispose()
+    _ready_schema(settings)
     app = create_app(settings)
     service = scheduler_service(settings, app.extensions["farmhelp.engine"])
+    # Waitress reads each request completely before a thread handles it, so slow or
+    # half-open connections hold no thread; idle connections close after the timeout.
+    server = create_server(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        channel_timeout=CHANNEL_TIMEOUT,
+        connection_limit=1000,
+        asyncore_use_poll=True,
+        max_request_body_size=settings.max_body_bytes,
+        ident="farmhelp",
+    )
     service.start()
-    server = make_server(host, port, app, threaded=True)
     log.info(
         "farmhelp listening on http://%s:%d/wechat (database %s)",
         host,
@@ -63,12 +72,44 @@ def serve(host: str, port: int) -> None:
     )
     _stop_on_sigterm()
     try:
-        server.serve_forever()
+        server.run()
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        server.close()
         service.stop()
+        log.info("farmhelp stopped")
+
+
+CHANNEL_TIMEOUT = 20  # seconds a connection may stay idle or half-open
+
+
+def _ready_schema(settings: Settings) -> None:
+    """Create or upgrade an SQLite database; refuse a PostgreSQL one that is behind."""
+    from models.db import make_engine
+    from models.migrate import schema_revisions, upgrade_database
+
+    if settings.database_url.startswith("sqlite"):
+        settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    try:
+        if settings.database_url.startswith("sqlite"):
+            upgrade_database(engine)
+            return
+        current, head = schema_revisions(engine)
+    except click.ClickException:
+        raise
+    except Exception as error:
+        raise click.ClickException(
+            f"cannot reach the database {_safe_url(settings.database_url)}: {error}"
+        ) from error
+    finally:
+        engine.dispose()
+    if current != head:
+        state = "has no farmhelp schema" if current is None else f"is at revision {current}"
+        raise click.ClickException(
+            f"the database {state}; this version needs {head}: run `farmhelp db upgrade` first"
+        )
 
 
 def _stop_on_sigterm() -> None:
@@ -150,6 +191,7 @@ def report(month: str, fmt: str, output: Path | None) -> None:
     if fmt == "xlsx" and output is None:
         raise click.UsageError("xlsx is binary: give --output FILE")
     settings = _load()
+    _ready_schema(settings)
     engine = make_engine(settings.database_url)
     with _disposing(engine), session_scope(engine) as session:
         rows = compute_month(session, month, ZoneInfo(settings.timezone))
@@ -199,19 +241,26 @@ def db() -> None:
 def db_upgrade() -> None:
     """Create or upgrade the database schema to the latest version."""
     from models.db import make_engine
-    from models.migrate import upgrade_database
+    from models.migrate import schema_revisions, upgrade_database
 
     settings = _load()
     if settings.database_url.startswith("sqlite"):
         settings.instance_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
     try:
+        before, head = schema_revisions(engine)
         upgrade_database(engine)
     except Exception as error:
         raise click.ClickException(f"upgrade failed: {error}") from error
     finally:
         engine.dispose()
-    click.echo(f"database is up to date ({_safe_url(settings.database_url)})")
+    where = _safe_url(settings.database_url)
+    if before is None:
+        click.echo(f"created the schema at revision {head} in {where}")
+    elif before != head:
+        click.echo(f"upgraded the schema from revision {before} to {head} in {where}")
+    else:
+        click.echo(f"the schema was already at revision {head}; nothing to do ({where})")
 
 
 def _import(kind: str, path: Path) -> None:
@@ -219,6 +268,7 @@ def _import(kind: str, path: Path) -> None:
     from models.db import make_engine, session_scope
 
     settings = _load()
+    _ready_schema(settings)
     engine = make_engine(settings.database_url)
     with _disposing(engine):
         try:
@@ -287,7 +337,9 @@ def teams_set(name: str, broadcast: bool) -> None:
     from models.db import make_engine, session_scope
     from models.experts import get_team
 
-    engine = make_engine(_load().database_url)
+    settings = _load()
+    _ready_schema(settings)
+    engine = make_engine(settings.database_url)
     with _disposing(engine), session_scope(engine) as session:
         team = get_team(session=session, name=name)
         if team is None:
@@ -323,7 +375,9 @@ def requests_export(fmt: str, output: Path | None) -> None:
 
     if fmt == "xlsx" and output is None:
         raise click.UsageError("xlsx is binary: give --output FILE")
-    engine = make_engine(_load().database_url)
+    settings = _load()
+    _ready_schema(settings)
+    engine = make_engine(settings.database_url)
     with _disposing(engine), Session(engine) as session:
         rows = ledger_rows(session)
         try:

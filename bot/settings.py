@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     wechat_encoding_aes_key: str | None = Field(
         default=None, validation_alias="WECHAT_ENCODING_AES_KEY"
     )
+    # With an EncodingAESKey set, plaintext pushes are refused unless this allows them
+    # (the admin console's 兼容模式 while switching over).
+    wechat_allow_plaintext: bool = Field(default=False, validation_alias="WECHAT_ALLOW_PLAINTEXT")
     wechat_api_base_url: str = Field(
         default=DEFAULT_API_BASE_URL, validation_alias="WECHAT_API_BASE_URL"
     )

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot.database import get_engine
+from bot.replay import get_nonce_guard
 from bot.replies import get_reply_cache
 from bot.settings import Settings
 from bot.wechat_protocol import (
@@ -86,8 +87,18 @@ def receive_push() -> Response:
     settings = _settings()
     try:
         _check_query_signature(settings)
-        body = request.get_data(cache=False)
+        body = read_body(settings.max_body_bytes)
+        if not get_nonce_guard().admit(
+            timestamp=request.args.get("timestamp", ""),
+            nonce=request.args.get("nonce", ""),
+            body=body,
+        ):
+            raise ProtocolError(403, "timestamp and nonce already used for another body (replay)")
         encrypted = request.args.get("encrypt_type", "raw").lower() == "aes"
+        if settings.safe_mode and not encrypted and not settings.wechat_allow_plaintext:
+            raise ProtocolError(
+                403, "plaintext push refused: safe mode is configured (WECHAT_ALLOW_PLAINTEXT)"
+            )
         fields = parse_xml(body)
         if encrypted:
             if not settings.safe_mode:
@@ -106,7 +117,9 @@ def receive_push() -> Response:
             )
         inbound = to_inbound(fields)
     except RequestEntityTooLarge:
-        return _refuse(ProtocolError(413, f"body over {settings.max_body_bytes} bytes"))
+        response = _refuse(ProtocolError(413, f"body over {settings.max_body_bytes} bytes"))
+        response.headers["Connection"] = "close"  # do not wait for the rest of the body
+        return response
     except ProtocolError as error:
         return _refuse(error)
 
@@ -129,6 +142,16 @@ def receive_push() -> Response:
 
 class PushNotStored(Exception):
     """The push could not be stored now; WeChat should retry it (answered with 503)."""
+
+
+def read_body(limit: int) -> bytes:
+    """Read the body, at most `limit` bytes, whatever the transfer encoding says."""
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge()
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        raise RequestEntityTooLarge()
+    return body
 
 
 def answer(engine: Engine, inbound: Inbound) -> str:

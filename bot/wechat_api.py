@@ -17,15 +17,19 @@ import requests
 from sqlalchemy import Engine
 
 from models.tokens import get_valid_token
+from scheduler.redact import redact
 
 log = logging.getLogger(__name__)
 
 TOKEN_ERRORS = {40001, 40014, 42001}  # invalid, not the latest, or expired token
-TIMEOUT = (3.05, 15)
+TIMEOUT = (3.05, 10)  # connect, read: a hanging WeChat costs at most ~13 s per call
 
 
 class WeChatAPIError(Exception):
-    """WeChat answered with an errcode, or could not be reached."""
+    """WeChat answered with an errcode, or could not be reached.
+
+    Its message never holds the access_token or the AppSecret (see `redact`).
+    """
 
     def __init__(self, errcode: int, errmsg: str) -> None:
         super().__init__(f"{errcode}: {errmsg}")
@@ -62,20 +66,32 @@ class WeChatAPI:
         self.http = http or requests.Session()
         self.legacy_token = legacy_token
 
+    def _http(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """One HTTP call; network failures become WeChatAPIError(-1) without secrets."""
+        try:
+            return self.http.request(method, url, timeout=TIMEOUT, **kwargs)
+        except requests.RequestException as error:
+            raise WeChatAPIError(-1, self.redact(f"network: {error}")) from None
+
+    def redact(self, text: str) -> str:
+        """Remove this client's secret and any token from a text about to be logged."""
+        return redact(text, [self.app_secret])
+
     def fetch_token(self) -> tuple[str, int]:
         """Ask /stable_token (or /token when configured) for a token: (token, expires_in)."""
         if self.legacy_token:
-            response = self.http.get(
+            response = self._http(
+                "GET",
                 self.base_url + "token",
                 params={
                     "grant_type": "client_credential",
                     "appid": self.app_id,
                     "secret": self.app_secret,
                 },
-                timeout=TIMEOUT,
             )
         else:
-            response = self.http.post(
+            response = self._http(
+                "POST",
                 self.base_url + "stable_token",
                 json={
                     "grant_type": "client_credential",
@@ -83,11 +99,12 @@ class WeChatAPI:
                     "secret": self.app_secret,
                     "force_refresh": False,
                 },
-                timeout=TIMEOUT,
             )
         data = _json(response)
         if "access_token" not in data:
-            raise WeChatAPIError(int(data.get("errcode", -1)), str(data.get("errmsg", data)))
+            raise WeChatAPIError(
+                int(data.get("errcode", -1)), self.redact(str(data.get("errmsg", "")))
+            )
         log.info("fetched a new access_token (expires in %s s)", data.get("expires_in"))
         return str(data["access_token"]), int(data.get("expires_in", 7200))
 
@@ -106,13 +123,12 @@ class WeChatAPI:
         """Call with the token; a token error refreshes the token once and retries once."""
         token = self.token()
         for attempt in (1, 2):
-            response = self.http.request(
+            response = self._http(
                 method,
                 self.base_url + path,
                 params={**(params or {}), "access_token": token},
                 data=None if body is None else json.dumps(body, ensure_ascii=False).encode(),
                 headers=None if body is None else {"Content-Type": "application/json"},
-                timeout=TIMEOUT,
             )
             error = _errcode(response)
             if error in TOKEN_ERRORS and attempt == 1:
@@ -128,10 +144,13 @@ class WeChatAPI:
         if _is_json(response):
             data = _json(response)
             if "video_url" in data:
-                video = self.http.get(str(data["video_url"]), timeout=TIMEOUT)
-                video.raise_for_status()
+                video = self._http("GET", str(data["video_url"]))
+                if video.status_code >= 400:
+                    raise WeChatAPIError(-1, f"HTTP {video.status_code} fetching the video")
                 return Media(video.content, video.headers.get("Content-Type", "video/mp4"), None)
-            raise WeChatAPIError(int(data.get("errcode", -1)), str(data.get("errmsg", data)))
+            raise WeChatAPIError(
+                int(data.get("errcode", -1)), self.redact(str(data.get("errmsg", "")))
+            )
         if response.status_code >= 400:
             raise WeChatAPIError(-1, f"HTTP {response.status_code}")
         disposition = response.headers.get("Content-Disposition", "")
@@ -149,7 +168,7 @@ class WeChatAPI:
         data = _json(response)
         errcode = int(data.get("errcode", 0))
         if errcode:
-            raise WeChatAPIError(errcode, str(data.get("errmsg", "")))
+            raise WeChatAPIError(errcode, self.redact(str(data.get("errmsg", ""))))
         return data
 
     def send_custom(self, openid: str, message: dict[str, Any]) -> dict[str, Any]:

@@ -22,3 +22,15 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade_database(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema to `revision`; safe to run repeatedly."""
     command.upgrade(alembic_config(engine), revision)
+
+
+def schema_revisions(engine: Engine) -> tuple[str | None, str]:
+    """Return (the database's revision or None when it has no schema, the code's head)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    assert head is not None
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    return current, head

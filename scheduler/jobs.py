@@ -13,6 +13,8 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from models.db import session_scope
+from models.nonces import prune_nonces
 from models.tables import utcnow
 from scheduler import runtime
 from scheduler.media import fetch_due_media
@@ -32,7 +34,13 @@ class JobSpec:
 def run_deliver_outbox() -> int:
     """Send pages, notices, surveys and relayed messages that are due."""
     context = runtime.current()
-    return deliver_outbox(engine=context.engine, sender=context.wechat, now=utcnow())
+    return deliver_outbox(
+        engine=context.engine,
+        sender=context.wechat,
+        now=utcnow(),
+        deliverer=context.holder,
+        should_stop=context.stopping.is_set,
+    )
 
 
 def run_offer_timeouts() -> int:
@@ -73,6 +81,13 @@ def run_monthly_report() -> int:
     return store_last_month(engine=context.engine, policy=context.config, now=utcnow())
 
 
+def run_prune_nonces() -> int:
+    """Forget push nonces too old to be accepted anyway."""
+    context = runtime.current()
+    with session_scope(context.engine) as session:
+        return prune_nonces(session=session, now=utcnow())
+
+
 def declared_jobs(timezone: str) -> tuple[JobSpec, ...]:
     """Every recurring job, with its stable id and trigger."""
     return (
@@ -84,6 +99,7 @@ def declared_jobs(timezone: str) -> tuple[JobSpec, ...]:
         ),
         JobSpec("remind_experts", "scheduler.jobs:run_remind_experts", IntervalTrigger(minutes=1)),
         JobSpec("fetch_media", "scheduler.jobs:run_fetch_media", IntervalTrigger(seconds=20)),
+        JobSpec("prune_nonces", "scheduler.jobs:run_prune_nonces", IntervalTrigger(minutes=10)),
         JobSpec(
             "monthly_report",
             "scheduler.jobs:run_monthly_report",

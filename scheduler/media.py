@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from models.db import session_scope
 from models.media import due_media
 from models.tables import HelpRequest, MediaFile
+from scheduler.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def fetch_due_media(
         try:
             media = source.download_media(media_id)
         except Exception as error:
-            _record_failure(engine, media_row_id, error, now)
+            _record_failure(engine, media_row_id, error, now)  # error text is redacted there
             continue
         with session_scope(engine) as session:
             row = session.get(MediaFile, media_row_id)
@@ -89,7 +90,7 @@ def _record_failure(
         if row is None:
             return
         row.attempts += 1
-        row.last_error = str(error)[:1000]
+        row.last_error = redact(str(error))[:1000]
         delay = min(FIRST_RETRY * 2 ** (row.attempts - 1), LONGEST_RETRY)
         if row.created_at + MEDIA_LIFETIME <= now + delay:
             row.status = "failed"
@@ -98,7 +99,7 @@ def _record_failure(
                 row.kind,
                 row.media_id,
                 row.attempts,
-                error,
+                row.last_error,
             )
             return
         row.next_try_at = now + delay
@@ -108,5 +109,5 @@ def _record_failure(
             row.media_id,
             row.attempts,
             delay,
-            error,
+            row.last_error,
         )

@@ -1,27 +1,34 @@
 """Delivering the outbox through the WeChat API, recording every attempt.
 
-A row is claimed by pushing its next_try_at forward (a lease) with a conditional
-update, so two schedulers never send it twice and a crash only delays it.
+A row is claimed for one attempt with a conditional update (its `claimed_by` and a
+short lease on `next_try_at`), so two deliverers never send it at once. The answer is
+recorded right after the call. If the deliverer dies during the call itself, the
+row stays claimed; the next scheduler to take the lease releases it at once and it
+is sent again: a template message carries `client_msg_id`, so WeChat drops that
+repeat, while a customer-service text may then arrive twice. That window is one
+HTTP call; nothing else sends a row twice.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import requests
 from sqlalchemy import Engine, update
-from sqlmodel import col
+from sqlmodel import col, select
 
 from models.db import session_scope
 from models.farmers import get_farmer
 from models.outbox import due_outbox
 from models.tables import Message, Outbox
+from scheduler.redact import redact
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=2)
+LEASE = timedelta(seconds=30)  # longer than one call may take (see bot/wechat_api.TIMEOUT)
 FIRST_RETRY = timedelta(seconds=5)
 LONGEST_RETRY = timedelta(minutes=10)
 MAX_ATTEMPTS = 12
@@ -34,18 +41,28 @@ class Sender(Protocol):
     def send(self, kind: str, openid: str, payload: dict[str, Any]) -> dict[str, Any]: ...
 
 
-def deliver_outbox(*, engine: Engine, sender: Sender, now: datetime, limit: int = 50) -> int:
-    """Send every due push; return how many were sent."""
+def deliver_outbox(
+    *,
+    engine: Engine,
+    sender: Sender,
+    now: datetime,
+    limit: int = 50,
+    deliverer: str = "deliverer",
+    should_stop: Callable[[], bool] = lambda: False,
+) -> int:
+    """Send every due push; return how many were sent (stops early when asked to)."""
     with session_scope(engine) as session:
         due = [row.id for row in due_outbox(session=session, now=now, limit=limit)]
     sent = 0
     for row_id in due:
-        if row_id is not None and _claim(engine, row_id, now):
+        if should_stop():
+            break
+        if row_id is not None and _claim(engine, row_id, now, deliverer):
             sent += _deliver_one(engine, sender, row_id, now)
     return sent
 
 
-def _claim(engine: Engine, row_id: int, now: datetime) -> bool:
+def _claim(engine: Engine, row_id: int, now: datetime, deliverer: str) -> bool:
     with session_scope(engine) as session:
         result = session.execute(
             update(Outbox)
@@ -54,9 +71,31 @@ def _claim(engine: Engine, row_id: int, now: datetime) -> bool:
                 col(Outbox.status) == "pending",
                 col(Outbox.next_try_at) <= now,
             )
-            .values(next_try_at=now + LEASE)
+            .values(next_try_at=now + LEASE, claimed_by=deliverer[:128])
         )
         return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def release_orphaned_claims(*, engine: Engine, keep: str, now: datetime) -> int:
+    """Free rows claimed by deliverers that died mid-attempt (called on taking the lease)."""
+    with session_scope(engine) as session:
+        orphaned = list(
+            session.exec(
+                select(Outbox).where(
+                    col(Outbox.status) == "pending",
+                    col(Outbox.claimed_by).is_not(None),
+                    col(Outbox.claimed_by) != keep,
+                )
+            )
+        )
+        for row in orphaned:
+            log.warning(
+                "outbox %d was being sent by %s, which stopped mid-call; sending it again",
+                row.id,
+                row.claimed_by,
+            )
+            row.claimed_by, row.next_try_at = None, now
+        return len(orphaned)
 
 
 def _deliver_one(engine: Engine, sender: Sender, row_id: int, now: datetime) -> int:
@@ -65,18 +104,22 @@ def _deliver_one(engine: Engine, sender: Sender, row_id: int, now: datetime) -> 
         assert row is not None
         farmer = get_farmer(session=session, openid=row.openid)
         if farmer is not None and not farmer.subscribed:
-            row.status = "dropped"
+            row.status, row.claimed_by = "dropped", None
             log.info("outbox %d dropped: %s has unsubscribed", row_id, row.openid)
             return 0
         kind, openid, payload = row.kind, row.openid, dict(row.payload)
+    if kind == "template":
+        # WeChat sends one template message per openid + client_msg_id (10 minutes),
+        # so a repeat after a crash mid-call is dropped by WeChat itself.
+        payload.setdefault("client_msg_id", f"farmhelp-outbox-{row_id}")
     errcode: int | None = None
     error = ""
     try:
         sender.send(kind, openid, payload)
     except requests.RequestException as exc:
-        errcode, error = -1, f"network: {exc}"
+        errcode, error = -1, redact(f"network: {exc}")
     except Exception as exc:  # WeChatAPIError and anything unexpected
-        errcode, error = int(getattr(exc, "errcode", -1)), str(exc)
+        errcode, error = int(getattr(exc, "errcode", -1)), redact(str(exc))
     with session_scope(engine) as session:
         row = session.get(Outbox, row_id)
         assert row is not None
@@ -85,6 +128,7 @@ def _deliver_one(engine: Engine, sender: Sender, row_id: int, now: datetime) -> 
             {"at": now.isoformat(), "kind": kind, "errcode": errcode or 0, "error": error},
         ]
         row.last_errcode, row.last_error = errcode, error or None
+        row.claimed_by = None
         if errcode is None:
             row.status, row.sent_at = "sent", now
             _log_sent(session, row, now)

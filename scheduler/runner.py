@@ -7,6 +7,7 @@ runs out and a standby takes over.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -20,20 +21,22 @@ from models.lease import hold_lease, release_lease
 from models.tables import utcnow
 from scheduler import runtime
 from scheduler.jobs import install_jobs
+from scheduler.outbox import release_orphaned_claims
 
 log = logging.getLogger(__name__)
 
 LEASE_NAME = "scheduler"
 LEASE_TTL = timedelta(seconds=15)
 RENEW_EVERY = 3.0
+STOP_WAIT = 5.0
 
 
 class SchedulerService:
     """APScheduler with a persistent job store, acting only while it holds the lease."""
 
     def __init__(self, context: runtime.JobContext) -> None:
-        self.context = context
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.context = dataclasses.replace(context, holder=self.holder)
         self.scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=context.engine)},
             timezone="UTC",
@@ -77,6 +80,11 @@ class SchedulerService:
             self.active = False
 
     def _take_over(self) -> None:
+        released = release_orphaned_claims(
+            engine=self.context.engine, keep=self.holder, now=utcnow()
+        )
+        if released:
+            log.warning("scheduler %s released %d orphaned outbox claims", self.holder, released)
         if not self.scheduler.running:
             self.scheduler.start(paused=True)
             install_jobs(self.scheduler, self.context.config.timezone)
@@ -86,13 +94,16 @@ class SchedulerService:
 
     def _step_down(self) -> None:
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+            # Running jobs see `stopping` and finish their current row; a call hanging
+            # on the WeChat API is not waited for (its row is released on takeover).
+            self.scheduler.shutdown(wait=False)
         if self.active:
             release_lease(self.context.engine, name=LEASE_NAME, holder=self.holder, now=utcnow())
             self.active = False
 
     def stop(self) -> None:
-        """Stop running jobs and give the lease up."""
+        """Stop running jobs and give the lease up (within a few seconds)."""
+        self.context.stopping.set()
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=STOP_WAIT)

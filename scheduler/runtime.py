@@ -6,7 +6,8 @@ no arguments; the scheduler process installs the context they run with at start.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,6 +32,8 @@ class JobContext:
     wechat: WeChat
     media_dir: Path
     config: Policy
+    holder: str = "scheduler"  # who claims outbox rows in this process
+    stopping: threading.Event = field(default_factory=threading.Event)
 
 
 _installed: list[JobContext] = []

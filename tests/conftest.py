@@ -91,6 +91,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         wechat_app_id=TEST_APP_ID,
         wechat_app_secret="test-app-secret",
         wechat_encoding_aes_key=TEST_AES_KEY,
+        wechat_allow_plaintext=True,
         wechat_api_base_url="http://127.0.0.1:9/cgi-bin/",
     )
 

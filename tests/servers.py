@@ -36,6 +36,7 @@ def server_env(database_url: str, instance_dir: Path, **extra: str) -> dict[str,
         WECHAT_APP_ID=TEST_APP_ID,
         WECHAT_APP_SECRET="test-app-secret",
         WECHAT_ENCODING_AES_KEY=TEST_AES_KEY,
+        WECHAT_ALLOW_PLAINTEXT="true",
         PYTHONWARNINGS="error",
     )
     env.update(extra)

@@ -76,10 +76,24 @@ def test_db_upgrade_on_a_new_sqlite_file(tmp_path: Path) -> None:
         "FARMHELP_INSTANCE_DIR": str(tmp_path),
     }
     runner = CliRunner()
-    for _ in range(2):  # idempotent
-        result = runner.invoke(main, ["db", "upgrade"], env=env)
-        assert result.exit_code == 0, result.output
-        assert "up to date" in result.output
+    first = runner.invoke(main, ["db", "upgrade"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "created the schema at revision" in first.output  # says what it did
+    again = runner.invoke(main, ["db", "upgrade"], env=env)  # idempotent
+    assert again.exit_code == 0, again.output
+    assert "already at revision" in again.output and "nothing to do" in again.output
+
+
+def test_import_on_a_fresh_sqlite_file_creates_the_schema(tmp_path: Path) -> None:
+    env = {
+        "FARMHELP_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}",
+        "FARMHELP_INSTANCE_DIR": str(tmp_path),
+    }
+    places = tmp_path / "places.csv"
+    places.write_text("county,township,village\n青川县,木鱼镇,石坝村\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["places", "import", str(places)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "1 new" in result.output and "Traceback" not in result.output
 
 
 def test_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:

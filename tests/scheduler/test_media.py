@@ -141,6 +141,7 @@ def test_job_list_wiring() -> None:
         "follow_up_surveys": timedelta(minutes=1),
         "remind_experts": timedelta(minutes=1),
         "fetch_media": timedelta(seconds=20),
+        "prune_nonces": timedelta(minutes=10),
     }
     monthly = jobs["monthly_report"].trigger
     assert isinstance(monthly, CronTrigger) and str(monthly.timezone) == "Asia/Shanghai"
