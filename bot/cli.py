@@ -296,6 +296,48 @@ def experts_import(file: Path) -> None:
     _import("experts", file)
 
 
+@experts.command("deactivate")
+@click.argument("openid")
+def experts_deactivate(openid: str) -> None:
+    """Stop paging an expert who left: offers withdrawn, their requests handed on."""
+    from handlers.routing import deactivate_expert
+    from models.db import make_engine, session_scope
+    from models.experts import get_expert
+    from models.tables import utcnow
+
+    settings = _load()
+    _ready_schema(settings)
+    engine = make_engine(settings.database_url)
+    with _disposing(engine), session_scope(engine) as session:
+        expert = get_expert(session=session, openid=openid)
+        if expert is None:
+            raise click.ClickException(f"no expert with openid {openid!r}")
+        moved = deactivate_expert(session, expert=expert, config=settings.policy(), now=utcnow())
+        name = expert.name
+    click.echo(f"deactivated {name} ({openid}); {len(moved)} requests moved")
+    for line in moved:
+        click.echo(f"  {line}")
+
+
+@experts.command("activate")
+@click.argument("openid")
+def experts_activate(openid: str) -> None:
+    """Page an expert again."""
+    from models.db import make_engine, session_scope
+    from models.experts import get_expert
+
+    settings = _load()
+    _ready_schema(settings)
+    engine = make_engine(settings.database_url)
+    with _disposing(engine), session_scope(engine) as session:
+        expert = get_expert(session=session, openid=openid)
+        if expert is None:
+            raise click.ClickException(f"no expert with openid {openid!r}")
+        expert.active = True
+        name = expert.name
+    click.echo(f"activated {name} ({openid})")
+
+
 @main.group()
 def duty() -> None:
     """The on-call rota (值班表)."""
@@ -368,6 +410,8 @@ def requests() -> None:
 )
 def requests_export(fmt: str, output: Path | None) -> None:
     """Export the request ledger (需求台帐)."""
+    from zoneinfo import ZoneInfo
+
     from sqlmodel import Session
 
     from bot.ledger import ledger_rows, write_ledger
@@ -382,11 +426,11 @@ def requests_export(fmt: str, output: Path | None) -> None:
         rows = ledger_rows(session)
         try:
             if output is None:
-                count = write_ledger(rows, sys.stdout.buffer, fmt)
+                count = write_ledger(rows, sys.stdout.buffer, fmt, ZoneInfo(settings.timezone))
                 sys.stdout.buffer.flush()
             else:
                 with output.open("wb") as stream:
-                    count = write_ledger(rows, stream, fmt)
+                    count = write_ledger(rows, stream, fmt, ZoneInfo(settings.timezone))
         except Exception as error:
             raise click.ClickException(f"export failed: {error}") from error
     if output is not None:

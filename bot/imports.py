@@ -10,14 +10,16 @@ import csv
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, select
 
 from handlers.understanding import default_parser, normalise
 from models.experts import add_shift, get_expert, upsert_expert, upsert_place
+from models.tables import DutyShift
 
 SPECIALTY_NAMES = {
     "plant_protection": "plant_protection",
@@ -56,6 +58,10 @@ SPECIALTY_NAMES = {
 _YES = {"是", "yes", "y", "true", "1", "组长", "队长"}
 _NO = {"否", "no", "n", "false", "0", ""}
 _SPLIT = re.compile(r"[;；、]")
+# What the expert table holds; longer cells are reported, not cut.
+_LIMITS = {"name": 64, "openid": 64, "phone": 32, "team": 64}
+_LIST_ITEM_LIMIT = 64
+LONGEST_SHIFT = timedelta(days=14)
 
 
 class ImportFileError(Exception):
@@ -103,11 +109,21 @@ def read_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict
 
 
 def _csv_rows(path: Path) -> Iterator[list[str]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        text = path.read_text(encoding="gb18030")  # Excel on Chinese Windows saves GBK
-    yield from csv.reader(text.splitlines())
+    yield from csv.reader(decode_csv(path).splitlines())
+
+
+def decode_csv(path: Path) -> str:
+    """Read a CSV saved as UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode
+    text") or GBK/GB18030 (Excel on Chinese Windows)."""
+    raw = path.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ImportFileError(f"{path.name}: cannot tell the encoding; save it as UTF-8 CSV")
 
 
 def _xlsx_rows(path: Path) -> Iterator[list[str]]:
@@ -139,14 +155,22 @@ def split_values(cell: str) -> list[str]:
 
 
 def import_experts(session: Session, path: Path) -> ImportReport:
-    """Create or update experts from name,openid,phone,team,specialties,crops,regions[,leader]."""
+    """Create or update experts from name,openid,phone,team,specialties,crops,regions
+    [,leader][,active]; each row is checked and saved on its own."""
     report = ImportReport()
     parser = default_parser()
     required = ("name", "openid", "phone", "team", "specialties", "crops", "regions")
+    seen: dict[str, int] = {}
     for line, row in read_rows(path, required):
-        problems = []
+        problems = [
+            f"{name} is longer than {limit} characters"
+            for name, limit in _LIMITS.items()
+            if len(row[name]) > limit
+        ]
         if not row["openid"]:
             problems.append("openid is empty")
+        elif row["openid"] in seen:
+            problems.append(f"openid {row['openid']} is already on line {seen[row['openid']]}")
         if not row["name"]:
             problems.append("name is empty")
         specialties = []
@@ -161,6 +185,14 @@ def import_experts(session: Session, path: Path) -> ImportReport:
         leader_text = row.get("leader", "").lower()
         if leader_text not in _YES | _NO:
             problems.append(f"leader must be 是/否 (yes/no), not {row.get('leader')!r}")
+        active_text = row.get("active", "是").lower() or "是"
+        if active_text not in _YES | _NO:
+            problems.append(f"active must be 是/否 (yes/no), not {row.get('active')!r}")
+        listed = split_values(row["crops"]) + split_values(row["regions"])
+        if any(len(value) > _LIST_ITEM_LIMIT for value in listed):
+            problems.append(f"a crop or region is longer than {_LIST_ITEM_LIMIT} characters")
+        if row["openid"] and row["openid"] not in seen:
+            seen[row["openid"]] = line
         if problems:
             report.errors.append(f"line {line}: {'; '.join(problems)}")
             continue
@@ -175,13 +207,18 @@ def import_experts(session: Session, path: Path) -> ImportReport:
             "crops": list(dict.fromkeys(crops)),
             "regions": split_values(row["regions"]),
             "leader": leader_text in _YES,
-            "active": True,
+            "active": active_text in _YES,
         }
         existing = get_expert(session=session, openid=row["openid"])
         if existing is not None and all(getattr(existing, k) == v for k, v in fields.items()):
             report.unchanged += 1
             continue
-        _expert, created = upsert_expert(session=session, openid=row["openid"], **fields)
+        try:
+            with session.begin_nested():
+                _expert, created = upsert_expert(session=session, openid=row["openid"], **fields)
+        except SQLAlchemyError as error:
+            report.errors.append(f"line {line}: the database refused it ({type(error).__name__})")
+            continue
         if created:
             report.created += 1
         else:
@@ -209,11 +246,39 @@ def import_duty(session: Session, path: Path, timezone: str) -> ImportReport:
         if end <= start:
             report.errors.append(f"line {line}: end {row['end']} is not after start")
             continue
-        if add_shift(session=session, expert=expert, start=start, end=end):
+        if end - start > LONGEST_SHIFT:
+            report.errors.append(
+                f"line {line}: a shift may last at most {LONGEST_SHIFT.days} days "
+                f"({row['start']} to {row['end']})"
+            )
+            continue
+        clash = _overlapping_shift(session, expert.id or 0, start, end)
+        if clash is not None:
+            report.errors.append(
+                f"line {line}: overlaps {expert.name}'s shift "
+                f"{clash.start.astimezone(tz):%Y-%m-%d %H:%M} – {clash.end.astimezone(tz):%H:%M}"
+            )
+            continue
+        with session.begin_nested():
+            added = add_shift(session=session, expert=expert, start=start, end=end)
+        if added:
             report.created += 1
         else:
             report.unchanged += 1
     return report
+
+
+def _overlapping_shift(
+    session: Session, expert_id: int, start: datetime, end: datetime
+) -> DutyShift | None:
+    """Another shift of the same expert that overlaps this one (the same one is fine)."""
+    statement = select(DutyShift).where(
+        DutyShift.expert_id == expert_id, DutyShift.start < end, DutyShift.end > start
+    )
+    for shift in session.exec(statement):
+        if not (shift.start == start and shift.end == end):
+            return shift
+    return None
 
 
 def _local_time(text: str, tz: ZoneInfo) -> datetime:

@@ -1,17 +1,24 @@
-"""The request ledger (需求台帐) as JSON lines, CSV or XLSX."""
+"""The request ledger (需求台帐): JSON lines for programs, CSV or XLSX for staff.
+
+JSON lines keep the machine format (codes, openids, ISO times in UTC). The staff
+formats have Chinese headers and names, local times to the minute and no openids;
+the farmer's phone number is masked.
+"""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
+from bot.spreadsheet import write_csv, write_xlsx_row
+from handlers import texts
 from handlers.survey import survey_fields
 from models.requests import iter_ledger
 from models.tables import Expert
@@ -37,13 +44,37 @@ LEDGER_COLUMNS = (
     "rating",
     "comment",
 )
+# The staff formats: (header, how to show the row's value).
+STAFF_COLUMNS = (
+    "编号",
+    "登记时间",
+    "状态",
+    "作物/牲畜",
+    "问题类别",
+    "紧急程度",
+    "症状",
+    "地点",
+    "农户说",
+    "农户电话",
+    "接单专家",
+    "服务队",
+    "接单时间",
+    "预约上门",
+    "上门时间",
+    "诊断和建议",
+    "回访",
+    "是否解决",
+    "评分",
+    "农户意见",
+)
 FORMATS = ("jsonl", "csv", "xlsx")
 
 
 def ledger_rows(session: Session) -> Iterator[dict[str, Any]]:
-    """Yield one dict per request with the ledger's columns."""
-    experts = {expert.id: expert.openid for expert in session.exec(select(Expert))}
+    """Yield one dict per request with the ledger's columns (machine format)."""
+    experts = {expert.id: expert for expert in session.exec(select(Expert))}
     for request, farmer in iter_ledger(session=session):
+        expert = experts.get(request.expert_id)
         yield {
             "code": request.code,
             "created_at": request.created_at.isoformat(),
@@ -55,12 +86,16 @@ def ledger_rows(session: Session) -> Iterator[dict[str, Any]]:
             "symptoms": list(request.symptoms or []),
             "place": request.place,
             "text": request.text,
-            "expert_openid": experts.get(request.expert_id),
+            "expert_openid": expert.openid if expert else None,
             "accepted_at": _iso(request.accepted_at),
             "visit_booked_for": _iso(request.visit_booked_for),
             "visited_at": _iso(request.visited_at),
             "visit_record": request.visit_record,
             **survey_fields(session, request.id or 0),
+            # Not ledger columns: what the staff formats show instead of openids.
+            "_expert_name": expert.name if expert else None,
+            "_expert_team": expert.team if expert else None,
+            "_farmer_phone": farmer.phone,
         }
 
 
@@ -68,50 +103,80 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def write_ledger(rows: Iterable[dict[str, Any]], output: BinaryIO, fmt: str) -> int:
+def mask_phone(phone: str | None) -> str:
+    """138****0001: enough to recognise a number, not to call it."""
+    if not phone:
+        return ""
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
+
+
+def staff_row(row: dict[str, Any], tz: ZoneInfo) -> list[Any]:
+    """One ledger row as staff read it: Chinese names, local times to the minute."""
+
+    def local(value: str | None) -> str:
+        if not value:
+            return ""
+        return datetime.fromisoformat(value).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+    return [
+        row["code"],
+        local(row["created_at"]),
+        texts.STATUS_NAMES.get(row["status"], row["status"]),
+        row["crop"] or "",
+        texts.CATEGORY_NAMES.get(row["category"], row["category"]),
+        texts.URGENCY_NAMES.get(row["urgency"], row["urgency"]),
+        "、".join(row["symptoms"]),
+        row["place"] or "",
+        row["text"],
+        mask_phone(row.get("_farmer_phone")),
+        row.get("_expert_name") or "",
+        row.get("_expert_team") or "",
+        local(row["accepted_at"]),
+        local(row["visit_booked_for"]),
+        local(row["visited_at"]),
+        row["visit_record"] or "",
+        texts.SURVEY_STATE_NAMES.get(row["survey_state"] or "", ""),
+        texts.SOLVED_NAMES.get(row["solved"] or "", ""),
+        row["rating"],
+        row["comment"] or "",
+    ]
+
+
+def write_ledger(
+    rows: Iterable[dict[str, Any]], output: BinaryIO, fmt: str, tz: ZoneInfo | None = None
+) -> int:
     """Write the rows in `fmt` to a binary stream; return how many were written."""
+    tz = tz or ZoneInfo("Asia/Shanghai")
     if fmt == "jsonl":
         count = 0
         for row in rows:
-            output.write((json.dumps(row, ensure_ascii=False) + "\n").encode())
+            public = {name: row[name] for name in LEDGER_COLUMNS}
+            output.write((json.dumps(public, ensure_ascii=False) + "\n").encode())
             count += 1
         return count
     if fmt == "csv":
-        text = io.TextIOWrapper(output, encoding="utf-8-sig", newline="")
-        writer = csv.DictWriter(text, fieldnames=LEDGER_COLUMNS)
-        writer.writeheader()
-        count = 0
-        for row in rows:
-            writer.writerow({**row, "symptoms": "、".join(row["symptoms"])})
-            count += 1
-        text.flush()
-        text.detach()
-        return count
+        return write_csv(output, STAFF_COLUMNS, (staff_row(row, tz) for row in rows))
     if fmt == "xlsx":
-        return _write_xlsx(rows, output)
+        return _write_xlsx(rows, output, tz)
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
-def _write_xlsx(rows: Iterable[dict[str, Any]], output: BinaryIO) -> int:
+def _write_xlsx(rows: Iterable[dict[str, Any]], output: BinaryIO, tz: ZoneInfo) -> int:
     import xlsxwriter
 
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
     sheet = workbook.add_worksheet("需求台帐")
     bold = workbook.add_format({"bold": True})
-    for column, name in enumerate(LEDGER_COLUMNS):
-        sheet.write(0, column, name, bold)
+    write_xlsx_row(sheet, 0, STAFF_COLUMNS, bold)
     count = 0
     for count, row in enumerate(rows, start=1):
-        for column, name in enumerate(LEDGER_COLUMNS):
-            value = row[name]
-            if isinstance(value, list):
-                value = "、".join(value)
-            elif value is None:
-                value = ""
-            sheet.write(count, column, value)
-    sheet.freeze_panes(1, 0)
-    sheet.autofilter(0, 0, max(count, 1), len(LEDGER_COLUMNS) - 1)
+        write_xlsx_row(sheet, count, staff_row(row, tz))
+    sheet.freeze_panes(1, 1)
+    sheet.set_column(0, 0, 8)
+    sheet.set_column(1, 1, 16)
+    sheet.set_column(8, 8, 40)
+    sheet.autofilter(0, 0, max(count, 1), len(STAFF_COLUMNS) - 1)
     workbook.close()
     output.write(buffer.getvalue())
     return count

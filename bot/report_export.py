@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from typing import Any, BinaryIO
 
+from bot.spreadsheet import write_csv, write_xlsx_row
 from handlers.report import FIGURES
 
 SCOPE_NAMES = {"total": "全县", "county": "县区", "team": "服务队"}
@@ -39,15 +39,11 @@ def write_report(
         return
     header = ["范围", "名称", *(FIGURE_NAMES[f] for f in FIGURES)]
     table = [
-        [SCOPE_NAMES[scope], name, *(figures[f] for f in FIGURES)] for scope, name, figures in rows
+        [SCOPE_NAMES[scope], name, *(shown(f, figures[f]) for f in FIGURES)]
+        for scope, name, figures in rows
     ]
     if fmt == "csv":
-        text = io.TextIOWrapper(output, encoding="utf-8-sig", newline="")
-        writer = csv.writer(text)
-        writer.writerow(header)
-        writer.writerows(["" if v is None else v for v in row] for row in table)
-        text.flush()
-        text.detach()
+        write_csv(output, header, table)
         return
     import xlsxwriter
 
@@ -55,11 +51,23 @@ def write_report(
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
     sheet = workbook.add_worksheet(f"{month} 月度调度表")
     bold = workbook.add_format({"bold": True, "text_wrap": True})
-    sheet.write_row(0, 0, header, bold)
+    write_xlsx_row(sheet, 0, header, bold)
     for number, row in enumerate(table, start=1):
-        sheet.write_row(number, 0, ["" if v is None else v for v in row])
+        write_xlsx_row(sheet, number, row)
     sheet.set_column(0, 1, 12)
     sheet.set_column(2, len(header) - 1, 10)
     sheet.freeze_panes(1, 2)
     workbook.close()
     output.write(buffer.getvalue())
+
+
+RATES = ("survey_response_rate", "share_solved")
+
+
+def shown(figure: str, value: Any) -> Any:
+    """A figure as staff read it: rates as whole percentages (0.6667 → 67%)."""
+    if value is None:
+        return ""
+    if figure in RATES:
+        return f"{round(value * 100)}%"
+    return value

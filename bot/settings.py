@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import re
 import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -73,6 +74,7 @@ class Settings(BaseSettings):
     quiet_hours: str = Field(default="21:00-08:00", validation_alias="FARMHELP_QUIET_HOURS")
     visit_reminder: str = Field(default="1h", validation_alias="FARMHELP_VISIT_REMINDER")
     overdue_after: str = Field(default="3d", validation_alias="FARMHELP_OVERDUE_AFTER")
+    link_lifetime: str = Field(default="7d", validation_alias="FARMHELP_LINK_LIFETIME")
     wechat_template_survey: str | None = Field(
         default=None, validation_alias="WECHAT_TEMPLATE_SURVEY"
     )
@@ -93,6 +95,7 @@ class Settings(BaseSettings):
         "survey_expiry",
         "visit_reminder",
         "overdue_after",
+        "link_lifetime",
     )
     @classmethod
     def _check_duration(cls, value: str) -> str:
@@ -154,8 +157,7 @@ class Settings(BaseSettings):
         if self.env == "production":
             if missing:
                 raise SettingsError(f"production needs these set: {', '.join(missing)}")
-            if len(self.secret_key) < 16:
-                raise SettingsError("FARMHELP_SECRET_KEY must be at least 16 characters")
+            self._check_production_secrets()
             return self
         # Development: never a fixed, guessable secret; a random one per process instead.
         if not self.secret_key:
@@ -171,6 +173,24 @@ class Settings(BaseSettings):
             self.wechat_app_secret = secrets.token_urlsafe(16)
         return self
 
+    def _check_production_secrets(self) -> None:
+        """Refuse secrets that are blank, padded or guessable."""
+        for name, value in (
+            ("FARMHELP_SECRET_KEY", self.secret_key),
+            ("WECHAT_TOKEN", self.wechat_token),
+            ("WECHAT_APP_ID", self.wechat_app_id),
+            ("WECHAT_APP_SECRET", self.wechat_app_secret),
+        ):
+            if not value.strip() or value != value.strip() or any(c.isspace() for c in value):
+                raise SettingsError(f"{name} must not be blank or contain spaces")
+        if len(self.secret_key) < 16:
+            raise SettingsError("FARMHELP_SECRET_KEY must be at least 16 characters")
+        # WeChat takes 3-32 letters and digits; a short token is guessable.
+        if not re.fullmatch(r"[A-Za-z0-9]{8,32}", self.wechat_token):
+            raise SettingsError("WECHAT_TOKEN must be 8 to 32 letters and digits")
+        if len(self.wechat_app_secret) < 16:
+            raise SettingsError("WECHAT_APP_SECRET looks wrong (WeChat's is 32 characters)")
+
     def policy(self) -> Policy:
         """The routing policy handlers and jobs follow."""
         from handlers.config import Policy, parse_duration, parse_quiet_hours
@@ -182,6 +202,7 @@ class Settings(BaseSettings):
             expert_page_template=self.wechat_template_expert_page,
             public_url=self.public_url,
             link_secret=self.secret_key,
+            link_lifetime=parse_duration(self.link_lifetime),
             timezone=self.timezone,
             survey_delay=parse_duration(self.survey_delay),
             survey_reminder=parse_duration(self.survey_reminder),

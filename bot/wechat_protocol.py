@@ -18,7 +18,7 @@ from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException
 from wechatpy.replies import TextReply
 
-from handlers.inbound import Inbound
+from handlers.inbound import MAX_MESSAGE_CHARS, Inbound
 
 # Fields every push carries, and the extra ones each message type needs.
 _COMMON_FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType")
@@ -33,6 +33,18 @@ _TYPE_FIELDS: dict[str, tuple[str, ...]] = {
     "event": ("Event",),
 }
 MEDIA_TYPES = ("image", "voice", "video", "shortvideo")
+# What the database (and WeChat's own formats) can hold: longer is malformed.
+_FIELD_LIMITS = {
+    "ToUserName": 64,
+    "FromUserName": 64,
+    "MsgType": 32,
+    "Event": 64,
+    "MediaId": 256,
+    "ThumbMediaId": 256,
+    "EventKey": 512,
+    "MsgId": 20,
+}
+_LATEST_CREATE_TIME = 4_102_444_800  # 2100-01-01: anything later is not a real push
 
 
 class ProtocolError(Exception):
@@ -134,13 +146,28 @@ def to_inbound(fields: dict[str, Any]) -> Inbound:
     missing = [name for name in _TYPE_FIELDS.get(msg_type, ()) if not fields.get(name)]
     if missing:
         raise ProtocolError(400, f"{raw_type} message lacks: {', '.join(missing)}")
+    too_long = [
+        name for name, limit in _FIELD_LIMITS.items() if len(str(fields.get(name) or "")) > limit
+    ]
+    if too_long:
+        raise ProtocolError(400, f"fields too long: {', '.join(too_long)}")
     try:
         create_time = int(fields["CreateTime"])
         msg_id = str(int(fields["MsgId"])) if fields.get("MsgId") else None
         latitude, longitude = _coordinates(fields)
     except (TypeError, ValueError) as error:
         raise ProtocolError(400, f"a numeric field is not a number: {error}") from error
+    if not 0 <= create_time < _LATEST_CREATE_TIME:
+        raise ProtocolError(400, f"CreateTime {create_time} is not a plausible time")
+    if msg_id is not None and not 0 <= int(msg_id) < 2**64:
+        raise ProtocolError(400, "MsgId is not a 64-bit number")
     event = str(fields["Event"]).lower() if msg_type == "event" else None
+    fields = dict(fields)
+    truncated = False
+    for name in ("Content", "Recognition", "Title", "Description", "Label", "Url"):
+        value = fields.get(name)
+        if isinstance(value, str) and len(value) > MAX_MESSAGE_CHARS:
+            fields[name], truncated = value[:MAX_MESSAGE_CHARS], True
     return Inbound(
         openid=fields["FromUserName"],
         account=fields["ToUserName"],
@@ -157,15 +184,22 @@ def to_inbound(fields: dict[str, Any]) -> Inbound:
         longitude=longitude,
         label=fields.get("Label"),
         url=fields.get("Url"),
-        fields=dict(fields),
+        fields=fields,
+        truncated=truncated,
     )
 
 
 def _coordinates(fields: dict[str, Any]) -> tuple[float | None, float | None]:
-    if fields.get("Location_X") is not None:
-        return float(fields["Location_X"]), float(fields["Location_Y"])
-    if fields.get("Latitude") is not None:
-        return float(fields["Latitude"]), float(fields["Longitude"])
+    """Latitude and longitude from a location message or LOCATION event; both or neither."""
+    for lat_name, lon_name in (("Location_X", "Location_Y"), ("Latitude", "Longitude")):
+        if fields.get(lat_name) is None and fields.get(lon_name) is None:
+            continue
+        if fields.get(lat_name) is None or fields.get(lon_name) is None:
+            raise ValueError(f"{lat_name} and {lon_name} must come together")
+        latitude, longitude = float(fields[lat_name]), float(fields[lon_name])
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            raise ValueError(f"({latitude}, {longitude}) is not a place on Earth")
+        return latitude, longitude
     return None, None
 
 

@@ -54,6 +54,7 @@ class Policy:
     expert_page_template: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     link_secret: str = field(default="", repr=False)
+    link_lifetime: timedelta = timedelta(days=7)
     duty_override: timedelta = timedelta(hours=12)
     timezone: str = "Asia/Shanghai"
     survey_delay: timedelta = timedelta(hours=24)

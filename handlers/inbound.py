@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# One message keeps at most this many characters of text (the farmer is told).
+MAX_MESSAGE_CHARS = 2000
+
 
 @dataclass(frozen=True)
 class Inbound:
@@ -27,6 +30,7 @@ class Inbound:
     label: str | None = None
     url: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+    truncated: bool = False  # the words were longer than MAX_MESSAGE_CHARS and were cut
 
     @property
     def dedupe_key(self) -> str:

@@ -113,8 +113,8 @@ def attach_message(
 ) -> None:
     """Link the logged message (and any media it carries) to the request."""
     context.message.request_id = request.id
-    if keep_words:
-        append_text(request, inbound.words or (inbound.url or ""), context.now)
+    if keep_words and not append_text(request, inbound.words or (inbound.url or ""), context.now):
+        context.notices.append(texts.REQUEST_FULL.format(code=request.code))
     if inbound.msg_type in MEDIA_KINDS and inbound.media_id:
         assert context.message.id is not None
         context.session.add(

@@ -15,17 +15,26 @@ from models.outbox import enqueue
 from models.tables import Expert, Farmer, HelpRequest
 
 
-def request_link(config: Policy, request: HelpRequest) -> str:
-    """Return the signed link to the page that shows a request."""
+def request_link(config: Policy, request: HelpRequest, now: datetime) -> str:
+    """Return the signed link to the page that shows a request; it expires."""
     code = str(request.code)
-    signature = hmac.new(config.link_secret.encode(), code.encode(), hashlib.sha256)
-    return f"{config.public_url.rstrip('/')}/r/{code}?sig={signature.hexdigest()[:32]}"
+    expires = int((now + config.link_lifetime).timestamp())
+    return (
+        f"{config.public_url.rstrip('/')}/r/{code}?x={expires}&sig={_sign(config, code, expires)}"
+    )
 
 
-def link_signature_ok(config: Policy, code: str, signature: str) -> bool:
-    """Check the signature of a request link in constant time."""
-    expected = hmac.new(config.link_secret.encode(), code.encode(), hashlib.sha256)
-    return hmac.compare_digest(expected.hexdigest()[:32], signature)
+def _sign(config: Policy, code: str, expires: int) -> str:
+    message = f"{code}:{expires}".encode()
+    return hmac.new(config.link_secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def link_signature_ok(config: Policy, code: str, expires: str, signature: str) -> bool:
+    """Check a request link's signature in constant time (not its expiry)."""
+    if not expires.isdigit() or len(expires) > 12:
+        return False
+    expected = _sign(config, code, int(expires)).encode()
+    return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
 
 
 def text_payload(content: str) -> dict[str, Any]:
@@ -76,7 +85,7 @@ def page_expert(
     if config.expert_page_template:
         payload = {
             "template_id": config.expert_page_template,
-            "url": request_link(config, request),
+            "url": request_link(config, request, now),
             "data": {
                 "keyword1": {"value": str(request.code)},
                 "keyword2": {"value": summary},

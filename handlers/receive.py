@@ -7,9 +7,9 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from handlers import events, expert, intake  # noqa: F401  (registers their handlers)
+from handlers import events, expert, intake, texts  # noqa: F401  (registers their handlers)
 from handlers.config import Policy
-from handlers.inbound import Inbound
+from handlers.inbound import MAX_MESSAGE_CHARS, Inbound
 from handlers.registry import Context, find_handler
 from handlers.survey import answer_survey, open_survey, release_held_surveys
 from models.experts import get_expert
@@ -75,6 +75,7 @@ def receive(
     policy = config or Policy()
     assert farmer.id is not None
     reply = None
+    context: Context | None = None
     survey = (
         open_survey(session, farmer_id=farmer.id) if inbound.msg_type in ("text", "voice") else None
     )
@@ -100,6 +101,11 @@ def receive(
         # The 48 h customer-service window is open again: send what was held for them.
         release_held_surveys(session, farmer_id=farmer.id, now=now)
         release_held(session=session, openid=inbound.openid, now=now)
+    notices = list(context.notices) if context is not None else []
+    if inbound.truncated:
+        notices.insert(0, texts.MESSAGE_TOO_LONG.format(limit=MAX_MESSAGE_CHARS))
+    if notices:
+        reply = "".join(notices) + (reply or "")
     if reply is not None:
         log_reply(session=session, inbound_message=message, content=reply, now=now)
     return Received(message=message, reply=reply)

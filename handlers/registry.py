@@ -23,6 +23,8 @@ class Context:
     message: Message
     config: Policy = field(default_factory=Policy)
     expert: Expert | None = None
+    # Sentences put before the reply (e.g. "your message was too long").
+    notices: list[str] = field(default_factory=list)
 
 
 # A handler returns the passive reply text, or None to answer "success" (no reply).

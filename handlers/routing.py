@@ -24,8 +24,9 @@ from models.experts import (
     open_request_counts,
     team_leaders,
 )
-from models.offers import offers_for, record_event
-from models.requests import lock_request, unassigned_requests
+from models.offers import offers_for, pending_offers_of_expert, record_event
+from models.outbox import drop_pending
+from models.requests import lock_request, requests_of_expert, unassigned_requests
 from models.tables import Expert, Farmer, HelpRequest, Offer
 
 REGION_TIERS = ("village", "township", "county", "anywhere")
@@ -314,3 +315,57 @@ def expire_offers(session: Session, *, config: Policy, now: datetime, offers: li
             route_request(session, request=request, config=config, now=now)
         handled += 1
     return handled
+
+
+def deactivate_expert(
+    session: Session, *, expert: Expert, config: Policy, now: datetime
+) -> list[str]:
+    """An expert leaves: no more pages, their offers withdrawn, their requests handed on.
+
+    Returns one line per request that moved, for whoever deactivated them.
+    """
+    assert expert.id is not None
+    expert.active = False
+    expert.duty_override, expert.duty_override_until = None, None
+    moved = []
+    for offer in pending_offers_of_expert(session=session, expert_id=expert.id):
+        request = lock_request(session=session, request_id=offer.request_id)
+        session.refresh(offer)
+        if offer.status != "pending":
+            continue
+        offer.status, offer.answered_at = "withdrawn", now
+        assert request.id is not None
+        drop_pending(
+            session=session, request_id=request.id, purposes=("page",), openid=expert.openid
+        )
+        still_pending = [
+            o for o in offers_for(session=session, request_id=request.id) if o.status == "pending"
+        ]
+        if request.status == "offered" and not still_pending:
+            route_request(session, request=request, config=config, now=now)
+        moved.append(f"{request.code}: offer withdrawn")
+    for held in requests_of_expert(session=session, expert_id=expert.id):
+        assert held.id is not None
+        request = lock_request(session=session, request_id=held.id)
+        request.expert_id, request.accepted_at = None, None
+        record_event(
+            session=session,
+            request=request,
+            to_status="reopened",
+            actor="system",
+            now=now,
+            note=f"{expert.name} 已停用，重新派单",
+        )
+        notify.alert_staff(
+            session,
+            config=config,
+            leaders=[],
+            request=request,
+            reason=f"{expert.name}专家已停用，求助转给其他专家",
+            now=now,
+        )
+        route_request(
+            session, request=request, config=config, now=now, exclude_expert_ids={expert.id}
+        )
+        moved.append(f"{request.code}: handed on to another expert")
+    return moved

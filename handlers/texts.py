@@ -10,6 +10,8 @@ SYSTEM_BUSY = "系统有点忙，您的消息已经收到，我们会尽快处�
 LOCATION_NOTED = "已记下您的位置：{place}。"
 LOCATION_NOTED_FOR_REQUEST = "已记下您的位置：{place}，补充到求助 {code}。"
 ADDED_TO_REQUEST = "已补充到求助 {code}。"
+MESSAGE_TOO_LONG = "您的消息太长了，我们只保留了前 {limit} 字。"
+REQUEST_FULL = "求助 {code} 的文字已经很多了，这条消息记在对话里，专家能看到。"
 
 OPENED = "收到，求助编号 {code}。"
 OPENED_WITH_PHOTO = "收到照片，求助编号 {code}。"
@@ -80,3 +82,27 @@ EXPERT_OVERDUE = (
     "提醒：求助 {code} 接单已超过 {days} 天，还没有记录上门。看完请回复“完成 {code} 诊断和建议”。"
 )
 STAFF_OVERDUE = "接单超过 {days} 天未上门（{name}专家）"
+
+# Names staff read in exports and pages.
+STATUS_NAMES = {
+    "intake": "登记中",
+    "new": "待派单",
+    "offered": "已派单待接",
+    "unassigned": "无人接单",
+    "accepted": "已接单",
+    "visit_booked": "已预约上门",
+    "visited": "已服务",
+    "reopened": "重新派单",
+    "closed": "已办结",
+    "cancelled": "已取消",
+}
+SURVEY_STATE_NAMES = {
+    "scheduled": "待回访",
+    "sending": "待回访",
+    "held": "等农户发消息后回访",
+    "sent": "已发回访",
+    "answered": "已回访",
+    "expired": "回访无回复",
+    "cancelled": "未回访",
+}
+SOLVED_NAMES = {"yes": "已解决", "partly": "部分解决", "no": "没解决"}

@@ -14,6 +14,8 @@ OPEN_STATUSES = ("intake", "new", "offered", "unassigned", "accepted", "visit_bo
 # Statuses in which an expert has taken the request and messages are relayed.
 RELAYED_STATUSES = ("accepted", "visit_booked")
 
+MAX_REQUEST_CHARS = 4000
+
 _CODE_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _CODES_PER_LETTER = 999_000  # numbers 1000..999999
 
@@ -75,12 +77,21 @@ def get_request_by_code(*, session: Session, code: str) -> HelpRequest | None:
     return session.exec(select(HelpRequest).where(HelpRequest.code == code.upper())).first()
 
 
-def append_text(request: HelpRequest, text: str, now: datetime) -> None:
-    """Add the farmer's words to the request's text."""
+def append_text(request: HelpRequest, text: str, now: datetime) -> bool:
+    """Add the farmer's words to the request's text; False when it is full (nothing added).
+
+    A request's text holds at most MAX_REQUEST_CHARS: more words stay in the
+    conversation log, so one talkative farmer cannot slow everyone's pushes.
+    """
     text = text.strip()
-    if text:
-        request.text = f"{request.text}\n{text}" if request.text else text
     request.updated_at = now
+    if not text:
+        return True
+    joined = f"{request.text}\n{text}" if request.text else text
+    if len(joined) > MAX_REQUEST_CHARS:
+        return False
+    request.text = joined
+    return True
 
 
 def iter_ledger(*, session: Session) -> Iterator[tuple[HelpRequest, Farmer]]:

