@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from bot.spreadsheet import write_csv, write_xlsx_row
 from handlers import texts
+from handlers.privacy import mask_phone
 from handlers.survey import survey_fields
 from models.requests import iter_ledger
 from models.tables import Expert
@@ -101,13 +102,6 @@ def ledger_rows(session: Session) -> Iterator[dict[str, Any]]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def mask_phone(phone: str | None) -> str:
-    """138****0001: enough to recognise a number, not to call it."""
-    if not phone:
-        return ""
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
 
 
 def staff_row(row: dict[str, Any], tz: ZoneInfo) -> list[Any]:

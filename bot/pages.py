@@ -7,7 +7,6 @@ once the request has ended.
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from bot.database import get_engine
 from handlers import texts
 from handlers.config import Policy
 from handlers.notify import link_signature_ok
+from handlers.privacy import mask_phones
 from models.media import list_media
 from models.messages import list_messages
 from models.requests import get_request_by_code
@@ -35,17 +35,11 @@ from models.tables import Farmer, HelpRequest, MediaFile
 bp = Blueprint("pages", __name__)
 
 ENDED = ("closed", "cancelled")
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
 
 
 def init_app(app: Flask) -> None:
     """Mount the request page."""
     app.register_blueprint(bp)
-
-
-def mask_phones(text: str) -> str:
-    """Mask mobile numbers someone typed: 13800000001 → 138****0001."""
-    return _PHONE.sub(r"\1****\2", text)
 
 
 def _policy() -> Policy:

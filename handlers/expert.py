@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from handlers import texts
 from handlers.inbound import Inbound
 from handlers.notify import send_text, tell_farmer
-from handlers.registry import Context, find_handler, handles
+from handlers.registry import Context
 from handlers.relay import relay
 from handlers.routing import offer_unassigned_to, qualifies, route_request
 from handlers.survey import schedule_survey
@@ -71,29 +71,17 @@ def command(word: str) -> Callable[[CommandHandler], CommandHandler]:
     return register
 
 
-@handles(
-    "expert:text",
-    "expert:image",
-    "expert:voice",
-    "expert:video",
-    "expert:shortvideo",
-    "expert:location",
-    "expert:link",
-)
-def handle_expert_message(context: Context, inbound: Inbound) -> str | None:
-    """Run an expert's command, or relay their message to the farmer they work for."""
-    expert = context.expert
-    assert expert is not None
-    match = _COMMAND.match(inbound.words) if inbound.words else None
+def run_command(context: Context, expert: Expert, inbound: Inbound) -> str | None:
+    """Run the expert's command; None when the message is not a command."""
+    match = _COMMAND.match(inbound.words) if inbound.msg_type in ("text", "voice") else None
+    if not match:
+        return None
     if not expert.active:
-        # A departed expert acts on nothing; anything else they write is a villager's.
-        return ACCOUNT_DISABLED if match else find_handler(inbound)(context, inbound)
-    if match:
-        code = match.group(2).upper() if match.group(2) else None
-        return _COMMANDS[match.group(1)](
-            context, expert, Command(match.group(1), code, match.group(3).strip())
-        )
-    return relay_to_farmer(context, expert, inbound)
+        return ACCOUNT_DISABLED
+    code = match.group(2).upper() if match.group(2) else None
+    return _COMMANDS[match.group(1)](
+        context, expert, Command(match.group(1), code, match.group(3).strip())
+    )
 
 
 def relay_to_farmer(context: Context, expert: Expert, inbound: Inbound) -> str:

@@ -9,14 +9,20 @@ understood. "不知道"/"跳过" skips a question, "取消" cancels the open req
 from __future__ import annotations
 
 import re
+from datetime import datetime
+
+from sqlmodel import Session
 
 from handlers import texts
+from handlers.config import Policy
 from handlers.inbound import Inbound
 from handlers.notify import send_text
+from handlers.privacy import mask_phone
 from handlers.registry import Context, handles
 from handlers.relay import relay
 from handlers.routing import route_request
 from handlers.understanding import default_parser, normalise
+from models.experts import all_places
 from models.media import count_media
 from models.offers import offers_for, record_event
 from models.outbox import drop_pending
@@ -28,10 +34,11 @@ from models.requests import (
     lock_request,
     open_request,
 )
-from models.tables import Expert, HelpRequest, MediaFile
+from models.tables import Expert, Farmer, HelpRequest, MediaFile, Offer
 
 MEDIA_KINDS = ("image", "voice", "video", "shortvideo")
 MAX_QUESTIONS = 2
+_SHORT_ANSWER = 6
 CANCEL_WORDS = {"取消", "取消求助", "撤销", "不用了", "不需要了"}
 SKIP_WORDS = {"不知道", "跳过", "不清楚", "不晓得", "不懂", "不确定", "没有", "不知", "不说", "过"}
 _CROP_NEEDED_FOR = (
@@ -43,6 +50,25 @@ _CROP_NEEDED_FOR = (
 )
 _SYMPTOM_NEEDED_FOR = ("plant_protection", "livestock", "aquaculture")
 _PUNCTUATION = re.compile(r"[\s,.!?;:，。！？；：、~～…“”\"'()（）]+")
+_PHONE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
+GREETINGS = {
+    *("你好", "您好", "你好啊", "您好啊", "你们好", "大家好", "在吗", "在不在", "在么", "有人吗"),
+    *("有人在吗", "喂", "嗨", "哈喽", "hello", "hi", "早上好", "上午好", "下午好", "晚上好"),
+    *("老师好", "专家好", "老师您好", "专家您好", "请问", "问一下", "咨询一下", "我想问一下"),
+}
+THANKS = {
+    "谢谢",
+    "谢谢你",
+    "谢谢您",
+    "谢谢啦",
+    "多谢",
+    "感谢",
+    "好的谢谢",
+    "好的",
+    "好",
+    "嗯",
+    "ok",
+}
 
 
 def _bare(words: str) -> str:
@@ -57,7 +83,11 @@ def handle_farmer_message(context: Context, inbound: Inbound) -> str:
     bare = _bare(inbound.words)
     if bare in CANCEL_WORDS:
         return cancel_request(context, request)
+    phone = remember_phone(context, inbound)
     if request is None:
+        small_talk = _small_talk(inbound, bare, phone)
+        if small_talk is not None:
+            return small_talk  # a greeting or a phone number alone opens nothing
         request = open_request(session=context.session, farmer=context.farmer, now=context.now)
         attach_message(context, inbound, request)
         understand_request(context, request)
@@ -66,14 +96,47 @@ def handle_farmer_message(context: Context, inbound: Inbound) -> str:
             return reply  # confirmed at once: the confirmation carries the code
         opened = texts.OPENED_WITH_PHOTO if inbound.msg_type == "image" else texts.OPENED
         return opened.format(code=request.code) + reply
+    unheard = inbound.msg_type == "voice" and not inbound.words
     if request.status == "intake" and request.pending_question:
+        if unheard:
+            # No words to answer with: keep the voice note for the expert, ask again.
+            attach_message(context, inbound, request)
+            return texts.QUESTIONS["crop_voice"]
         answer_question(context, request, inbound, skipped=bare in SKIP_WORDS)
         return next_step(context, request, inbound)
-    if request.status in RELAYED_STATUSES:
-        return relay_to_expert(context, inbound, request)
+    if request.pending_question and not unheard:
+        # The request went on without this answer (urgent, or nobody answered in time).
+        answer_question(context, request, inbound, skipped=bare in SKIP_WORDS)
+        return texts.ADDED_TO_REQUEST.format(code=request.code)
     attach_message(context, inbound, request)
     understand_request(context, request)
+    if unheard:
+        return texts.VOICE_ADDED.format(code=request.code)
+    if phone and bare == phone:
+        return texts.PHONE_NOTED_FOR_REQUEST.format(code=request.code)
     return texts.ADDED_TO_REQUEST.format(code=request.code)
+
+
+def _small_talk(inbound: Inbound, bare: str, phone: str | None) -> str | None:
+    """A friendly answer to a message that asks for nothing yet (None: it does)."""
+    if inbound.msg_type != "text":
+        return None
+    if bare in GREETINGS:
+        return texts.GREETING
+    if bare in THANKS:
+        return texts.YOU_ARE_WELCOME
+    if phone and bare == phone:
+        return texts.PHONE_NOTED
+    return None
+
+
+def remember_phone(context: Context, inbound: Inbound) -> str | None:
+    """Keep a mobile number the farmer wrote, so an expert can call; return it."""
+    found = _PHONE.search(normalise(inbound.words)) if inbound.words else None
+    if found is None:
+        return None
+    context.farmer.phone = found.group(1)
+    return found.group(1)
 
 
 @handles("location")
@@ -132,11 +195,14 @@ def attach_message(
 
 def understand_request(context: Context, request: HelpRequest) -> None:
     """Fill the request's crop, category, symptoms, urgency and place from its words."""
-    understood = default_parser().parse(request.text, place=context.farmer.place)
+    known = known_place_names(context)
+    understood = default_parser().parse(
+        request.text, place=context.farmer.place, known_places=known
+    )
     request.crop = request.crop or understood.crop
     if request.crop and not understood.crop:
         # The crop came from an answer the lexicons do not know; judge the rest with it.
-        understood = default_parser().parse(f"{request.crop} {request.text}")
+        understood = default_parser().parse(f"{request.crop} {request.text}", known_places=known)
     request.category = understood.category
     request.urgency = understood.urgency
     request.symptoms = understood.symptoms
@@ -146,18 +212,60 @@ def understand_request(context: Context, request: HelpRequest) -> None:
 def answer_question(
     context: Context, request: HelpRequest, inbound: Inbound, *, skipped: bool
 ) -> None:
-    """Take the message as the answer to the pending question (or as its skip)."""
+    """Take the message as the answer to the pending question (or as its skip).
+
+    An answer that does not fit the question is used for what it is (a crop named
+    when asked for the village fills the crop) or fills nothing; its words stay in
+    the request's text either way.
+    """
     question, request.pending_question = request.pending_question, None
     attach_message(context, inbound, request, keep_words=not skipped)
     words = inbound.words.strip()
-    if not skipped and words:
-        clean = normalise(words)
-        if question in ("crop", "crop_voice"):
-            parser = default_parser()
-            request.crop = parser.find_crop(clean) or (words[:16] if len(clean) <= 8 else None)
-        elif question == "place":
-            request.place = default_parser().find_place(clean) or words[:64]
+    if not skipped and words and question:
+        fill_from_answer(context, request, question, words)
     understand_request(context, request)
+
+
+def fill_from_answer(context: Context, request: HelpRequest, question: str, words: str) -> None:
+    """Fill the field the answer is about, if it is about one."""
+    parser = default_parser()
+    clean = _bare(words)
+    known = known_place_names(context)
+    spans = parser.place_spans(clean, known)
+    place = clean[spans[0][0] : spans[0][1]] if spans else None
+    crop = parser.find_crop(clean, outside=spans)
+    understood = parser.parse(clean, known_places=known)
+    plain_word = (
+        len(clean) <= _SHORT_ANSWER
+        and not understood.symptoms
+        and understood.category == "other"
+        and clean not in GREETINGS
+    )
+    if question in ("crop", "crop_voice"):
+        if crop:
+            request.crop = crop
+        elif place:
+            request.place = place  # told us where, not what
+        elif plain_word or (len(clean) <= 8 and not understood.symptoms):
+            request.crop = words[:16]  # a crop the lexicons do not know
+    elif question == "place":
+        if place:
+            request.place = place
+        elif crop:
+            request.crop = request.crop or crop  # 番茄: the crop, not the village
+        elif plain_word:
+            request.place = words[:64]  # a village named without its suffix
+
+
+def known_place_names(context: Context) -> tuple[str, ...]:
+    """The townships and villages imported with `places import`."""
+    names = {
+        name
+        for place in all_places(session=context.session)
+        for name in (place.village, place.township)
+        if name and len(name) >= 2
+    }
+    return tuple(sorted(names, key=len, reverse=True))
 
 
 def missing_questions(context: Context, request: HelpRequest, inbound: Inbound) -> list[str]:
@@ -186,6 +294,14 @@ def missing_questions(context: Context, request: HelpRequest, inbound: Inbound) 
 def next_step(context: Context, request: HelpRequest, inbound: Inbound) -> str:
     """Ask the next useful question, or confirm the request when there is none left."""
     needed = missing_questions(context, request, inbound)
+    if request.urgency == "urgent" and request.status == "intake":
+        # Page at once; what is missing is asked afterwards and added to the request.
+        reply = confirm_request(context, request)
+        if needed and len(request.questions_asked) < MAX_QUESTIONS:
+            request.pending_question = needed[0]
+            request.questions_asked = [*request.questions_asked, needed[0]]
+            reply += texts.QUESTIONS[needed[0]]
+        return reply
     if needed and len(request.questions_asked) < MAX_QUESTIONS:
         question = needed[0]
         request.pending_question = question
@@ -195,28 +311,57 @@ def next_step(context: Context, request: HelpRequest, inbound: Inbound) -> str:
 
 
 def confirm_request(context: Context, request: HelpRequest) -> str:
-    """Close the dialogue and offer the request to an expert."""
+    """Close the dialogue, offer the request to an expert, and say what happened."""
     request.pending_question = None
-    request.confirmed_at = context.now
-    actor = f"farmer:{context.farmer.openid}"
-    record_event(
-        session=context.session,
-        request=request,
-        to_status="new",
-        actor=actor,
-        now=context.now,
-        note="intake confirmed",
-    )
-    route_request(
+    offers = proceed(
         context.session,
         request=request,
         config=context.config,
         now=context.now,
-        actor=actor,
+        actor=f"farmer:{context.farmer.openid}",
         farmer=context.farmer,
+        quiet=True,
     )
-    template = texts.CONFIRMED_URGENT if request.urgency == "urgent" else texts.CONFIRMED
-    return template.format(code=request.code, summary=summarise(request))
+    summary = summarise(request)
+    if not offers:
+        return texts.CONFIRMED_NOBODY.format(code=request.code, summary=summary)
+    if request.urgency != "urgent":
+        return texts.CONFIRMED.format(code=request.code, summary=summary)
+    reach = (
+        texts.URGENT_WILL_CALL.format(phone=mask_phone(context.farmer.phone))
+        if context.farmer.phone
+        else texts.URGENT_LEAVE_PHONE
+    )
+    return texts.CONFIRMED_URGENT.format(code=request.code, summary=summary) + reach
+
+
+def proceed(
+    session: Session,
+    *,
+    request: HelpRequest,
+    config: Policy,
+    now: datetime,
+    actor: str,
+    farmer: Farmer | None = None,
+    quiet: bool = False,
+) -> list[Offer]:
+    """The intake is over (answered, urgent, or timed out): route the request.
+
+    With `quiet` the farmer is not sent a separate "still looking" message, because
+    the caller's reply says so.
+    """
+    request.confirmed_at = now
+    record_event(
+        session=session,
+        request=request,
+        to_status="new",
+        actor=actor,
+        now=now,
+        note="intake confirmed",
+    )
+    return route_request(
+        session, request=request, config=config, now=now, actor=actor, farmer=farmer, quiet=quiet
+    )
 
 
 def summarise(request: HelpRequest) -> str:
@@ -271,8 +416,25 @@ def cancel_request(context: Context, request: HelpRequest | None) -> str:
     return texts.CANCELLED.format(code=request.code)
 
 
+def relay_if_accepted(context: Context, inbound: Inbound) -> str | None:
+    """Relay to the expert who holds the farmer's request; None when nobody holds one."""
+    if inbound.msg_type not in (*MEDIA_KINDS, "text", "link"):
+        return None  # locations and events have their own handlers
+    if _bare(inbound.words) in CANCEL_WORDS:
+        return None
+    assert context.farmer.id is not None
+    request = get_open_request(session=context.session, farmer_id=context.farmer.id)
+    if request is None or request.status not in RELAYED_STATUSES:
+        return None
+    return relay_to_expert(context, inbound, request)
+
+
 def relay_to_expert(context: Context, inbound: Inbound, request: HelpRequest) -> str:
     """Forward the farmer's message to the expert who accepted the request."""
+    remember_phone(context, inbound)
+    if request.pending_question and inbound.words:
+        # A question asked after paging (urgent) is answered: fill the field too.
+        answer_question(context, request, inbound, skipped=_bare(inbound.words) in SKIP_WORDS)
     expert = context.session.get(Expert, request.expert_id)
     if inbound.msg_type in MEDIA_KINDS:
         attach_message(context, inbound, request, keep_words=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,36 +73,22 @@ def receive(
     message = _log_inbound(
         session=session, inbound=inbound, farmer=farmer, now=now, status="handled"
     )
-    policy = config or Policy()
     assert farmer.id is not None
-    reply = None
-    context: Context | None = None
-    survey = (
-        open_survey(session, farmer_id=farmer.id) if inbound.msg_type in ("text", "voice") else None
+    context = Context(
+        session=session,
+        now=now,
+        farmer=farmer,
+        message=message,
+        config=config or Policy(),
+        expert=get_expert(session=session, openid=inbound.openid),
     )
-    if survey is not None:
-        # While a survey waits for its answer, the farmer's words go to it first.
-        reply = answer_survey(session, survey=survey, inbound=inbound, policy=policy, now=now)
-        if reply is not None:
-            message.request_id = survey.request_id
-    if reply is None:
-        expert_sender = get_expert(session=session, openid=inbound.openid)
-        handler = find_handler(inbound, from_expert=expert_sender is not None)
-        context = Context(
-            session=session,
-            now=now,
-            farmer=farmer,
-            message=message,
-            config=policy,
-            expert=expert_sender,
-        )
-        reply = handler(context, inbound)
+    reply = route_inbound(context, inbound)
     if inbound.msg_type != "event":
         farmer.last_message_at = now
         # The 48 h customer-service window is open again: send what was held for them.
         release_held_surveys(session, farmer_id=farmer.id, now=now)
         release_held(session=session, openid=inbound.openid, now=now)
-    notices = list(context.notices) if context is not None else []
+    notices = list(context.notices)
     if inbound.truncated:
         notices.insert(0, texts.MESSAGE_TOO_LONG.format(limit=MAX_MESSAGE_CHARS))
     if notices:
@@ -109,6 +96,81 @@ def receive(
     if reply is not None:
         log_reply(session=session, inbound_message=message, content=reply, now=now)
     return Received(message=message, reply=reply)
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A step took the message; `reply` is the passive reply (None: answer "success")."""
+
+    reply: str | None
+
+
+# A step takes the message (returns Taken) or passes it on to the next (returns None).
+Step = Callable[[Context, Inbound], Taken | None]
+
+
+def take_survey_answer(context: Context, inbound: Inbound) -> Taken | None:
+    """While a survey waits for its answer, the farmer's words go to it first."""
+    if inbound.msg_type not in ("text", "voice"):
+        return None
+    assert context.farmer.id is not None
+    survey = open_survey(context.session, farmer_id=context.farmer.id)
+    if survey is None:
+        return None
+    reply = answer_survey(
+        context.session, survey=survey, inbound=inbound, policy=context.config, now=context.now
+    )
+    if reply is None:
+        return None  # not an answer: the farmer is talking about something else
+    context.message.request_id = survey.request_id
+    return Taken(reply)
+
+
+def take_expert_command(context: Context, inbound: Inbound) -> Taken | None:
+    """接单, 拒绝, 预约, 完成, 值班, 下班, 任务 from an expert."""
+    if context.expert is None or inbound.msg_type == "event":
+        return None
+    reply = expert.run_command(context, context.expert, inbound)
+    return None if reply is None else Taken(reply)
+
+
+def take_expert_relay(context: Context, inbound: Inbound) -> Taken | None:
+    """Anything else an active expert writes goes to the farmer of one of their requests."""
+    if context.expert is None or not context.expert.active:
+        return None
+    if inbound.msg_type in ("event", "unknown"):
+        return None
+    return Taken(expert.relay_to_farmer(context, context.expert, inbound))
+
+
+def take_farmer_relay(context: Context, inbound: Inbound) -> Taken | None:
+    """A farmer whose request an expert holds talks to that expert."""
+    reply = intake.relay_if_accepted(context, inbound)
+    return None if reply is None else Taken(reply)
+
+
+def take_by_type(context: Context, inbound: Inbound) -> Taken | None:
+    """The intake dialogue and events, by message type or event name."""
+    return Taken(find_handler(inbound)(context, inbound))
+
+
+# The way of every inbound message, in order: the first step that takes it wins.
+STEPS: tuple[Step, ...] = (
+    take_survey_answer,
+    take_expert_command,
+    take_expert_relay,
+    take_farmer_relay,
+    take_by_type,
+)
+
+
+def route_inbound(context: Context, inbound: Inbound) -> str | None:
+    """Run the steps until one takes the message; return its reply."""
+    for step in STEPS:
+        taken = step(context, inbound)
+        if taken is not None:
+            return taken.reply
+    return None
 
 
 def log_reply(*, session: Session, inbound_message: Message, content: str, now: datetime) -> None:

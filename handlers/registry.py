@@ -34,8 +34,7 @@ _HANDLERS: dict[str, Handler] = {}
 
 
 def handles(*kinds: str) -> Callable[[Handler], Handler]:
-    """Register a handler for message types ("text"), events ("event:subscribe"), or
-    messages from experts ("expert:text")."""
+    """Register a handler for message types ("text") or events ("event:subscribe")."""
 
     def register(handler: Handler) -> Handler:
         for kind in kinds:
@@ -45,9 +44,7 @@ def handles(*kinds: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def find_handler(inbound: Inbound, *, from_expert: bool = False) -> Handler:
+def find_handler(inbound: Inbound) -> Handler:
     """Return the handler for this push, or the one for anything unknown."""
     kind = f"event:{inbound.event}" if inbound.msg_type == "event" else inbound.msg_type
-    if from_expert and f"expert:{kind}" in _HANDLERS:
-        return _HANDLERS[f"expert:{kind}"]
     return _HANDLERS.get(kind) or _HANDLERS["unknown"]

@@ -128,11 +128,12 @@ def route_request(
     actor: str = "system",
     farmer: Farmer | None = None,
     exclude_expert_ids: set[int] | None = None,
+    quiet: bool = False,
 ) -> list[Offer]:
     """Offer the request to the best on-duty expert (or a broadcast team's experts).
 
     With nobody left to offer it to, leaders and staff are alerted and the farmer
-    is told. Returns the offers made.
+    is told (unless `quiet`: the caller's own reply tells them). Returns the offers.
     """
     # Experts excluded once (e.g. the one a survey said did not solve it) stay excluded.
     exclude = set(exclude_expert_ids or ()) | set(request.routing.get("excluded", []))
@@ -140,7 +141,15 @@ def route_request(
     ranked = rank_candidates(session, request, now, exclude)
     paged = [candidate for candidate in ranked if candidate.on_duty]
     if not paged:
-        escalate(session, request=request, config=config, now=now, ranked=ranked, farmer=farmer)
+        escalate(
+            session,
+            request=request,
+            config=config,
+            now=now,
+            ranked=ranked,
+            farmer=farmer,
+            tell_farmer=not quiet,
+        )
         return []
     chosen = paged[0]
     team = get_team(session=session, name=chosen.expert.team) if chosen.expert.team else None
@@ -249,6 +258,7 @@ def escalate(
     now: datetime,
     ranked: list[Candidate],
     farmer: Farmer | None,
+    tell_farmer: bool = True,
 ) -> None:
     """Nobody (left) on duty to take it: alert leaders and staff, tell the farmer."""
     qualified = [e for e in active_experts(session=session) if qualifies(e, request)]
@@ -283,7 +293,7 @@ def escalate(
     )
     if farmer is None:
         farmer = session.get(Farmer, request.farmer_id)
-    if farmer is not None:
+    if farmer is not None and tell_farmer:
         notify.tell_farmer(
             session,
             farmer=farmer,

@@ -23,9 +23,18 @@ QUESTIONS = {
     "place": "您在哪个村？回村名就行，也可以发个位置。不想说就回“跳过”。",
 }
 CONFIRMED = "好的，求助 {code} 已登记：{summary}。我们正在联系专家，专家接单后会马上告诉您。"
-CONFIRMED_URGENT = (
-    "好的，求助 {code} 已登记：{summary}。情况紧急，我们正在优先联系专家，请保持手机畅通。"
+CONFIRMED_URGENT = "好的，求助 {code} 已登记：{summary}。情况紧急，已优先通知专家。"
+URGENT_WILL_CALL = "专家会打您留的电话 {phone}。"
+URGENT_LEAVE_PHONE = "方便的话回复您的手机号，专家可以直接打电话给您。"
+CONFIRMED_NOBODY = (
+    "好的，求助 {code} 已登记：{summary}。现在没有在值班的对口专家，我们已经通知负责人"
+    "尽快安排，有专家接单会马上告诉您。"
 )
+GREETING = "您好！庄稼、果树、牲畜、鱼塘遇到什么问题，直接打字、说话或拍照发给我们就行。"
+YOU_ARE_WELCOME = "不客气！有问题随时发给我们。"
+PHONE_NOTED = "已记下您的手机号，专家需要时会打给您。有问题直接发给我们就行。"
+PHONE_NOTED_FOR_REQUEST = "已记下您的手机号，接单的专家可以直接打给您（求助 {code}）。"
+VOICE_ADDED = "收到语音，已补充到求助 {code}，专家能听到。语音没听清的话，打几个字说说会更快。"
 CANCELLED = "求助 {code} 已取消。以后有问题随时发给我们。"
 NOTHING_TO_CANCEL = "您现在没有进行中的求助。有问题直接发给我们就行。"
 

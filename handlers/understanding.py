@@ -56,7 +56,9 @@ _EMOJI = re.compile(
     "[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f\u200d\u2b00-\u2bff\U0001f1e6-\U0001f1ff]"
 )
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
-_PLACE_SUFFIX = re.compile(r"(?:省|市|县|镇|乡|村|屯|旗)(?!场|面|民|里|长|委|级)")
+_PLACE_SUFFIX = re.compile(
+    r"(?:省|市|县|(?<![山地小社景园城郊灾牧产片])区|镇|乡|村|屯|旗)(?!场|面|民|里|长|委|级|域|别|分)"
+)
 # Characters that end a place name when reading backwards from its suffix.
 _PLACE_STOPS = set(
     "的了我俺咱们你他她是在住到去从来这那个吗呢啊吧和跟与就都也还又把被给对向往请问说有没里"
@@ -231,10 +233,17 @@ class Parser:
     def __init__(self, lexicon: Lexicon | None = None) -> None:
         self.lexicon = lexicon or load_lexicon()
 
-    def parse(self, text: str, *, place: str | None = None) -> Understanding:
-        """Understand one message; `place` (from a QR scene or location) is the fallback."""
+    def parse(
+        self, text: str, *, place: str | None = None, known_places: tuple[str, ...] = ()
+    ) -> Understanding:
+        """Understand one message; `place` (from a QR scene or location) is the fallback.
+
+        Words inside place names (马园村, 牛家村, or a village in `known_places`) are
+        not read as crops or animals.
+        """
         clean = normalise(text)
-        crop = self.find_crop(clean)
+        spans = self.place_spans(clean, known_places)
+        crop = self.find_crop(clean, outside=spans)
         group = self.lexicon.crop_groups.get(crop) if crop else None
         symptoms = self._symptoms(clean)
         category = self._category(clean, group, symptoms)
@@ -244,20 +253,26 @@ class Parser:
             category=category,
             urgency=urgency,
             symptoms=[name for name, _ in symptoms],
-            place=self.find_place(clean) or place,
+            place=(clean[spans[0][0] : spans[0][1]] if spans else None) or place,
         )
 
-    def find_crop(self, clean: str) -> str | None:
-        """Return the crop or animal named most often (first on a tie), pinyin as fallback."""
+    def find_crop(self, clean: str, outside: list[tuple[int, int]] | None = None) -> str | None:
+        """Return the crop or animal named most often (first on a tie), pinyin as fallback.
+
+        Names lying wholly inside one of the `outside` spans (place names) do not count.
+        """
         counts: dict[str, int] = defaultdict(int)
         first: dict[str, int] = {}
-        for start, _term, (canonical, _group) in _matches(self.lexicon.crops, clean):
+        spans = outside or []
+        for start, term, (canonical, _group) in _matches(self.lexicon.crops, clean):
+            if any(begin <= start and start + len(term) <= end for begin, end in spans):
+                continue
             if canonical is not None:
                 counts[canonical] += 1
                 first.setdefault(canonical, start)
         if counts:
             return max(counts, key=lambda name: (counts[name], -first[name]))
-        return self._crop_by_pinyin(clean)
+        return self._crop_by_pinyin(_blank_out(clean, spans))
 
     def _crop_by_pinyin(self, clean: str) -> str | None:
         index = self.lexicon.crop_pinyin
@@ -323,11 +338,21 @@ class Parser:
             return "low"
         return "normal"
 
-    def find_place(self, clean: str) -> str | None:
+    def find_place(self, clean: str, known_places: tuple[str, ...] = ()) -> str | None:
         """Return the first place named (adjacent names joined: 四川成都, 夏津县苏留庄镇)."""
+        spans = self.place_spans(clean, known_places)
+        return clean[spans[0][0] : spans[0][1]] if spans else None
+
+    def place_spans(self, clean: str, known_places: tuple[str, ...] = ()) -> list[tuple[int, int]]:
+        """Every place name in the text as (start, end), adjacent ones merged, in order."""
         spans = [
             (start, start + len(term)) for start, term, _ in _matches(self.lexicon.places, clean)
         ]
+        for name in known_places:
+            at = clean.find(name) if name else -1
+            while at >= 0:
+                spans.append((at, at + len(name)))
+                at = clean.find(name, at + 1)
         for match in _PLACE_SUFFIX.finditer(clean):
             start = match.start()
             while (
@@ -340,15 +365,21 @@ class Parser:
             stem = clean[start : match.start()]
             if stem and stem not in _GENERIC_PLACE_STEMS:
                 spans.append((start, match.end()))
-        if not spans:
-            return None
         spans.sort()
-        begin, end = spans[0]
-        for start, stop in spans[1:]:
-            if start > end:
-                break
-            end = max(end, stop)
-        return clean[begin:end]
+        merged: list[tuple[int, int]] = []
+        for start, stop in spans:
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], stop))
+            else:
+                merged.append((start, stop))
+        return merged
+
+
+def _blank_out(text: str, spans: list[tuple[int, int]]) -> str:
+    """Replace the spans by a character no lexicon matches (keeping positions)."""
+    for start, stop in spans:
+        text = text[:start] + "|" * (stop - start) + text[stop:]
+    return text
 
 
 @cache

@@ -386,7 +386,18 @@ def test_outbox_rows_never_reach_unsubscribed_farmers(
     api: WeChatAPI,
     fake_api: FakeWeChatAPI,
 ) -> None:
-    say(client, plain_wechat, "farmer-9", PROBLEM)  # no experts: the farmer is told
+    from models.outbox import enqueue
+
+    say(client, plain_wechat, "farmer-9", PROBLEM)
+    with Session(engine) as queued:  # news for the farmer, queued while they still follow
+        enqueue(
+            session=queued,
+            openid="farmer-9",
+            payload={"msgtype": "text", "text": {"content": "求助 A1000：…"}},
+            now=utcnow(),
+            purpose="notify",
+        )
+        queued.commit()
     post(client, plain_wechat, plain_wechat.event("farmer-9", "unsubscribe"))
     deliver_outbox(engine=engine, sender=api, now=utcnow())
     assert fake_api.texts_to("farmer-9") == []
