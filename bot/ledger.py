@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import io
 import json
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.spreadsheet import write_csv, write_xlsx_row
 from handlers import texts
 from handlers.privacy import mask_phone
 from handlers.survey import survey_fields
 from models.requests import iter_ledger
-from models.tables import Expert
+from models.tables import Expert, RequestEvent, Survey
 
 LEDGER_COLUMNS = (
     "code",
@@ -63,6 +64,8 @@ STAFF_COLUMNS = (
     "预约上门",
     "上门时间",
     "诊断和建议",
+    "上门次数",
+    "历次服务",
     "回访",
     "是否解决",
     "评分",
@@ -74,8 +77,22 @@ FORMATS = ("jsonl", "csv", "xlsx")
 def ledger_rows(session: Session) -> Iterator[dict[str, Any]]:
     """Yield one dict per request with the ledger's columns (machine format)."""
     experts = {expert.id: expert for expert in session.exec(select(Expert))}
+    by_openid = {expert.openid: expert for expert in experts.values()}
+    visits: dict[int, list[RequestEvent]] = defaultdict(list)
+    for event in session.exec(
+        select(RequestEvent)
+        .where(RequestEvent.to_status == "visited")
+        .order_by(col(RequestEvent.id))
+    ):
+        visits[event.request_id].append(event)
+    surveys: dict[int, list[Survey]] = defaultdict(list)
+    for survey in session.exec(select(Survey).order_by(col(Survey.id))):
+        surveys[survey.request_id].append(survey)
     for request, farmer in iter_ledger(session=session):
         expert = experts.get(request.expert_id)
+        rounds = [
+            _round(event, by_openid, surveys[request.id or 0]) for event in visits[request.id or 0]
+        ]
         yield {
             "code": request.code,
             "created_at": request.created_at.isoformat(),
@@ -97,7 +114,47 @@ def ledger_rows(session: Session) -> Iterator[dict[str, Any]]:
             "_expert_name": expert.name if expert else None,
             "_expert_team": expert.team if expert else None,
             "_farmer_phone": farmer.phone,
+            "_rounds": rounds,
         }
+
+
+def _round(
+    event: RequestEvent, by_openid: dict[str, Expert], surveys: list[Survey]
+) -> dict[str, Any]:
+    """One recorded visit and the survey that followed it."""
+    visitor = by_openid.get(event.actor.removeprefix("expert:"))
+    survey = next(
+        (
+            s
+            for s in surveys
+            if abs((s.created_at - event.at).total_seconds()) < 60
+            and (visitor is None or s.expert_id == visitor.id)
+        ),
+        None,
+    )
+    return {
+        "expert": visitor.name if visitor else "",
+        "at": event.at,
+        "record": event.note,
+        "solved": survey.solved if survey else None,
+        "rating": survey.rating if survey else None,
+        "comment": survey.comment if survey else None,
+    }
+
+
+def describe_rounds(rounds: list[dict[str, Any]], tz: ZoneInfo) -> str:
+    """第1次 王植保 11-25 叶斑病…；回访：没解决 2分「叶子还在黄」 — one line per visit."""
+    lines = []
+    for number, visit in enumerate(rounds, start=1):
+        when = visit["at"].astimezone(tz).strftime("%m-%d %H:%M")
+        line = f"第{number}次 {visit['expert']} {when} {visit['record']}"
+        answer = texts.SOLVED_NAMES.get(visit["solved"] or "", "")
+        if visit["rating"] is not None:
+            answer += f" {visit['rating']}分"
+        if visit["comment"]:
+            answer += f"「{visit['comment']}」"
+        lines.append(line + (f"；回访：{answer.strip()}" if answer.strip() else ""))
+    return "\n".join(lines)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -129,6 +186,8 @@ def staff_row(row: dict[str, Any], tz: ZoneInfo) -> list[Any]:
         local(row["visit_booked_for"]),
         local(row["visited_at"]),
         row["visit_record"] or "",
+        len(row.get("_rounds", [])),
+        describe_rounds(row.get("_rounds", []), tz),
         texts.SURVEY_STATE_NAMES.get(row["survey_state"] or "", ""),
         texts.SOLVED_NAMES.get(row["solved"] or "", ""),
         row["rating"],
@@ -170,6 +229,7 @@ def _write_xlsx(rows: Iterable[dict[str, Any]], output: BinaryIO, tz: ZoneInfo) 
     sheet.set_column(0, 0, 8)
     sheet.set_column(1, 1, 16)
     sheet.set_column(8, 8, 40)
+    sheet.set_column(17, 17, 50)
     sheet.autofilter(0, 0, max(count, 1), len(STAFF_COLUMNS) - 1)
     workbook.close()
     output.write(buffer.getvalue())

@@ -8,17 +8,22 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
 
 from handlers import texts
 from handlers.inbound import Inbound
-from handlers.notify import send_text, tell_farmer
+from handlers.notify import request_link, send_text, tell_farmer
 from handlers.registry import Context
 from handlers.relay import relay
 from handlers.routing import offer_unassigned_to, qualifies, route_request
 from handlers.survey import schedule_survey
 from handlers.timeparse import parse_visit_time
+from models.media import list_media
 from models.offers import offers_for, pending_offers_of_expert, record_event
+from models.outbox import enqueue
 from models.requests import (
     RELAYED_STATUSES,
     get_request_by_code,
@@ -36,6 +41,7 @@ _COMMAND = re.compile(
 )
 # A message that starts with a request code is meant for that request's farmer.
 _ADDRESSED = re.compile(r"^\s*([A-Za-z]\d{3,6})(?![0-9])[\s:：,，]*(.*)$", re.S)
+MEDIA_LIFETIME = timedelta(days=3)  # how long WeChat keeps a MediaId
 # Experts often start the record with the label the farmer's message already carries.
 _DIAGNOSIS_LABEL = re.compile(r"^\s*(?:诊断和建议|诊断与建议|诊断建议|诊断)\s*[:：]?\s*")
 _TITLES = (
@@ -229,11 +235,45 @@ def accept(context: Context, expert: Expert, cmd: Command) -> str:
                 team=expert.team or "农技服务队", name=expert_title(expert), code=request.code
             ),
         )
+    forwarded = forward_earlier_media(session, request=request, expert=expert, now=context.now)
+    phone = f"农户电话：{farmer.phone}。" if farmer is not None and farmer.phone else ""
+    media = f"农户之前发的 {forwarded} 个照片/语音随后发给您。" if forwarded else ""
     return (
         f"已接单 {request.code}。农户说：{request.text[:200] or '（照片或语音）'}\n"
-        f"地点：{request.place or '未说明'}。您发的消息会转给农户；"
-        f"上门前回复“预约 {request.code} 时间”，看完回复“完成 {request.code} 诊断和建议”。"
+        f"地点：{request.place or '未说明'}。{phone}{media}您发的消息会转给农户；"
+        f"上门前回复“预约 {request.code} 时间”，看完回复“完成 {request.code} 诊断和建议”。\n"
+        f"求助页面（照片和全部文字）：{request_link(context.config, request, context.now)}"
     )
+
+
+def forward_earlier_media(
+    session: Session, *, request: HelpRequest, expert: Expert, now: datetime
+) -> int:
+    """Send the expert who just accepted the photos and voice notes sent before.
+
+    WeChat keeps a MediaId for three days; older ones are only on the request page.
+    Returns how many were queued.
+    """
+    assert request.id is not None
+    fresh = [
+        m
+        for m in list_media(session=session, request_id=request.id)
+        if m.created_at > now - MEDIA_LIFETIME
+    ]
+    for media in fresh:
+        kind = "video" if media.kind in ("video", "shortvideo") else media.kind
+        body: dict[str, object] = {"media_id": media.media_id}
+        if kind == "video":
+            body["title"] = f"求助 {request.code} 农户视频"
+        enqueue(
+            session=session,
+            openid=expert.openid,
+            payload={"msgtype": kind, kind: body},
+            now=now,
+            purpose="relay",
+            request_id=request.id,
+        )
+    return len(fresh)
 
 
 def _may_not_take(

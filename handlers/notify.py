@@ -37,6 +37,29 @@ def link_signature_ok(config: Policy, code: str, expires: str, signature: str) -
     return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
 
 
+# WeChat cuts a template's "thing" field after 20 characters.
+TEMPLATE_FIELD = 20
+
+
+def clip(text: str, limit: int) -> str:
+    """One line of at most `limit` characters, ending in … when cut."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def earlier_rounds(request: HelpRequest) -> str:
+    """For a reopened request: what the last expert found and what the farmer said."""
+    rounds = request.routing.get("rounds") or []
+    if not rounds:
+        return ""
+    last = rounds[-1]
+    said = f"「{clip(last['comment'], 60)}」" if last.get("comment") else ""
+    return (
+        f"第 {len(rounds)} 次服务后农户回访：{last.get('outcome', '')}{said}。"
+        f"上次 {last.get('expert', '')} 的诊断：{clip(last.get('record') or '未记录', 80)}"
+    )
+
+
 def text_payload(content: str) -> dict[str, Any]:
     """A customer-service text message body."""
     return {"msgtype": "text", "text": {"content": content}}
@@ -75,23 +98,30 @@ def page_expert(
     summary = f"{request.crop or '作物未说明'} · {texts.CATEGORY_NAMES[request.category]} · "
     summary += texts.URGENCY_NAMES[request.urgency]
     words = request.text.strip() or "（只发了照片或语音）"
+    earlier = earlier_rounds(request)
     content = texts.EXPERT_PAGE.format(
         code=request.code,
         summary=summary,
         place=request.place or "未说明",
-        words=words[:300],
+        words=clip(words, 300),
         board="（抢单：先接先得）" if broadcast else "",
     )
+    if earlier:
+        content = f"【重新派单】{earlier}\n" + content
     if config.expert_page_template:
         payload = {
             "template_id": config.expert_page_template,
             "url": request_link(config, request, now),
             "data": {
-                "keyword1": {"value": str(request.code)},
-                "keyword2": {"value": summary},
-                "keyword3": {"value": request.place or "未说明"},
-                "keyword4": {"value": words[:20]},
-                "remark": {"value": f"回复“接单 {request.code}”接单"},
+                "keyword1": {"value": clip(str(request.code), TEMPLATE_FIELD)},
+                "keyword2": {
+                    "value": clip(("重新派单 · " if earlier else "") + summary, TEMPLATE_FIELD)
+                },
+                "keyword3": {"value": clip(request.place or "未说明", TEMPLATE_FIELD)},
+                "keyword4": {"value": clip(words, TEMPLATE_FIELD)},
+                "remark": {
+                    "value": f"回复“接单 {request.code}”接单，“拒绝 {request.code} 理由”拒绝"
+                },
             },
         }
         enqueue(

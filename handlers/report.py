@@ -2,11 +2,12 @@
 
 Definitions (month boundaries in the local time zone):
 - requests: help requests confirmed in the month (intake finished);
-- visits / expert_visits (人次): visits recorded in the month, one per expert visit;
+- visits / expert_visits (人次): visits recorded in the month, one per expert visit
+  (every round of a reopened request counts; the team is the visiting expert's);
 - experts: distinct experts who visited; farmers_served: distinct farmers visited;
 - villages_covered: distinct places (the village when known) of those visits;
-- median_hours_to_accept / _to_visit: from confirmation to acceptance / to the visit,
-  over requests accepted / visited in the month;
+- median_hours_to_accept / _to_visit: from confirmation to acceptance (the latest) /
+  to each visit, over requests accepted / visits recorded in the month;
 - survey_response_rate: surveys sent in the month that got an answer, over those sent;
 - share_solved: answered surveys saying "solved", over answered surveys;
 - mean_rating: mean of the ratings given to surveys sent in the month.
@@ -25,7 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from handlers.routing import resolve_place
-from models.tables import Expert, HelpRequest, Survey
+from models.tables import Expert, HelpRequest, RequestEvent, Survey
 
 UNKNOWN_COUNTY = "未知县区"
 UNASSIGNED_TEAM = "未派单"
@@ -127,16 +128,29 @@ def compute_month(
                 bucket.hours_to_accept.append(
                     (request.accepted_at - confirmed).total_seconds() / 3600
                 )
-            if within(request.visited_at):
-                bucket.visits += 1
-                if request.expert_id is not None:
-                    bucket.experts.add(request.expert_id)
-                bucket.farmers.add(request.farmer_id)
-                bucket.villages.add(parts.village or request.place or "未说明")
-                if confirmed and request.visited_at:
-                    bucket.hours_to_visit.append(
-                        (request.visited_at - confirmed).total_seconds() / 3600
-                    )
+    # Every recorded visit counts, reopened rounds included: one "visited" event each.
+    expert_by_openid = {expert.openid: expert for expert in session.exec(select(Expert))}
+    visited = select(RequestEvent).where(RequestEvent.to_status == "visited")
+    for event in session.exec(visited):
+        visit = requests.get(event.request_id)
+        if visit is None or not within(event.at):
+            continue
+        visitor = expert_by_openid.get(event.actor.removeprefix("expert:"))
+        parts = resolve_place(session, visit.place)
+        keys = [
+            ("total", "合计"),
+            ("county", counties[visit.id]),
+            ("team", (visitor.team or UNASSIGNED_TEAM) if visitor else UNASSIGNED_TEAM),
+        ]
+        for key in keys:
+            bucket = buckets[key]
+            bucket.visits += 1
+            if visitor is not None and visitor.id is not None:
+                bucket.experts.add(visitor.id)
+            bucket.farmers.add(visit.farmer_id)
+            bucket.villages.add(parts.village or visit.place or "未说明")
+            if visit.confirmed_at:
+                bucket.hours_to_visit.append((event.at - visit.confirmed_at).total_seconds() / 3600)
     for survey in session.exec(select(Survey)):
         if not within(survey.sent_at):
             continue

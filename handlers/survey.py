@@ -18,24 +18,37 @@ from handlers.inbound import Inbound
 from handlers.routing import route_request
 from handlers.understanding import normalise
 from models.offers import record_event
+from models.requests import lock_request
 from models.tables import Expert, Farmer, HelpRequest, Survey
 
 OPEN_STATES = ("sent",)
-_SOLVED_WORDS = {
-    "1": "yes",
-    "已解决": "yes",
-    "解决了": "yes",
-    "好了": "yes",
-    "2": "partly",
-    "部分解决": "partly",
-    "部分": "partly",
-    "好一点": "partly",
-    "3": "no",
-    "没解决": "no",
-    "没有解决": "no",
-    "没好": "no",
-    "还没好": "no",
-}
+# Ways of saying 1/2/3 and the ratings; the first list that matches wins (negations first).
+_SOLVED_CUES = (
+    (
+        "no",
+        (
+            *("没解决", "没有解决", "未解决", "不解决", "没好", "还没好", "没有好", "没治好"),
+            *("不行", "没用", "没效果", "没有效果", "不管用", "没起作用", "还是一样", "一样"),
+            *("更严重", "更厉害", "加重", "还在", "越来越"),
+        ),
+    ),
+    (
+        "partly",
+        (
+            *("部分解决", "部分", "好一点", "好一些", "好些", "好多了", "好点了", "有好转"),
+            *("好转", "轻了", "减轻", "差不多", "见好"),
+        ),
+    ),
+    ("yes", ("已解决", "解决了", "好了", "治好", "没事了", "全好", "管用", "有效", "见效")),
+)
+_DIGIT_ANSWERS = {"1": "yes", "2": "partly", "3": "no"}
+_RATING_CUES = (
+    (1, ("很不满意", "非常不满意", "特别不满意", "太差", "很差", "非常差")),
+    (2, ("不满意", "不太满意", "不怎么样", "不好", "差")),
+    (5, ("很满意", "非常满意", "特别满意", "十分满意", "太好了", "非常好", "很好", "特别好")),
+    (3, ("一般", "还行", "凑合", "还可以", "马马虎虎", "一般般")),
+    (4, ("满意", "挺好", "不错", "好")),
+)
 _NO_COMMENT = {"没有", "无", "没", "不用", "没了", "没有了", "没什么"}
 _DIGIT = re.compile(r"^\D*([0-9])\D*$")
 _PUNCTUATION = re.compile(r"[\s,.!?;:，。！？；：、~～…]+")
@@ -94,10 +107,11 @@ def answer_survey(
     request = session.get(HelpRequest, survey.request_id)
     assert request is not None
     if survey.step == "solved":
-        solved = _SOLVED_WORDS.get(words)
+        solved = read_solved(words)
         if solved is None:
             return _unclear(survey, texts.SURVEY_SOLVED_AGAIN)
         survey.solved, survey.step, survey.unclear = solved, "rating", 0
+        _keep_words(survey, inbound.words, words)
         if solved == "no":
             reopen(
                 session,
@@ -109,11 +123,11 @@ def answer_survey(
             )
             return texts.SURVEY_REOPENED + texts.SURVEY_RATING
         return texts.SURVEY_RATING
-    match = _DIGIT.match(words)
-    rating = int(match.group(1)) if match else 0
+    rating = read_rating(words) or 0
     if not 1 <= rating <= 5:
         return _unclear(survey, texts.SURVEY_RATING_AGAIN)
     survey.rating, survey.step, survey.unclear = rating, "comment", 0
+    _keep_words(survey, inbound.words, words)
     if rating <= 2 and request.status == "visited":
         reopen(
             session,
@@ -137,6 +151,36 @@ def answer_survey(
     return texts.SURVEY_COMMENT
 
 
+def read_solved(words: str) -> str | None:
+    """Read "was it solved?" from a digit or words: yes, partly, no (None: unclear)."""
+    match = _DIGIT.match(words)
+    if match:
+        return _DIGIT_ANSWERS.get(match.group(1))
+    for answer, cues in _SOLVED_CUES:
+        if any(cue in words for cue in cues):
+            return answer
+    return None
+
+
+def read_rating(words: str) -> int | None:
+    """Read a 1-5 rating from a digit or words (很满意 5 … 很不满意 1)."""
+    match = _DIGIT.match(words)
+    if match:
+        return int(match.group(1))
+    for rating, cues in _RATING_CUES:
+        if any(cue in words for cue in cues):
+            return rating
+    return None
+
+
+def _keep_words(survey: Survey, said: str, bare: str) -> None:
+    """An answer in words (没解决，叶子还在黄) is kept as the comment too."""
+    if _DIGIT.match(bare) or len(bare) <= 3:
+        return
+    words = said.strip()[:2000]
+    survey.comment = f"{survey.comment}；{words}" if survey.comment else words
+
+
 def _unclear(survey: Survey, again: str) -> str | None:
     if survey.unclear >= 1:
         return None  # asked twice: the farmer is talking about something else
@@ -153,8 +197,43 @@ def reopen(
     now: datetime,
     reason: str,
 ) -> None:
-    """Reopen a request after a bad survey answer: a different expert, and staff told."""
+    """Reopen a request after a bad survey answer: a different expert, and staff told.
+
+    The round that did not help is kept on the request (expert, diagnosis, the
+    farmer's answer), shown to the next expert, and its expert is told the outcome.
+    """
+    assert request.id is not None
+    request = lock_request(session=session, request_id=request.id)
     previous = request.expert_id
+    expert = session.get(Expert, previous) if previous else None
+    outcome = texts.SOLVED_NAMES.get(survey.solved or "", "")
+    if survey.rating is not None:
+        outcome += f"，打 {survey.rating} 分"
+    rounds = list(request.routing.get("rounds", []))
+    rounds.append(
+        {
+            "expert": expert.name if expert else "",
+            "visited_at": request.visited_at.isoformat() if request.visited_at else None,
+            "record": request.visit_record,
+            "outcome": outcome,
+            "comment": survey.comment,
+            "survey_id": survey.id,
+        }
+    )
+    request.routing = {**request.routing, "rounds": rounds}
+    if expert is not None:
+        notify.send_text(
+            session,
+            openid=expert.openid,
+            now=now,
+            purpose="notify",
+            request=request,
+            content=texts.EXPERT_ROUND_OUTCOME.format(
+                code=request.code,
+                outcome=outcome,
+                said=f"农户说：{survey.comment}" if survey.comment else "",
+            ),
+        )
     request.expert_id = None
     request.accepted_at = None
     record_event(
@@ -184,6 +263,12 @@ def release_held_surveys(session: Session, *, farmer_id: int, now: datetime) -> 
         select(Survey).where(Survey.farmer_id == farmer_id, Survey.state == "held")
     ):
         survey.state, survey.sent_at = "sent", now
+
+
+def survey_rounds(session: Session, request_id: int) -> list[Survey]:
+    """Every survey of a request, one per recorded visit, oldest first."""
+    statement = select(Survey).where(Survey.request_id == request_id).order_by(col(Survey.id))
+    return list(session.exec(statement))
 
 
 def survey_fields(session: Session, request_id: int) -> dict[str, object]:

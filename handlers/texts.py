@@ -86,6 +86,7 @@ SURVEY_COMMENT = "谢谢！还有什么想说的吗？直接回复就行，没�
 SURVEY_THANKS = "谢谢您的反馈！"
 SURVEY_THANKS_COMMENT = "谢谢，您的意见我们记下了。"
 STAFF_SURVEY_REOPEN = "回访：{reason}，已重新派单"
+EXPERT_ROUND_OUTCOME = "求助 {code} 回访结果：{outcome}。已请其他专家再看看。{said}"
 EXPERT_VISIT_SOON = "提醒：您预约了求助 {code} 在 {when} 上门（{place}）。"
 EXPERT_OVERDUE = (
     "提醒：求助 {code} 接单已超过 {days} 天，还没有记录上门。看完请回复“完成 {code} 诊断和建议”。"

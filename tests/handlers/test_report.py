@@ -17,7 +17,15 @@ from sqlmodel import Session, select
 from bot.cli import main
 from bot.settings import Settings
 from handlers.config import Policy
-from models.tables import Expert, Farmer, HelpRequest, MonthlyReport, Place, Survey
+from models.tables import (
+    Expert,
+    Farmer,
+    HelpRequest,
+    MonthlyReport,
+    Place,
+    RequestEvent,
+    Survey,
+)
 from scheduler.report import store_last_month
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -62,6 +70,16 @@ def seed(engine: Engine) -> None:
             )
             session.add(row)
             session.flush()
+            if visited and expert:  # as `完成` records it
+                session.add(
+                    RequestEvent(
+                        request_id=row.id,
+                        at=visited,
+                        actor=f"expert:{expert.openid}",
+                        from_status="accepted",
+                        to_status="visited",
+                    )
+                )
             return row
 
         r1 = request(f1, "石坝村", at(10, 2, 8), at(10, 2, 10), at(10, 3, 8), e1)

@@ -168,7 +168,7 @@ def test_unclear_answers_repeat_the_question_once(
     send_due_surveys(engine=engine, policy=settings.policy(), now=utcnow() + timedelta(seconds=6))
     assert say(client, plain_wechat, "farmer-s", "嗯嗯") == texts.SURVEY_SOLVED_AGAIN
     assert say(client, plain_wechat, "farmer-s", "已解决") == texts.SURVEY_RATING
-    assert say(client, plain_wechat, "farmer-s", "很好") == texts.SURVEY_RATING_AGAIN
+    assert say(client, plain_wechat, "farmer-s", "嗯嗯") == texts.SURVEY_RATING_AGAIN
     # Asked twice: the farmer is talking about something else, which opens a request.
     assert "求助编号" in say(client, plain_wechat, "farmer-s", "玉米叶子卷了")
     assert len(load(engine, HelpRequest)) == 2
