@@ -363,6 +363,45 @@ def places_import(file: Path) -> None:
 
 
 @main.group()
+def farmers() -> None:
+    """Farmers (and everyone else who follows the account)."""
+
+
+@farmers.command("list")
+@click.option("--search", default="", help="Only those whose last message contains this.")
+@click.option("--limit", default=20, show_default=True, type=int, help="How many to show.")
+def farmers_list(search: str, limit: int) -> None:
+    """Who wrote last, with their openid: how to find an expert's or staff member's openid.
+
+    Ask them to follow the account and send a line such as "我是专家 王植保"; it
+    shows up here with their openid, to put into the experts file.
+    """
+    from zoneinfo import ZoneInfo
+
+    from sqlmodel import Session
+
+    from models.db import make_engine
+    from models.farmers import recent_followers
+
+    settings = _load()
+    _ready_schema(settings)
+    tz = ZoneInfo(settings.timezone)
+    engine = make_engine(settings.database_url)
+    with _disposing(engine), Session(engine) as session:
+        found = recent_followers(session=session, search=search, limit=limit)
+    if not found:
+        click.echo("nobody yet" + (f" whose last message contains {search!r}" if search else ""))
+    for farmer, last in found:
+        when = (
+            farmer.last_message_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+            if farmer.last_message_at
+            else "-"
+        )
+        state = "" if farmer.subscribed else " (unfollowed)"
+        click.echo(f"{farmer.openid}\t{when}\t{(last or '')[:40]}{state}")
+
+
+@main.group()
 def teams() -> None:
     """Expert teams."""
 

@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     visit_reminder: str = Field(default="1h", validation_alias="FARMHELP_VISIT_REMINDER")
     overdue_after: str = Field(default="3d", validation_alias="FARMHELP_OVERDUE_AFTER")
     link_lifetime: str = Field(default="7d", validation_alias="FARMHELP_LINK_LIFETIME")
+    intake_timeout: str = Field(default="10min", validation_alias="FARMHELP_INTAKE_TIMEOUT")
     wechat_template_survey: str | None = Field(
         default=None, validation_alias="WECHAT_TEMPLATE_SURVEY"
     )
@@ -96,6 +97,7 @@ class Settings(BaseSettings):
         "visit_reminder",
         "overdue_after",
         "link_lifetime",
+        "intake_timeout",
     )
     @classmethod
     def _check_duration(cls, value: str) -> str:
@@ -203,6 +205,7 @@ class Settings(BaseSettings):
             public_url=self.public_url,
             link_secret=self.secret_key,
             link_lifetime=parse_duration(self.link_lifetime),
+            intake_timeout=parse_duration(self.intake_timeout),
             timezone=self.timezone,
             survey_delay=parse_duration(self.survey_delay),
             survey_reminder=parse_duration(self.survey_reminder),

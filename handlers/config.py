@@ -64,6 +64,7 @@ class Policy:
     quiet_hours: tuple[time, time] | None = (time(21, 0), time(8, 0))
     visit_reminder: timedelta = timedelta(hours=1)
     overdue_after: timedelta = timedelta(days=3)
+    intake_timeout: timedelta = timedelta(minutes=10)
 
     @property
     def tz(self) -> ZoneInfo:

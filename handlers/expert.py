@@ -44,16 +44,12 @@ _ADDRESSED = re.compile(r"^\s*([A-Za-z]\d{3,6})(?![0-9])[\s:：,，]*(.*)$", re.
 MEDIA_LIFETIME = timedelta(days=3)  # how long WeChat keeps a MediaId
 # Experts often start the record with the label the farmer's message already carries.
 _DIAGNOSIS_LABEL = re.compile(r"^\s*(?:诊断和建议|诊断与建议|诊断建议|诊断)\s*[:：]?\s*")
-_TITLES = (
-    *("专家", "老师", "团长", "站长", "主任", "队长", "组长"),
-    *("教授", "研究员", "技术员", "农艺师"),
-)
 ACCOUNT_DISABLED = "您的专家账号已停用，不能再接单或回复农户。如有疑问请联系县农业农村局。"
 
 
 def expert_title(expert: Expert) -> str:
-    """How farmers see an expert named: 王植保专家, but 钱团长 (not 钱团长专家)."""
-    return expert.name if expert.name.endswith(_TITLES) else f"{expert.name}专家"
+    """How farmers see an expert named (see texts.expert_title)."""
+    return texts.expert_title(expert.name)
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,12 @@ def alert_staff(
     now: datetime,
 ) -> None:
     """Tell team leaders and staff that a request needs a person to step in."""
+    farmer = session.get(Farmer, request.farmer_id)
+    reach = (
+        texts.STAFF_FARMER_PHONE.format(phone=farmer.phone)
+        if farmer is not None and farmer.phone
+        else texts.STAFF_FARMER_NO_PHONE
+    )
     content = texts.STAFF_ALERT.format(
         code=request.code,
         reason=reason,
@@ -161,6 +167,7 @@ def alert_staff(
         category=texts.CATEGORY_NAMES[request.category],
         urgency=texts.URGENCY_NAMES[request.urgency],
         place=request.place or "未说明",
+        reach=reach,
     )
     recipients = [leader.openid for leader in leaders] + list(config.staff_openids)
     for openid in dict.fromkeys(recipients):

@@ -89,7 +89,10 @@ def question_text(session: Session, survey: Survey, *, reminder: bool = False) -
     request = session.get(HelpRequest, survey.request_id)
     expert = session.get(Expert, survey.expert_id) if survey.expert_id else None
     template = texts.SURVEY_REMINDER if reminder else texts.SURVEY_SOLVED
-    return template.format(code=request.code if request else "", name=expert.name if expert else "")
+    return template.format(
+        code=request.code if request else "",
+        name=texts.expert_title(expert.name) if expert else "专家",
+    )
 
 
 def answer_survey(

@@ -1,5 +1,17 @@
 """Every sentence a farmer reads, in one place: short, plain and friendly."""
 
+# Names that already carry a title are not followed by 专家 (钱团长, 赵老师).
+_TITLES = (
+    *("专家", "老师", "团长", "站长", "主任", "队长", "组长"),
+    *("教授", "研究员", "技术员", "农艺师"),
+)
+
+
+def expert_title(name: str) -> str:
+    """How people see an expert named: 王植保专家, but 钱团长 (not 钱团长专家)."""
+    return name if name.endswith(_TITLES) else f"{name}专家"
+
+
 WELCOME = (
     "欢迎关注！庄稼、果树、牲畜、鱼塘遇到问题，直接打字、说话或拍照发给我们，"
     "我们会请农技专家来帮您。"
@@ -35,6 +47,10 @@ YOU_ARE_WELCOME = "不客气！有问题随时发给我们。"
 PHONE_NOTED = "已记下您的手机号，专家需要时会打给您。有问题直接发给我们就行。"
 PHONE_NOTED_FOR_REQUEST = "已记下您的手机号，接单的专家可以直接打给您（求助 {code}）。"
 VOICE_ADDED = "收到语音，已补充到求助 {code}，专家能听到。语音没听清的话，打几个字说说会更快。"
+INTAKE_MOVED_ON = "求助 {code}：我们先按您已经说的情况联系专家了。想补充什么，直接发给我们就行。"
+INTAKE_MOVED_ON_NOBODY = (
+    "求助 {code}：我们先按您已经说的情况登记了。现在没有在值班的对口专家，已通知负责人尽快安排。"
+)
 CANCELLED = "求助 {code} 已取消。以后有问题随时发给我们。"
 NOTHING_TO_CANCEL = "您现在没有进行中的求助。有问题直接发给我们就行。"
 
@@ -58,15 +74,16 @@ EXPERT_PAGE = (
 )
 STAFF_ALERT = (
     "【需要协调 {code}】{reason}\n{crop} · {category} · {urgency}\n地点：{place}\n"
-    "请安排专家或联系农户。"
+    "{reach}\n请安排专家或联系农户。"
 )
+STAFF_FARMER_PHONE = "农户电话：{phone}"
+STAFF_FARMER_NO_PHONE = "农户没有留电话（专家接单后可通过公众号和农户对话）"
 FARMER_ACCEPTED = (
-    "好消息：{team}的{name}专家接了您的求助 {code}，会尽快联系您。您现在发的消息会直接转给专家。"
+    "好消息：{team}的{name}接了您的求助 {code}，会尽快联系您。您现在发的消息会直接转给专家。"
 )
 FARMER_WAITING = "求助 {code}：暂时没有能接单的专家，我们已经通知负责人，会尽快安排，请您稍等。"
-FARMER_VISIT_BOOKED = "求助 {code}：{name}专家预约 {when} 上门，请留意。"
-FARMER_VISITED = "求助 {code}：{name}专家已记录这次服务。\n诊断和建议：{record}"
-FARMER_RELAY = "【{name}专家】{content}"
+FARMER_VISIT_BOOKED = "求助 {code}：{name}预约 {when} 上门，请留意。"
+FARMER_VISITED = "求助 {code}：{name}已记录这次服务。\n诊断和建议：{record}"
 EXPERT_RELAY = "【{code} 农户】{content}"
 EXPERT_RELAY_MEDIA = "【{code} 农户】发来{kind}，见下条。"
 OFFER_TAKEN = "求助 {code} 已被其他专家接走，谢谢。"
@@ -74,9 +91,7 @@ MEDIA_NAMES = {"image": "照片", "voice": "语音", "video": "视频", "shortvi
 EXPERT_CANCELLED = "农户取消了求助 {code}，不用再处理了，谢谢。"
 
 # Follow-up survey (回访).
-SURVEY_SOLVED = (
-    "求助 {code} 回访：{name}专家的服务后，问题解决了吗？回复 1 已解决 2 部分解决 3 没解决"
-)
+SURVEY_SOLVED = "求助 {code} 回访：{name}的服务后，问题解决了吗？回复 1 已解决 2 部分解决 3 没解决"
 SURVEY_SOLVED_AGAIN = "请回复一个数字：1 已解决 2 部分解决 3 没解决"
 SURVEY_REMINDER = "提醒一下，" + SURVEY_SOLVED
 SURVEY_RATING = "请给专家打分，回复 1-5（5 分最好）"
@@ -91,7 +106,7 @@ EXPERT_VISIT_SOON = "提醒：您预约了求助 {code} 在 {when} 上门（{pla
 EXPERT_OVERDUE = (
     "提醒：求助 {code} 接单已超过 {days} 天，还没有记录上门。看完请回复“完成 {code} 诊断和建议”。"
 )
-STAFF_OVERDUE = "接单超过 {days} 天未上门（{name}专家）"
+STAFF_OVERDUE = "接单超过 {days} 天未上门（{name}）"
 
 # Names staff read in exports and pages.
 STATUS_NAMES = {

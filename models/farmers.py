@@ -41,3 +41,29 @@ def lock_farmer(*, session: Session, openid: str, now: datetime) -> Farmer:
 def get_or_create_farmer(*, session: Session, openid: str, now: datetime) -> Farmer:
     """Return the farmer with this openid, creating them on first contact."""
     return lock_farmer(session=session, openid=openid, now=now)
+
+
+def recent_followers(
+    *, session: Session, search: str = "", limit: int = 20
+) -> list[tuple[Farmer, str | None]]:
+    """The people who wrote most recently, each with the words of their last message."""
+    from models.tables import Message
+
+    statement = (
+        select(Farmer)
+        .where(col(Farmer.last_message_at).is_not(None))
+        .order_by(col(Farmer.last_message_at).desc())
+    )
+    found: list[tuple[Farmer, str | None]] = []
+    for farmer in session.exec(statement):
+        last = session.exec(
+            select(Message.content)
+            .where(Message.openid == farmer.openid, Message.direction == "in")
+            .order_by(col(Message.id).desc())
+        ).first()
+        if search and search not in (last or ""):
+            continue
+        found.append((farmer, last))
+        if len(found) >= limit:
+            break
+    return found

@@ -17,6 +17,7 @@ from models.db import session_scope
 from models.nonces import prune_nonces
 from models.tables import utcnow
 from scheduler import runtime
+from scheduler.intake import move_on_unanswered
 from scheduler.media import fetch_due_media
 from scheduler.outbox import deliver_outbox
 from scheduler.report import store_last_month
@@ -47,6 +48,12 @@ def run_offer_timeouts() -> int:
     """Pass unanswered offers on to the next candidate."""
     context = runtime.current()
     return check_offer_timeouts(engine=context.engine, config=context.config, now=utcnow())
+
+
+def run_intake_timeouts() -> int:
+    """Move on requests whose follow-up question went unanswered."""
+    context = runtime.current()
+    return move_on_unanswered(engine=context.engine, policy=context.config, now=utcnow())
 
 
 def run_fetch_media() -> int:
@@ -93,6 +100,9 @@ def declared_jobs(timezone: str) -> tuple[JobSpec, ...]:
     return (
         JobSpec("deliver_outbox", "scheduler.jobs:run_deliver_outbox", IntervalTrigger(seconds=1)),
         JobSpec("offer_timeouts", "scheduler.jobs:run_offer_timeouts", IntervalTrigger(seconds=5)),
+        JobSpec(
+            "intake_timeouts", "scheduler.jobs:run_intake_timeouts", IntervalTrigger(seconds=30)
+        ),
         JobSpec("send_surveys", "scheduler.jobs:run_send_surveys", IntervalTrigger(seconds=2)),
         JobSpec(
             "follow_up_surveys", "scheduler.jobs:run_follow_up_surveys", IntervalTrigger(minutes=1)

@@ -217,7 +217,9 @@ def remind_experts(*, engine: Engine, policy: Policy, now: datetime) -> int:
                     leaders=[],
                     request=request,
                     now=now,
-                    reason=texts.STAFF_OVERDUE.format(days=days, name=expert.name),
+                    reason=texts.STAFF_OVERDUE.format(
+                        days=days, name=texts.expert_title(expert.name)
+                    ),
                 )
             request.overdue_alerted_at = now
             reminded += 1

@@ -16,9 +16,10 @@ from sqlmodel import Session, SQLModel
 
 from bot import create_app
 from bot.settings import Settings
+from bot.wechat_api import WeChatAPI
 from models.db import make_engine
 from models.migrate import upgrade_database
-from tests.fake_wechat_api import fake_api  # noqa: F401  (a fixture)
+from tests.fake_wechat_api import FakeWeChatAPI, fake_api  # noqa: F401  (a fixture)
 from tests.wechat_client import FakeWeChat
 
 TEST_TOKEN = "farmhelp-test-token"
@@ -147,3 +148,29 @@ def wechat(request: pytest.FixtureRequest) -> FakeWeChat:
 @pytest.fixture
 def plain_wechat() -> FakeWeChat:
     return FakeWeChat(token=TEST_TOKEN, app_id=TEST_APP_ID, aes_key=TEST_AES_KEY)
+
+
+@pytest.fixture
+def cli_env(settings: Settings) -> dict[str, str]:
+    """The environment a CLI command in the test needs to reach the test database."""
+    return {
+        "FARMHELP_DATABASE_URL": settings.database_url,
+        "FARMHELP_INSTANCE_DIR": str(settings.instance_dir),
+        "FARMHELP_TIMEZONE": "Asia/Shanghai",
+    }
+
+
+@pytest.fixture
+def county(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """The small test county (places, experts, a rota on duty now), imported by the CLI."""
+    from models.tables import utcnow
+    from tests.roster import import_roster
+
+    import_roster(cli_env, tmp_path, utcnow())
+
+
+@pytest.fixture
+def api(engine: Engine, request: pytest.FixtureRequest) -> WeChatAPI:
+    """The real WeChat client, pointed at the local fake API."""
+    fake: FakeWeChatAPI = request.getfixturevalue("fake_api")
+    return WeChatAPI(base_url=fake.base_url, app_id=TEST_APP_ID, app_secret="s", engine=engine)

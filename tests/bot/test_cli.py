@@ -140,3 +140,38 @@ def test_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["db", "upgrade"], env=env)
     assert result.exit_code == 1
     assert "production needs these set" in result.output and "WECHAT_TOKEN" in result.output
+
+
+def test_serve_readies_sqlite_and_refuses_a_postgresql_database_without_the_schema(
+    database_url: str, tmp_path: Path
+) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from bot.cli import _ready_schema
+    from bot.settings import load_settings
+    from models.db import make_engine
+    from models.migrate import schema_revisions
+
+    if database_url.startswith("sqlite"):  # the embedded default creates what it needs
+        fresh = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+        _ready_schema(load_settings(database_url=fresh, instance_dir=tmp_path))
+        engine = make_engine(fresh)
+        current, head = schema_revisions(engine)
+        engine.dispose()
+        assert current == head
+        return
+    admin = create_engine(make_url(database_url).set(drivername="postgresql+psycopg"))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("DROP DATABASE IF EXISTS farmhelp_empty"))
+        connection.execute(text("CREATE DATABASE farmhelp_empty"))
+    admin.dispose()
+    empty = make_url(database_url).set(database="farmhelp_empty").render_as_string(False)
+    result = CliRunner().invoke(
+        main,
+        ["serve"],
+        env={"FARMHELP_DATABASE_URL": empty, "FARMHELP_INSTANCE_DIR": str(tmp_path)},
+    )
+    assert result.exit_code == 1
+    assert "has no farmhelp schema" in result.output and "farmhelp db upgrade" in result.output
+    assert "Traceback" not in result.output

@@ -31,27 +31,6 @@ CODE = re.compile(r"[A-Z][0-9]{3,6}")
 PROBLEM = "我家辣椒叶子发黄还有斑点 我是石坝村的"
 
 
-@pytest.fixture
-def cli_env(settings: Settings) -> dict[str, str]:
-    return {
-        "FARMHELP_DATABASE_URL": settings.database_url,
-        "FARMHELP_INSTANCE_DIR": str(settings.instance_dir),
-        "FARMHELP_TIMEZONE": "Asia/Shanghai",
-    }
-
-
-@pytest.fixture
-def county(cli_env: dict[str, str], tmp_path: Path) -> None:
-    import_roster(cli_env, tmp_path, utcnow())
-
-
-@pytest.fixture
-def api(engine: Engine, fake_api: FakeWeChatAPI) -> WeChatAPI:
-    return WeChatAPI(
-        base_url=fake_api.base_url, app_id=TEST_APP_ID, app_secret="s" * 32, engine=engine
-    )
-
-
 def say(client: FlaskClient, wechat: FakeWeChat, openid: str, text: str) -> str:
     return reply_text(wechat, post(client, wechat, wechat.text(openid, text)))
 

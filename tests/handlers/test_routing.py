@@ -22,32 +22,10 @@ from scheduler.outbox import deliver_outbox
 from scheduler.routing import check_offer_timeouts
 from tests.fake_wechat_api import FakeWeChatAPI
 from tests.queries import rows
-from tests.roster import import_roster
 from tests.wechat_client import FakeWeChat, post, reply_text
 
 CODE = re.compile(r"[A-Z][0-9]{3,6}")
 PROBLEM = "我家辣椒叶子发黄还有斑点 我是石坝村的"
-
-
-@pytest.fixture
-def cli_env(settings: Settings) -> dict[str, str]:
-    return {
-        "FARMHELP_DATABASE_URL": settings.database_url,
-        "FARMHELP_INSTANCE_DIR": str(settings.instance_dir),
-        "FARMHELP_TIMEZONE": "Asia/Shanghai",
-    }
-
-
-@pytest.fixture
-def county(cli_env: dict[str, str], tmp_path: Path) -> None:
-    import_roster(cli_env, tmp_path, utcnow())
-
-
-@pytest.fixture
-def api(engine: Engine, fake_api: FakeWeChatAPI) -> WeChatAPI:
-    return WeChatAPI(
-        base_url=fake_api.base_url, app_id="wx0123456789abcdef", app_secret="s", engine=engine
-    )
 
 
 def say(client: FlaskClient, wechat: FakeWeChat, openid: str, text: str) -> str:

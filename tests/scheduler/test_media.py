@@ -137,6 +137,7 @@ def test_job_list_wiring() -> None:
     assert intervals == {
         "deliver_outbox": timedelta(seconds=1),
         "offer_timeouts": timedelta(seconds=5),
+        "intake_timeouts": timedelta(seconds=30),
         "send_surveys": timedelta(seconds=2),
         "follow_up_surveys": timedelta(minutes=1),
         "remind_experts": timedelta(minutes=1),
