@@ -16,7 +16,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Imported here so that CLI commands which need no web app start quickly.
     from flask import Flask
 
-    from bot import database, pages, replay, replies, webhook
+    from bot import database, pages, replay, replies, web, webhook
     from bot.settings import load_settings
 
     settings = settings or load_settings()
@@ -30,6 +30,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     replay.init_app(app, settings)
     webhook.init_app(app)
     pages.init_app(app)
+    web.init_app(app, settings)
+    from bot.web.auth import csrf
+
+    csrf.exempt(webhook.bp)  # signed by WeChat, not a browser form
+    app.config["FARMHELP_TRUST_PROXY"] = settings.trust_proxy
     return app
 
 

@@ -402,6 +402,101 @@ def farmers_list(search: str, limit: int) -> None:
 
 
 @main.group()
+def staff() -> None:
+    """Staff accounts for the console (/console/)."""
+
+
+@staff.command("add")
+@click.argument("username")
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "coordinator", "viewer"]),
+    required=True,
+    help="What they may do.",
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input instead of asking.",
+)
+def staff_add(username: str, role: str, password_stdin: bool) -> None:
+    """Create a staff account (the password is asked for, or read from stdin)."""
+    from bot.web.auth import hash_password
+    from models.db import make_engine, session_scope
+    from models.staff import get_staff, record_audit
+    from models.tables import StaffUser, utcnow
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 10:
+        raise click.ClickException("the password needs at least 10 characters")
+    settings = _load()
+    _ready_schema(settings)
+    engine = make_engine(settings.database_url)
+    with _disposing(engine), session_scope(engine) as session:
+        if get_staff(session=session, username=username) is not None:
+            raise click.ClickException(f"{username!r} exists already")
+        session.add(StaffUser(username=username, password_hash=hash_password(password), role=role))
+        record_audit(
+            session=session,
+            username="cli",
+            action="staff_add",
+            target=f"staff {username}",
+            now=utcnow(),
+            after={"role": role},
+        )
+    login = f"{settings.public_url.rstrip('/')}/console/login"
+    click.echo(f"added {username} ({role}); they sign in at {login}")
+
+
+@staff.command("list")
+def staff_list() -> None:
+    """Every staff account."""
+    from sqlmodel import Session
+
+    from models.db import make_engine
+    from models.staff import list_staff
+
+    settings = _load()
+    _ready_schema(settings)
+    engine = make_engine(settings.database_url)
+    with _disposing(engine), Session(engine) as session:
+        for user in list_staff(session=session):
+            state = "active" if user.active else "disabled"
+            click.echo(f"{user.username}\t{user.role}\t{state}")
+
+
+@staff.command("disable")
+@click.argument("username")
+def staff_disable(username: str) -> None:
+    """Disable a staff account: it can no longer sign in."""
+    from models.db import make_engine, session_scope
+    from models.staff import get_staff, record_audit
+    from models.tables import utcnow
+
+    settings = _load()
+    _ready_schema(settings)
+    engine = make_engine(settings.database_url)
+    with _disposing(engine), session_scope(engine) as session:
+        user = get_staff(session=session, username=username)
+        if user is None:
+            raise click.ClickException(f"no staff account {username!r}")
+        user.active = False
+        record_audit(
+            session=session,
+            username="cli",
+            action="staff_disable",
+            target=f"staff {username}",
+            now=utcnow(),
+            before={"active": True},
+            after={"active": False},
+        )
+    click.echo(f"disabled {username}")
+
+
+@main.group()
 def teams() -> None:
     """Expert teams."""
 

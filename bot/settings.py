@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     overdue_after: str = Field(default="3d", validation_alias="FARMHELP_OVERDUE_AFTER")
     link_lifetime: str = Field(default="7d", validation_alias="FARMHELP_LINK_LIFETIME")
     intake_timeout: str = Field(default="10min", validation_alias="FARMHELP_INTAKE_TIMEOUT")
+    console_idle_seconds: int = Field(default=1800, validation_alias="FARMHELP_CONSOLE_IDLE")
+    trust_proxy: bool = Field(default=False, validation_alias="FARMHELP_TRUST_PROXY")
     wechat_template_survey: str | None = Field(
         default=None, validation_alias="WECHAT_TEMPLATE_SURVEY"
     )

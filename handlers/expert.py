@@ -191,7 +191,7 @@ def accept(context: Context, expert: Expert, cmd: Command) -> str:
         offer = Offer(
             request_id=request.id,
             expert_id=expert.id,
-            reason="late accept" if mine else "taken from the unassigned list",
+            reason="超时后仍接单" if mine else "主动接下无人接的求助",
             offered_at=context.now,
             deadline_at=context.now,
         )

@@ -357,7 +357,7 @@ def proceed(
         to_status="new",
         actor=actor,
         now=now,
-        note="intake confirmed",
+        note="登记完成",
     )
     return route_request(
         session, request=request, config=config, now=now, actor=actor, farmer=farmer, quiet=quiet

@@ -218,7 +218,7 @@ def make_offers(
         to_status="offered",
         actor=actor,
         now=now,
-        note=f"offered to {', '.join(expert.name for expert in experts)}: {reason}",
+        note=f"派给 {'、'.join(expert.name for expert in experts)}：{reason}",
     )
     session.flush()
     return offers

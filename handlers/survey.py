@@ -149,7 +149,7 @@ def answer_survey(
             to_status="closed",
             actor="survey",
             now=now,
-            note=f"solved={survey.solved} rating={rating}",
+            note=f"回访：{texts.SOLVED_NAMES.get(survey.solved or '', '')}，{rating} 分",
         )
     return texts.SURVEY_COMMENT
 

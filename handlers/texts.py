@@ -131,3 +131,8 @@ SURVEY_STATE_NAMES = {
     "cancelled": "未回访",
 }
 SOLVED_NAMES = {"yes": "已解决", "partly": "部分解决", "no": "没解决"}
+
+# From the staff console.
+STAFF_REASSIGNED = "求助 {code} 已由县里的工作人员改派给其他专家，您不用再处理了，谢谢。"
+STAFF_CLOSED_EXPERT = "求助 {code} 已由县里的工作人员办结，您不用再处理了，谢谢。"
+STAFF_CLOSED_FARMER = "求助 {code} 已由县里的工作人员办结。以后有问题随时发给我们。"

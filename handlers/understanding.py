@@ -201,11 +201,13 @@ def _converter() -> Any:
 
 
 def normalise(text: str) -> str:
-    """Full-width → half-width, traditional → simplified, emoji and spaces dropped."""
+    """Full-width → half-width, traditional → simplified, emoji dropped, spaces → "，"."""
     text = unicodedata.normalize("NFKC", text)
     text = _EMOJI.sub("", text)
     text = _converter().convert(text)
-    return "".join(text.split()).lower()
+    # A space the farmer typed ends a phrase: keep it as a comma, so a place name
+    # read backwards from its suffix (木鱼镇) stops there instead of taking "拉稀".
+    return "，".join(text.split()).lower()
 
 
 def _fuzzy(syllable: str) -> str:

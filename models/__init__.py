@@ -2,10 +2,12 @@
 
 from models.tables import (
     AccessToken,
+    AuditEvent,
     DutyShift,
     Expert,
     Farmer,
     HelpRequest,
+    LoginFailure,
     MediaFile,
     Message,
     MonthlyReport,
@@ -15,6 +17,8 @@ from models.tables import (
     PushNonce,
     RequestEvent,
     SchedulerLease,
+    SearchTerm,
+    StaffUser,
     Survey,
     Team,
     utcnow,
@@ -22,10 +26,12 @@ from models.tables import (
 
 __all__ = [
     "AccessToken",
+    "AuditEvent",
     "DutyShift",
     "Expert",
     "Farmer",
     "HelpRequest",
+    "LoginFailure",
     "MediaFile",
     "Message",
     "MonthlyReport",
@@ -35,6 +41,8 @@ __all__ = [
     "PushNonce",
     "RequestEvent",
     "SchedulerLease",
+    "SearchTerm",
+    "StaffUser",
     "Survey",
     "Team",
     "utcnow",

@@ -61,6 +61,8 @@ class HelpRequest(SQLModel, table=True):
     routing: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     visit_reminded_at: datetime | None = None
     overdue_alerted_at: datetime | None = None
+    # When the search index last read this request's text (None: never).
+    indexed_at: datetime | None = Field(default=None, index=True)
 
 
 class Message(SQLModel, table=True):
@@ -281,3 +283,56 @@ class PushNonce(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=100)
     body_hash: str = Field(max_length=64)
     expires_at: datetime = Field(index=True)
+
+
+class StaffUser(SQLModel, table=True):
+    """A county staff member who signs in to the console."""
+
+    __tablename__ = "staff_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    password_hash: str = Field(sa_column=Column(Text, nullable=False))
+    role: str = Field(max_length=16)  # admin, coordinator, viewer
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+    last_login_at: datetime | None = None
+
+
+class AuditEvent(SQLModel, table=True):
+    """One change made (or personal data unmasked) in the console: who, when, what."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    username: str = Field(max_length=64, index=True)
+    action: str = Field(max_length=40)
+    target: str = Field(default="", max_length=120)
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    address: str = Field(default="", max_length=64)
+
+
+class LoginFailure(SQLModel, table=True):
+    """A wrong password, kept for a while to rate-limit guessing across workers."""
+
+    __tablename__ = "login_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, index=True)
+    address: str = Field(max_length=64, index=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class SearchTerm(SQLModel, table=True):
+    """One character or character pair of a request's words: the Chinese search index.
+
+    Chinese words are mostly two characters, which trigram indexes cannot serve; a
+    phrase is found by intersecting its pairs and then checking the text itself.
+    """
+
+    __tablename__ = "search_term"
+
+    term: str = Field(primary_key=True, max_length=8)
+    request_id: int = Field(primary_key=True, foreign_key="help_request.id", index=True)

@@ -15,6 +15,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from models.db import session_scope
 from models.nonces import prune_nonces
+from models.search import index_pending
 from models.tables import utcnow
 from scheduler import runtime
 from scheduler.intake import move_on_unanswered
@@ -88,6 +89,13 @@ def run_monthly_report() -> int:
     return store_last_month(engine=context.engine, policy=context.config, now=utcnow())
 
 
+def run_index_search() -> int:
+    """Bring the Chinese search index up to date with requests' words."""
+    context = runtime.current()
+    with session_scope(context.engine) as session:
+        return index_pending(session, now=utcnow())
+
+
 def run_prune_nonces() -> int:
     """Forget push nonces too old to be accepted anyway."""
     context = runtime.current()
@@ -110,6 +118,7 @@ def declared_jobs(timezone: str) -> tuple[JobSpec, ...]:
         JobSpec("remind_experts", "scheduler.jobs:run_remind_experts", IntervalTrigger(minutes=1)),
         JobSpec("fetch_media", "scheduler.jobs:run_fetch_media", IntervalTrigger(seconds=20)),
         JobSpec("prune_nonces", "scheduler.jobs:run_prune_nonces", IntervalTrigger(minutes=10)),
+        JobSpec("index_search", "scheduler.jobs:run_index_search", IntervalTrigger(seconds=5)),
         JobSpec(
             "monthly_report",
             "scheduler.jobs:run_monthly_report",

@@ -160,7 +160,7 @@ def _expire(session: Session, survey: Survey, now: datetime) -> None:
             to_status="closed",
             actor="survey",
             now=now,
-            note="no feedback",
+            note="回访无回复，办结",
         )
 
 

