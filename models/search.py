@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_
+from sqlalchemy import and_, delete, insert, or_, union_all
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -21,6 +21,12 @@ from models.tables import HelpRequest, SearchTerm
 _CJK = re.compile(r"[\u3400-\u9fff]+")
 _WORD = re.compile(r"[0-9a-z]+")
 TERM_LENGTH = 8
+MAX_QUERY_TERMS = 8  # a long phrase is matched on its first pairs (then checked by eye)
+# Requests whose words changed since they were indexed (the partial index holds these).
+UNINDEXED = or_(
+    col(HelpRequest.indexed_at).is_(None),
+    col(HelpRequest.indexed_at) < col(HelpRequest.updated_at),
+)
 
 
 def terms_of(text: str) -> set[str]:
@@ -58,17 +64,7 @@ def index_request(session: Session, request: HelpRequest, now: datetime) -> None
 
 def index_pending(session: Session, *, now: datetime, limit: int = 500) -> int:
     """Index requests never indexed or changed since; return how many."""
-    statement = (
-        select(HelpRequest)
-        .where(
-            or_(
-                col(HelpRequest.indexed_at).is_(None),
-                col(HelpRequest.indexed_at) < col(HelpRequest.updated_at),
-            )
-        )
-        .order_by(col(HelpRequest.id))
-        .limit(limit)
-    )
+    statement = select(HelpRequest).where(UNINDEXED).order_by(col(HelpRequest.id)).limit(limit)
     pending = list(session.exec(statement))
     for request in pending:
         index_request(session, request, now)
@@ -76,24 +72,26 @@ def index_pending(session: Session, *, now: datetime, limit: int = 500) -> int:
 
 
 def matches_phrase(phrase: str) -> ColumnElement[bool]:
-    """A condition on HelpRequest: its words contain every term of the phrase."""
-    terms = query_terms(phrase)
-    stale = or_(
-        col(HelpRequest.indexed_at).is_(None),
-        col(HelpRequest.indexed_at) < col(HelpRequest.updated_at),
-    )
+    """A condition on HelpRequest: its words contain every term of the phrase.
+
+    Indexed requests are found by intersecting the terms' postings (self-joins on
+    the (term, request_id) key, which the database merges in order); requests not
+    indexed since their last change are matched by LIKE, through a partial index
+    that holds only them.
+    """
+    terms = sorted(query_terms(phrase))[:MAX_QUERY_TERMS]
     like = col(HelpRequest.text).contains(phrase.strip())
+    stale = select(HelpRequest.id).where(UNINDEXED, like)
     if not terms:
         return like
-    indexed = col(HelpRequest.id).in_(_ids_with_all(terms))
-    return or_(indexed, stale & like)
+    return col(HelpRequest.id).in_(union_all(_ids_with_all(terms), stale))
 
 
-def _ids_with_all(terms: Iterable[str]) -> Any:
-    wanted = sorted(set(terms))
-    return (
-        select(SearchTerm.request_id)
-        .where(col(SearchTerm.term).in_(wanted))
-        .group_by(col(SearchTerm.request_id))
-        .having(func.count() == len(wanted))
-    )
+def _ids_with_all(terms: list[str]) -> Any:
+    first, *others = (aliased(SearchTerm) for _ in terms)
+    statement = select(first.request_id).where(col(first.term) == terms[0])
+    for alias, term in zip(others, terms[1:], strict=True):
+        statement = statement.join(
+            alias, and_(col(alias.request_id) == col(first.request_id), col(alias.term) == term)
+        )
+    return statement

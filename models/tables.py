@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -34,6 +34,15 @@ class Farmer(SQLModel, table=True):
 
 class HelpRequest(SQLModel, table=True):
     __tablename__ = "help_request"
+    __table_args__ = (
+        # The few requests changed since the search index last read them.
+        Index(
+            "ix_help_request_unindexed",
+            "id",
+            postgresql_where=text("indexed_at IS NULL OR indexed_at < updated_at"),
+            sqlite_where=text("indexed_at IS NULL OR indexed_at < updated_at"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     code: str | None = Field(default=None, max_length=8, unique=True, index=True)

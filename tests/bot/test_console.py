@@ -125,6 +125,7 @@ def test_a_viewer_gets_403_on_every_action_and_sees_masked_data(
     viewer = signed_in("viewer1")
     page = viewer.get(f"/console/requests/{a_request}").get_data(as_text=True)
     assert "139****5678" in page and "13912345678" not in page and "farmer-c" not in page
+    assert "exp-wang" not in page and "王植保" in page  # experts by name, never by openid
     token = csrf_of(page)
     actions = [
         (m, p)

@@ -97,7 +97,15 @@ def test_symptoms_and_place(parser: Parser) -> None:
 
 
 def test_normalise() -> None:
-    assert normalise("ＡＢＣ　１２３ 葉子") == "abc123叶子"
+    # Full-width → half-width, traditional → simplified; a typed space ends a phrase.
+    assert normalise("ＡＢＣ１２３葉子") == "abc123叶子"
+    assert normalise("ＡＢＣ　１２３ 葉子") == "abc，123，叶子"
+
+
+def test_a_space_ends_a_place_name() -> None:
+    from handlers.understanding import default_parser
+
+    assert default_parser().parse("我家的猪不吃食 拉稀 木鱼镇").place == "木鱼镇"
 
 
 def test_parse_command(tmp_path: object) -> None:

@@ -44,6 +44,10 @@ def init_app(app: Flask) -> None:
     def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return value.astimezone(policy().tz).strftime(fmt) if value else ""
 
+    @app.template_filter("local_iso")
+    def local_iso(value: str | None) -> str:
+        return local_time(datetime.fromisoformat(value)) if value else ""
+
     @app.template_filter("masked")
     def masked_openid(openid: str | None) -> str:
         return f"{openid[:4]}…{openid[-3:]}" if openid and len(openid) > 8 else "…"

@@ -198,6 +198,7 @@ def show_request(code: str) -> str:
             expert=expert,
             offers=offers,
             names=names,
+            by_openid={e.openid: e for e in names.values()},
             items=timeline(session, request=found),
             history=found.routing.get("history", []),
             candidates=candidates,

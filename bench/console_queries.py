@@ -1,0 +1,269 @@
+"""How fast the staff console answers on a county's worth of data (PostgreSQL).
+
+Seeds a throwaway PostgreSQL database with 200,000 requests and 2,000,000 messages
+(and the search index), then times the real console pages through the app, signed in:
+the filtered request list, a Chinese phrase search and a request's page, each run
+many times; prints the median and the 95th percentile.
+
+    uv run python bench/console_queries.py [--requests 200000] [--messages 2000000]
+        [--database postgresql://postgres@127.0.0.1:5432/farmhelp_bench] [--runs 30]
+
+The database named by --database is dropped and created again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CROPS = [
+    "玉米",
+    "小麦",
+    "水稻",
+    "辣椒",
+    "番茄",
+    "黄瓜",
+    "苹果",
+    "柑橘",
+    "生猪",
+    "牛",
+    "羊",
+    "鸡",
+    "草鱼",
+]
+SYMPTOMS = [
+    "叶子发黄",
+    "有斑点",
+    "卷叶",
+    "烂根",
+    "长虫子",
+    "不吃食",
+    "拉稀",
+    "发烧",
+    "掉果",
+    "枯萎",
+    "白粉",
+]
+PLACES = [
+    "木鱼镇石坝村",
+    "木鱼镇马园村",
+    "城关镇东河村",
+    "乔庄镇新华村",
+    "竹园镇太平村",
+    "沙州镇青龙村",
+]
+FILLERS = ["怎么办", "咋回事", "急", "请专家看看", "去年也这样", "打了药没用", "麻烦了", "好多棵"]
+CATEGORIES = ["plant_protection", "cultivation", "soil_fertilizer", "livestock", "aquaculture"]
+LIST = "/console/requests"
+STATUSES = ["closed"] * 6 + ["visited", "accepted", "offered", "unassigned", "cancelled"]
+
+
+def words(rng: random.Random) -> str:
+    return "".join(
+        [
+            rng.choice(PLACES),
+            "我家",
+            rng.choice(CROPS),
+            rng.choice(SYMPTOMS),
+            rng.choice(SYMPTOMS),
+            rng.choice(FILLERS),
+        ]
+    )
+
+
+def seed(url: str, requests: int, messages: int) -> None:
+    import psycopg
+
+    from models.db import make_engine
+    from models.migrate import upgrade_database
+    from models.search import terms_of
+
+    admin_url = re.sub(r"/[^/]+$", "/postgres", url)
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    engine = make_engine(url)
+    upgrade_database(engine)
+    engine.dispose()
+    rng = random.Random(2026)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    farmers = max(requests // 3, 1)
+    with psycopg.connect(url) as db, db.cursor() as cursor:
+        started = time.monotonic()
+        with cursor.copy("COPY farmer (id, openid, subscribed, created_at) FROM STDIN") as copy:
+            for n in range(1, farmers + 1):
+                copy.write_row((n, f"o-bench-{n:07d}", True, start))
+        with cursor.copy(
+            "COPY expert (id, openid, name, team, specialties, crops, regions, leader, active,"
+            " created_at, updated_at) FROM STDIN"
+        ) as copy:
+            for n in range(1, 21):
+                copy.write_row(
+                    (
+                        n,
+                        f"e-bench-{n}",
+                        f"专家{n}",
+                        f"服务队{n % 4}",
+                        f'["{CATEGORIES[n % 5]}"]',
+                        "[]",
+                        "[]",
+                        False,
+                        True,
+                        start,
+                        start,
+                    )
+                )
+        texts: list[str] = []
+        with cursor.copy(
+            "COPY help_request (id, code, farmer_id, status, text, crop, category, symptoms,"
+            " urgency, place, questions_asked, created_at, updated_at, confirmed_at, expert_id,"
+            " routing, indexed_at) FROM STDIN"
+        ) as copy:
+            for n in range(1, requests + 1):
+                text = words(rng)
+                texts.append(text)
+                at = start + timedelta(minutes=3 * n)
+                status = rng.choice(STATUSES)
+                expert = rng.randint(1, 20) if status in ("closed", "visited", "accepted") else None
+                copy.write_row(
+                    (
+                        n,
+                        f"B{n:06d}",
+                        rng.randint(1, farmers),
+                        status,
+                        text,
+                        rng.choice(CROPS),
+                        rng.choice(CATEGORIES),
+                        "[]",
+                        rng.choice(["normal"] * 8 + ["urgent", "low"]),
+                        rng.choice(PLACES),
+                        "[]",
+                        at,
+                        at,
+                        at,
+                        expert,
+                        "{}",
+                        at + timedelta(seconds=1),
+                    )
+                )
+        with cursor.copy("COPY search_term (term, request_id) FROM STDIN") as copy:
+            for n, text in enumerate(texts, start=1):
+                for term in terms_of(text):
+                    copy.write_row((term, n))
+        with cursor.copy(
+            "COPY message (direction, channel, openid, farmer_id, request_id, msg_type, content,"
+            " payload, status, created_at)"
+            " FROM STDIN"
+        ) as copy:
+            for n in range(messages):
+                request_id = n % requests + 1
+                at = start + timedelta(minutes=3 * request_id, seconds=n // requests)
+                inbound = n % 2 == 0
+                copy.write_row(
+                    (
+                        "in" if inbound else "out",
+                        "push" if inbound else "passive",
+                        f"o-bench-{request_id % farmers + 1:07d}",
+                        request_id % farmers + 1,
+                        request_id,
+                        "text",
+                        texts[request_id - 1] if inbound else "已补充到求助。",
+                        "{}",
+                        "handled" if inbound else "replied",
+                        at,
+                    )
+                )
+        for table in ("farmer", "expert", "help_request", "message"):
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                f" (SELECT max(id) FROM {table}))"
+            )
+        db.commit()
+    # Freshly copied tables have no visibility map yet; autovacuum builds it in
+    # production, and index-only scans of the search index depend on it.
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("VACUUM ANALYZE")
+        print(
+            f"seeded {requests:,} requests, {messages:,} messages"
+            f" in {time.monotonic() - started:.0f} s"
+        )
+
+
+def measure(url: str, runs: int) -> None:
+    from click.testing import CliRunner
+
+    from bot import create_app
+    from bot.cli import main
+    from bot.settings import load_settings
+
+    os.environ["FARMHELP_DATABASE_URL"] = url
+    result = CliRunner().invoke(
+        main,
+        ["staff", "add", "bench", "--role", "viewer", "--password-stdin"],
+        input="bench-password-0\n",
+    )
+    assert result.exit_code == 0 or "exists already" in result.output, result.output
+    instance = Path(tempfile.mkdtemp())
+    app = create_app(load_settings(database_url=url, instance_dir=instance))
+    client = app.test_client()
+    login = client.get("/console/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)  # type: ignore[union-attr]
+    client.post(
+        "/console/login",
+        data={"username": "bench", "password": "bench-password-0", "csrf_token": token},
+    )
+    pages = {
+        "filtered list (status + category)": f"{LIST}?status=closed&category=plant_protection",
+        "filtered list, page 40": f"{LIST}?status=closed&category=plant_protection&page=40",
+        "Chinese search 叶子发黄": "/console/requests?q=叶子发黄",
+        "Chinese search 马园村 + 生猪 filter": "/console/requests?q=马园村&crop=生猪",
+        "a request's page": "/console/requests/B123457",
+    }
+    print(f"{'page':40} {'median':>9} {'p95':>9}  (ms, {runs} runs each)")
+    for name, path in pages.items():
+        timings = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            response = client.get(path)
+            timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (path, response.status_code)
+        timings.sort()
+        p95 = timings[min(len(timings) - 1, int(len(timings) * 0.95))]
+        print(f"{name:40} {statistics.median(timings):9.1f} {p95:9.1f}")
+    app.extensions["farmhelp.engine"].dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=200_000)
+    parser.add_argument("--messages", type=int, default=2_000_000)
+    parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/farmhelp_bench")
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--no-seed", action="store_true", help="reuse the database as it is")
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores,"
+        f" Python {platform.python_version()}"
+    )
+    if not args.no_seed:
+        seed(args.database, args.requests, args.messages)
+    measure(args.database, args.runs)
+
+
+if __name__ == "__main__":
+    main()
