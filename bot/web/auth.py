@@ -15,6 +15,7 @@ from flask import Flask, abort, current_app, redirect, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
 from sqlmodel import Session
+from werkzeug.wrappers import Response as BaseResponse
 
 from bot.settings import Settings
 from models.staff import ROLES, clear_failures, count_recent_failures, get_staff, record_failure
@@ -22,6 +23,7 @@ from models.tables import StaffUser, utcnow
 
 RANK = {role: number for number, role in enumerate(reversed(ROLES))}  # viewer 0 … admin 2
 FAILURE_WINDOW = timedelta(minutes=1)
+PUBLIC_ENDPOINTS = ("console.login", "console.static")
 FAILURES_PER_USERNAME = 5  # the 6th wrong password in a minute is not even checked
 FAILURES_PER_ADDRESS = 20
 _hasher = PasswordHasher()
@@ -107,8 +109,28 @@ def init_app(app: Flask, settings: Settings) -> None:
         REMEMBER_COOKIE_DURATION=timedelta(seconds=0),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
-    csrf.init_app(app)
     manager = LoginManager(app)
+
+    @app.before_request
+    def sign_in_first() -> BaseResponse | None:
+        # The cookie's own expiry can be kept by a client; the server checks too.
+        seen = session.get("seen")
+        if seen is not None and time.time() - float(seen) > idle:
+            session.clear()
+        if session.get("_user_id"):
+            session["seen"] = time.time()
+            session.permanent = True
+        # Before CSRF: without a session every console URL but sign-in goes there.
+        console = request.path.startswith("/console")
+        if (
+            console
+            and request.endpoint not in PUBLIC_ENDPOINTS
+            and not current_user.is_authenticated
+        ):
+            return redirect(url_for("console.login", next=request.full_path))
+        return None
+
+    csrf.init_app(app)
     manager.login_view = "console.login"
     manager.login_message = "请先登录。"
 
@@ -118,16 +140,6 @@ def init_app(app: Flask, settings: Settings) -> None:
         with Session(engine) as db:
             user = db.get(StaffUser, int(user_id)) if user_id.isdigit() else None
             return SignedIn(user) if user is not None and user.active else None
-
-    @app.before_request
-    def expire_idle_sessions() -> None:
-        # The cookie's own expiry can be kept by a client; the server checks too.
-        seen = session.get("seen")
-        if seen is not None and time.time() - float(seen) > idle:
-            session.clear()
-        if session.get("_user_id"):
-            session["seen"] = time.time()
-            session.permanent = True
 
 
 def client_address() -> str:
