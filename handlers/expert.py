@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from handlers import texts
 from handlers.inbound import Inbound
-from handlers.notify import request_link, send_text, tell_farmer
+from handlers.notify import send_text, tell_farmer, workbench_link
 from handlers.registry import Context
 from handlers.relay import relay
 from handlers.routing import offer_unassigned_to, qualifies, route_request
@@ -41,7 +41,13 @@ _COMMAND = re.compile(
 )
 # A message that starts with a request code is meant for that request's farmer.
 _ADDRESSED = re.compile(r"^\s*([A-Za-z]\d{3,6})(?![0-9])[\s:：,，]*(.*)$", re.S)
-MEDIA_LIFETIME = timedelta(days=3)  # how long WeChat keeps a MediaId
+MEDIA_LIFETIME = timedelta(days=3)
+REMOTE_MODES = {
+    "电话": "电话指导",
+    "电话指导": "电话指导",
+    "远程": "远程指导",
+    "远程指导": "远程指导",
+}  # how long WeChat keeps a MediaId
 # Experts often start the record with the label the farmer's message already carries.
 _DIAGNOSIS_LABEL = re.compile(r"^\s*(?:诊断和建议|诊断与建议|诊断建议|诊断)\s*[:：]?\s*")
 ACCOUNT_DISABLED = "您的专家账号已停用，不能再接单或回复农户。如有疑问请联系县农业农村局。"
@@ -238,7 +244,8 @@ def accept(context: Context, expert: Expert, cmd: Command) -> str:
         f"已接单 {request.code}。农户说：{request.text[:200] or '（照片或语音）'}\n"
         f"地点：{request.place or '未说明'}。{phone}{media}您发的消息会转给农户；"
         f"上门前回复“预约 {request.code} 时间”，看完回复“完成 {request.code} 诊断和建议”。\n"
-        f"求助页面（照片和全部文字）：{request_link(context.config, request, context.now)}"
+        f"求助页面（照片、对话、预约和处方）："
+        f"{workbench_link(context.config, expert=expert, request=request)}"
     )
 
 
@@ -341,6 +348,8 @@ def book_visit(context: Context, expert: Expert, cmd: Command) -> str:
     found = _own_request(context, expert, cmd.code)
     if isinstance(found, str):
         return found if cmd.code else "请写上编号和时间，如“预约 A1000 明天上午9点”。"
+    if cmd.rest.strip() in REMOTE_MODES:
+        return _advise_remotely(context, expert, found, REMOTE_MODES[cmd.rest.strip()])
     tz = ZoneInfo(context.config.timezone)
     when = parse_visit_time(cmd.rest, now=context.now, tz=tz)
     if when is None:
@@ -368,6 +377,30 @@ def book_visit(context: Context, expert: Expert, cmd: Command) -> str:
         ),
     )
     return f"已预约 {found.code}：{shown}，已告诉农户。"
+
+
+def _advise_remotely(context: Context, expert: Expert, found: HelpRequest, mode: str) -> str:
+    """No visit: the expert will call the farmer, or advise here in the account."""
+    record_event(
+        session=context.session,
+        request=found,
+        to_status=found.status,
+        actor=f"expert:{expert.openid}",
+        now=context.now,
+        note=mode,
+    )
+    farmer = context.session.get(Farmer, found.farmer_id)
+    if farmer is None or not farmer.subscribed:
+        return f"已记下 {found.code}：{mode}。农户已取消关注公众号，请电话联系。"
+    news = texts.FARMER_BY_PHONE if mode == "电话指导" else texts.FARMER_REMOTE
+    tell_farmer(
+        context.session,
+        farmer=farmer,
+        request=found,
+        now=context.now,
+        content=news.format(code=found.code, name=expert_title(expert)),
+    )
+    return f"已记下 {found.code}：{mode}，已告诉农户。"
 
 
 @command("完成")
@@ -450,4 +483,5 @@ def list_tasks(context: Context, expert: Expert, cmd: Command) -> str:
         offered = session.get(HelpRequest, offer.request_id)
         if offered is not None:
             lines.append(f"{offered.code} 待接单 {offered.crop or ''} {offered.place or ''}")
-    return "您手上的求助：\n" + "\n".join(lines) if lines else "您手上没有求助。"
+    tasks = f"\n全部任务：{workbench_link(context.config, expert=expert)}"
+    return ("您手上的求助：\n" + "\n".join(lines) if lines else "您手上没有求助。") + tasks

@@ -24,6 +24,24 @@ def request_link(config: Policy, request: HelpRequest, now: datetime) -> str:
     )
 
 
+WORKBENCH_SALT = "farmhelp.workbench"
+
+
+def workbench_link(
+    config: Policy, *, expert: Expert, request: HelpRequest | None = None
+) -> str:
+    """The expert's own link to a request (or to their task list); it expires.
+
+    It names the expert and the request by id only (never a farmer's openid or
+    phone), signed with the app's secret and the time it was made.
+    """
+    from itsdangerous import URLSafeTimedSerializer
+
+    serializer = URLSafeTimedSerializer(config.link_secret, salt=WORKBENCH_SALT)
+    token = serializer.dumps({"e": expert.id, "r": request.id if request else None})
+    return f"{config.public_url.rstrip('/')}/w/{token}"
+
+
 def _sign(config: Policy, code: str, expires: int) -> str:
     message = f"{code}:{expires}".encode()
     return hmac.new(config.link_secret.encode(), message, hashlib.sha256).hexdigest()[:32]
@@ -108,10 +126,12 @@ def page_expert(
     )
     if earlier:
         content = f"【重新派单】{earlier}\n" + content
+    link = workbench_link(config, expert=expert, request=request)
+    content += f"\n看照片、接单或拒绝：{link}"
     if config.expert_page_template:
         payload = {
             "template_id": config.expert_page_template,
-            "url": request_link(config, request, now),
+            "url": link,
             "data": {
                 "keyword1": {"value": clip(str(request.code), TEMPLATE_FIELD)},
                 "keyword2": {

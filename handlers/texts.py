@@ -82,6 +82,8 @@ FARMER_ACCEPTED = (
     "好消息：{team}的{name}接了您的求助 {code}，会尽快联系您。您现在发的消息会直接转给专家。"
 )
 FARMER_WAITING = "求助 {code}：暂时没有能接单的专家，我们已经通知负责人，会尽快安排，请您稍等。"
+FARMER_BY_PHONE = "求助 {code}：{name}会打电话给您，请留意来电。"
+FARMER_REMOTE = "求助 {code}：{name}会在这里给您出主意，有照片可以继续发来。"
 FARMER_VISIT_BOOKED = "求助 {code}：{name}预约 {when} 上门，请留意。"
 FARMER_VISITED = "求助 {code}：{name}已记录这次服务。\n诊断和建议：{record}"
 EXPERT_RELAY = "【{code} 农户】{content}"
@@ -131,6 +133,8 @@ SURVEY_STATE_NAMES = {
     "cancelled": "未回访",
 }
 SOLVED_NAMES = {"yes": "已解决", "partly": "部分解决", "no": "没解决"}
+
+ACCOUNT_DISABLED_PAGE = "您的专家账号已停用。如有疑问请联系县农业农村局。"
 
 # From the staff console.
 STAFF_REASSIGNED = "求助 {code} 已由县里的工作人员改派给其他专家，您不用再处理了，谢谢。"

@@ -67,6 +67,8 @@ class HelpRequest(SQLModel, table=True):
     visit_booked_for: datetime | None = None
     visited_at: datetime | None = None
     visit_record: str | None = Field(default=None, sa_column=Column(Text))
+    # The structured prescription (处方) of the last visit recorded on the workbench.
+    prescription: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     routing: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     visit_reminded_at: datetime | None = None
     overdue_alerted_at: datetime | None = None

@@ -164,7 +164,11 @@ def test_request_page_shows_the_farmers_words_and_photos_only_while_open(
     say(client, plain_wechat, "exp-wang", "我是王专家，电话13800000001，明天来")
     fetch_due_media(engine=engine, source=api, media_dir=settings.media_dir, now=utcnow())
     deliver_outbox(engine=engine, sender=api, now=utcnow())
-    link = fake_api.sent("message/template/send")[0]["url"].removeprefix(settings.public_url)
+    from handlers.notify import request_link
+
+    with Session(engine) as session:  # the older request page, for links already sent
+        found = session.exec(select(HelpRequest).where(HelpRequest.code == code)).one()
+    link = request_link(settings.policy(), found, utcnow()).removeprefix(settings.public_url)
     html = client.get(link).get_data(as_text=True)
     assert "叶子发黄" in html and "139****5678" in html and "13912345678" not in html
     assert "王专家" not in html and "13800000001" not in html  # not the expert's words

@@ -270,11 +270,12 @@ def test_page_uses_the_template_with_a_signed_link_when_configured(
     assert template["touser"] == "exp-wang" and template["template_id"] == "TPL-PAGE"
     assert template["data"]["keyword1"]["value"] == code
     path = template["url"].removeprefix(settings.public_url)
-    page = client.get(path)
+    assert path.startswith("/w/")  # the expert's own workbench link
+    page = client.get(path, follow_redirects=True)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert code in html and "辣椒" in html and "石坝村" in html and "叶子发黄" in html
-    assert client.get(path.replace("sig=", "sig=0")).status_code == 403
+    assert client.get(path[:-4] + "AAAA").status_code == 403  # tampered
 
 
 def test_import_reports_bad_rows_and_updates_on_reimport(

@@ -1,0 +1,322 @@
+"""The workbench's pages: the link's landing, a request, the task list, media."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import datetime, timedelta
+from datetime import time as clock
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlmodel import Session
+from werkzeug.wrappers import Response as BaseResponse
+
+from bot.database import get_engine
+from bot.web.workbench import bp
+from handlers import texts
+from handlers.config import Policy
+from handlers.inbound import Inbound
+from handlers.notify import WORKBENCH_SALT
+from handlers.receive import receive
+from models.console import timeline
+from models.db import session_scope
+from models.farmers import lock_farmer
+from models.media import list_media
+from models.messages import get_inbound_by_key
+from models.offers import offers_for, pending_offers_of_expert
+from models.requests import get_request_by_code, requests_of_expert
+from models.tables import Expert, Farmer, HelpRequest, MediaFile, utcnow
+
+SESSION_SECONDS = 2 * 3600  # a link opens a session this long, for that expert only
+DECLINE_REASONS = ("不在附近", "不是我的专业", "今天排满了", "生病或请假")
+ENDED = ("closed", "cancelled")
+
+
+def _policy() -> Policy:
+    policy: Policy = current_app.extensions["farmhelp.policy"]
+    return policy
+
+
+def _notice(title: str, text: str, status: int) -> BaseResponse:
+    page = render_template("workbench/notice.html", title=title, text=text)
+    return Response(page, status=status)
+
+
+@bp.get("/<token>")
+def open_link(token: str) -> BaseResponse:
+    """The link from a page: start a short session for its expert, then show the request."""
+    serializer = URLSafeTimedSerializer(_policy().link_secret, salt=WORKBENCH_SALT)
+    try:
+        claims = serializer.loads(token, max_age=int(_policy().link_lifetime.total_seconds()))
+    except SignatureExpired:
+        return _notice(
+            "链接已过期", "这个链接已经过期了。在公众号里回复“任务”，会收到新的链接。", 403
+        )
+    except BadSignature:
+        return _notice(
+            "链接无效", "这个链接不完整或被改动过。在公众号里回复“任务”，会收到新的链接。", 403
+        )
+    with Session(get_engine()) as db:
+        expert = db.get(Expert, int(claims.get("e") or 0))
+        if expert is None or not expert.active:
+            return _notice("账号已停用", texts.ACCOUNT_DISABLED_PAGE, 403)
+        found = db.get(HelpRequest, int(claims["r"])) if claims.get("r") else None
+    session["expert_id"], session["expert_until"] = expert.id, time.time() + SESSION_SECONDS
+    if found is None:
+        return redirect(url_for("workbench.tasks"))
+    return redirect(url_for("workbench.show_request", code=found.code))
+
+
+def _signed_in_expert(db: Session) -> Expert | None:
+    if float(session.get("expert_until", 0)) < time.time():
+        return None
+    expert = db.get(Expert, int(session.get("expert_id") or 0))
+    return expert if expert is not None and expert.active else None
+
+
+def may_see(db: Session, expert: Expert, found: HelpRequest) -> bool:
+    """An expert sees a request offered to them or held by them."""
+    assert found.id is not None
+    if found.expert_id == expert.id:
+        return True
+    return any(o.expert_id == expert.id for o in offers_for(session=db, request_id=found.id))
+
+
+def _gate(db: Session, code: str) -> tuple[Expert, HelpRequest] | BaseResponse:
+    expert = _signed_in_expert(db)
+    if expert is None:
+        return _notice(
+            "请从链接进入", "请在公众号里点专家派单消息里的链接，或回复“任务”获取新的链接。", 403
+        )
+    found = get_request_by_code(session=db, code=code)
+    if found is None or not may_see(db, expert, found):
+        return _notice(
+            "这个求助不在您这里", "您只能打开派给您或您接下的求助。回复“任务”看您手上的求助。", 403
+        )
+    return expert, found
+
+
+@bp.get("/r/<code>")
+def show_request(code: str) -> BaseResponse | str:
+    """The request, for the expert's phone."""
+    with Session(get_engine()) as db:
+        gated = _gate(db, code)
+        if isinstance(gated, BaseResponse):
+            return gated
+        expert, found = gated
+        assert found.id is not None
+        farmer = db.get(Farmer, found.farmer_id)
+        holder = found.expert_id == expert.id and found.status in (
+            "accepted",
+            "visit_booked",
+            "visited",
+        )
+        pending = any(
+            o.expert_id == expert.id and o.status == "pending"
+            for o in offers_for(session=db, request_id=found.id)
+        )
+        media = list_media(session=db, request_id=found.id)
+        items = [
+            item
+            for item in timeline(db, request=found)
+            if item.kind not in ("failed", "held") and not item.text.startswith("备注：")
+        ]
+        tz = _policy().tz
+        tomorrow = (utcnow().astimezone(tz) + timedelta(days=1)).date()
+        return render_template(
+            "workbench/request.html",
+            req=found,
+            farmer=farmer,
+            expert=expert,
+            holder=holder,
+            pending=pending,
+            ended=found.status in ENDED,
+            photos=[m for m in media if m.kind == "image" and m.status == "stored"],
+            voices=[m for m in media if m.kind == "voice" and m.status == "stored"],
+            items=items,
+            reasons=DECLINE_REASONS,
+            action_id=secrets.token_hex(12),
+            suggested=datetime.combine(tomorrow, clock(9, 0)).strftime("%Y-%m-%dT%H:%M"),
+        )
+
+
+@bp.post("/r/<code>/act")
+def act(code: str) -> BaseResponse:
+    """One tap: accept, decline, book, message or record the visit."""
+    engine = get_engine()
+    with Session(engine) as db:
+        gated = _gate(db, code)
+        if isinstance(gated, BaseResponse):
+            return gated
+        expert, found = gated
+        openid, request_id = expert.openid, found.id
+    action = request.form.get("action", "")
+    command = _command(action, found.code or code, request.form)
+    if command is None:
+        flash("请把内容填完整。", "error")
+        return redirect(url_for("workbench.show_request", code=code))
+    action_id = "".join(c for c in request.form.get("action_id", "") if c.isalnum())[:24]
+    reply = run_as_typed(
+        engine, openid=openid, words=command, action_id=action_id or secrets.token_hex(12)
+    )
+    if action == "prescribe" and request_id is not None:
+        _store_prescription(engine, request_id, request.form)
+    flash(reply, "ok")
+    return redirect(url_for("workbench.show_request", code=code))
+
+
+def _command(action: str, code: str, form: Any) -> str | None:
+    """The text command a tap stands for (None: the form is incomplete)."""
+    if action == "accept":
+        return f"接单 {code}"
+    if action == "decline":
+        reason = (form.get("other") or form.get("reason") or "").strip()[:100]
+        return f"拒绝 {code} {reason}".strip()
+    if action == "book":
+        mode = form.get("mode", "visit")
+        if mode in ("电话", "远程"):
+            return f"预约 {code} {mode}"
+        when = form.get("when", "").replace("T", " ").strip()
+        return f"预约 {code} {when}" if when else None
+    if action == "message":
+        words = form.get("text", "").strip()[:1000]
+        return f"{code} {words}" if words else None
+    if action == "prescribe":
+        readable = prescription_text(form)
+        return f"完成 {code} {readable}" if readable else None
+    return None
+
+
+PRODUCT_FIELDS = ("product", "dose", "dilution", "method", "timing", "interval")
+PRODUCT_ROWS = 3
+
+
+def prescription_of(form: Any) -> dict[str, Any]:
+    """The structured prescription from the form."""
+    items = []
+    for row in range(PRODUCT_ROWS):
+        item = {name: form.get(f"{name}{row}", "").strip()[:100] for name in PRODUCT_FIELDS}
+        if item["product"]:
+            items.append(item)
+    return {
+        "diagnosis": form.get("diagnosis", "").strip()[:500],
+        "items": items,
+        "advice": form.get("advice", "").strip()[:500],
+    }
+
+
+def prescription_text(form: Any) -> str:
+    """The prescription as the farmer reads it (empty without a diagnosis)."""
+    found = prescription_of(form)
+    if not found["diagnosis"]:
+        return ""
+    lines = [found["diagnosis"]]
+    for number, item in enumerate(found["items"], start=1):
+        parts = [item["product"]]
+        parts += [
+            f"每亩 {item['dose']}" if item["dose"] else "",
+            f"兑水 {item['dilution']}" if item["dilution"] else "",
+        ]
+        parts += [item["method"], item["timing"]]
+        if item["interval"]:
+            parts.append(f"安全间隔期 {item['interval']}")
+        lines.append(f"用药{number}：" + "，".join(p for p in parts if p))
+    if found["advice"]:
+        lines.append(f"后续：{found['advice']}")
+    return "\n".join(lines)
+
+
+def _store_prescription(engine: Any, request_id: int, form: Any) -> None:
+    with session_scope(engine) as db:
+        found = db.get(HelpRequest, request_id)
+        if found is not None and found.status == "visited" and found.visit_record:
+            found.prescription = prescription_of(form)
+
+
+def run_as_typed(engine: Any, *, openid: str, words: str, action_id: str) -> str:
+    """Handle `words` as if the expert had typed them into the account; return the reply.
+
+    The same action id is handled once: a repeated tap is answered, not repeated.
+    """
+    now = utcnow()
+    inbound = Inbound(
+        openid=openid,
+        account="workbench",
+        msg_type="text",
+        created=now,
+        create_time=int(now.timestamp()),
+        msg_id=f"w{action_id}",
+        content=words,
+        fields={"Content": words, "Via": "workbench"},
+    )
+    with session_scope(engine) as db:
+        farmer = lock_farmer(session=db, openid=openid, now=now)
+        if get_inbound_by_key(session=db, dedupe_key=inbound.dedupe_key) is not None:
+            return "这一步已经做过了。"
+        received = receive(session=db, inbound=inbound, now=now, config=_policy(), farmer=farmer)
+        return received.reply or "好的。"
+
+
+@bp.get("/tasks")
+def tasks() -> BaseResponse | str:
+    """My tasks: offered to me, accepted, visits booked today, overdue."""
+    policy = _policy()
+    now = utcnow()
+    with Session(get_engine()) as db:
+        expert = _signed_in_expert(db)
+        if expert is None:
+            return _notice("请从链接进入", "在公众号里回复“任务”，会收到您的任务链接。", 403)
+        assert expert.id is not None
+        offered = [
+            found
+            for offer in pending_offers_of_expert(session=db, expert_id=expert.id)
+            if (found := db.get(HelpRequest, offer.request_id)) is not None
+        ]
+        held = requests_of_expert(session=db, expert_id=expert.id)
+        today = now.astimezone(policy.tz).date()
+        booked_today = [
+            r
+            for r in held
+            if r.visit_booked_for and r.visit_booked_for.astimezone(policy.tz).date() == today
+        ]
+        overdue = [r for r in held if r.accepted_at and r.accepted_at <= now - policy.overdue_after]
+        return render_template(
+            "workbench/tasks.html",
+            expert=expert,
+            offered=offered,
+            held=held,
+            booked_today=booked_today,
+            overdue=overdue,
+        )
+
+
+@bp.get("/media/<int:media_id>")
+def show_media(media_id: int) -> BaseResponse:
+    """A photo or voice note of a request this expert may see."""
+    with Session(get_engine()) as db:
+        media = db.get(MediaFile, media_id)
+        expert = _signed_in_expert(db)
+        found = db.get(HelpRequest, media.request_id) if media and media.request_id else None
+        if media is None or expert is None or found is None or not may_see(db, expert, found):
+            abort(403)
+    if media.status != "stored" or not media.path or not Path(media.path).is_file():
+        abort(404)
+    return send_file(
+        Path(media.path).resolve(),
+        mimetype=media.content_type or "application/octet-stream",
+        max_age=3600,
+    )

@@ -1,0 +1,202 @@
+"""The expert's workbench: links that name one expert, taps that act once, a phone page."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from bot.settings import Settings
+from bot.wechat_api import WeChatAPI
+from models.tables import Expert, HelpRequest, Offer, Survey, utcnow
+from scheduler.media import fetch_due_media
+from scheduler.outbox import deliver_outbox
+from tests.browser import browser_page, png, screenshot, serving
+from tests.fake_wechat_api import FakeWeChatAPI
+from tests.queries import rows
+from tests.wechat_client import FakeWeChat, post, reply_text
+
+PEPPER = "我家辣椒叶子发黄还有斑点 我是石坝村的"
+LINK = re.compile(r"https?://[^\s/]+(/w/[A-Za-z0-9._\-]+)")
+
+
+def page_link(fake_api: FakeWeChatAPI, openid: str) -> str:
+    """The workbench link in the last page the fake WeChat API delivered to an expert."""
+    pages = [t for t in fake_api.texts_to(openid) if "/w/" in t]
+    assert pages, fake_api.texts_to(openid)
+    found = LINK.search(pages[-1])
+    assert found is not None
+    return found.group(1)
+
+
+def ask(client: FlaskClient, wechat: FakeWeChat, openid: str, words: str) -> str:
+    reply = reply_text(wechat, post(client, wechat, wechat.text(openid, words)))
+    found = re.search(r"[A-Z]\d{4}", reply)
+    assert found is not None, reply
+    return found.group()
+
+
+def csrf_and_action(html: str) -> tuple[str, str]:
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    action = re.search(r'name="action_id" value="([0-9a-f]+)"', html)
+    assert token and action, html[:300]
+    return token.group(1), action.group(1)
+
+
+def test_a_link_opens_only_its_experts_requests_and_tampering_fails(
+    client: FlaskClient,
+    plain_wechat: FakeWeChat,
+    engine: Engine,
+    api: WeChatAPI,
+    fake_api: FakeWeChatAPI,
+    county: None,
+    app: Any,
+) -> None:
+    mine = ask(client, plain_wechat, "farmer-1", PEPPER)  # offered to 王植保
+    theirs = ask(client, plain_wechat, "farmer-2", "我家的猪不吃食 木鱼镇")  # to 张畜牧
+    deliver_outbox(engine=engine, sender=api, now=utcnow())
+    link = page_link(fake_api, "exp-wang")
+    assert "farmer-1" not in link and "139" not in link  # ids only, no openid or phone
+    wang = app.test_client()
+    opened = wang.get(link)
+    assert opened.status_code == 302 and opened.headers["Location"].endswith(f"/w/r/{mine}")
+    assert wang.get(f"/w/r/{mine}").status_code == 200
+    foreign = wang.get(f"/w/r/{theirs}")
+    assert foreign.status_code == 403 and "不在您这里" in foreign.get_data(as_text=True)
+    for tampered in (link[:-2] + "xx", link.replace("/w/", "/w/A"), link[:20]):
+        assert app.test_client().get(tampered).status_code in (403, 404)
+    assert app.test_client().get(f"/w/r/{mine}").status_code == 403  # no session, no page
+
+
+def test_an_old_link_is_refused_kindly(
+    settings: Settings, make_app: Any, plain_wechat: FakeWeChat, engine: Engine, county: None
+) -> None:
+    from handlers.notify import workbench_link
+
+    settings.link_lifetime = "1s"
+    app = make_app(settings)
+    ask(app.test_client(), plain_wechat, "farmer-3", PEPPER)
+    with Session(engine) as session:
+        wang = session.exec(select(Expert).where(Expert.openid == "exp-wang")).one()
+        found = session.exec(select(HelpRequest)).one()
+        link = workbench_link(settings.policy(), expert=wang, request=found)
+    time.sleep(2.1)
+    page = app.test_client().get(link.removeprefix(settings.public_url))
+    assert page.status_code == 403 and "过期" in page.get_data(as_text=True)
+    assert "任务" in page.get_data(as_text=True)  # says how to get a new one
+
+
+def test_double_tapping_accept_accepts_once(
+    client: FlaskClient,
+    plain_wechat: FakeWeChat,
+    engine: Engine,
+    api: WeChatAPI,
+    fake_api: FakeWeChatAPI,
+    county: None,
+    app: Any,
+) -> None:
+    code = ask(client, plain_wechat, "farmer-4", PEPPER)
+    deliver_outbox(engine=engine, sender=api, now=utcnow())
+    wang = app.test_client()
+    wang.get(page_link(fake_api, "exp-wang"))
+    token, action = csrf_and_action(wang.get(f"/w/r/{code}").get_data(as_text=True))
+    form = {"csrf_token": token, "action_id": action, "action": "accept"}
+    first = wang.post(f"/w/r/{code}/act", data=form, follow_redirects=True).get_data(as_text=True)
+    second = wang.post(f"/w/r/{code}/act", data=form, follow_redirects=True).get_data(as_text=True)
+    assert f"已接单 {code}" in first and "已经做过了" in second
+    assert [o.status for o in rows(engine, Offer)] == ["accepted"]
+    told = [t for t in queued(engine, "farmer-4") if "接了您的求助" in t]
+    assert len(told) == 1
+
+
+def queued(engine: Engine, openid: str) -> list[str]:
+    from models.tables import Outbox
+
+    return [
+        r.payload["text"]["content"]
+        for r in rows(engine, Outbox)
+        if r.openid == openid and r.payload.get("msgtype") == "text"
+    ]
+
+
+def test_the_whole_visit_on_a_phone_in_a_browser(
+    make_app: Any,
+    settings: Settings,
+    client: FlaskClient,
+    plain_wechat: FakeWeChat,
+    engine: Engine,
+    api: WeChatAPI,
+    fake_api: FakeWeChatAPI,
+    county: None,
+) -> None:
+    code = ask(client, plain_wechat, "farmer-w", PEPPER)
+    fake_api.media["leaf-w"] = (png(160, 120, (120, 170, 70)), "image/png")
+    post(
+        client,
+        plain_wechat,
+        plain_wechat.message("farmer-w", "image", PicUrl="p", MediaId="leaf-w"),
+    )
+    fetch_due_media(engine=engine, source=api, media_dir=settings.media_dir, now=utcnow())
+    deliver_outbox(engine=engine, sender=api, now=utcnow())
+    link = page_link(fake_api, "exp-wang")
+    app = make_app(settings)
+    tz = settings.policy().tz
+    tomorrow = (utcnow().astimezone(tz) + timedelta(days=1)).date()
+    with serving(app) as base, browser_page(width=390, height=844) as phone:
+        phone.goto(base + link)
+        phone.wait_for_selector("h1")
+        assert code in phone.locator("h1").inner_text()
+        photo = phone.locator(".photos img").first
+        photo.wait_for()
+        assert (
+            phone.evaluate("(img) => img.complete && img.naturalWidth", photo.element_handle())
+            == 160
+        )
+        phone.click("button:text-is('接单')")
+        phone.wait_for_selector(".flash.ok")
+        assert f"已接单 {code}" in phone.locator(".flash").inner_text()
+        phone.fill("input[name=when]", f"{tomorrow.isoformat()}T15:00")
+        phone.click("button:text-is('预约上门')")
+        phone.wait_for_selector(".flash.ok")
+        assert "已预约" in phone.locator(".flash").inner_text()
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+        screenshot(phone, "workbench-request")
+        phone.fill("textarea[name=text]", "明天下午三点到，先别浇水")
+        phone.click("button:text-is('发送')")
+        phone.wait_for_selector(".flash.ok")
+        assert f"已转给 {code} 农户" in phone.locator(".flash").inner_text()
+        phone.click("summary:text-is('写处方（看完后）')")
+        phone.fill("textarea[name=diagnosis]", "辣椒疫病，根茎部发病")
+        phone.fill("input[name=product0]", "72% 霜脲·锰锌可湿性粉剂")
+        phone.fill("input[name=dose0]", "100 克")
+        phone.fill("input[name=dilution0]", "30 公斤")
+        phone.fill("input[name=method0]", "喷雾，重点喷茎基部")
+        phone.fill("input[name=timing0]", "7 天一次，连喷 2 次")
+        phone.fill("input[name=interval0]", "7 天")
+        phone.fill("textarea[name=advice]", "雨后及时排水，拔除病株")
+        screenshot(phone, "workbench-prescription-form")
+        phone.click("button:text-is('记录这次服务并发给农户')")
+        phone.wait_for_selector(".flash.ok")
+        assert "已记录" in phone.locator(".flash").inner_text()
+    deliver_outbox(engine=engine, sender=api, now=utcnow())
+    to_farmer = fake_api.texts_to("farmer-w")
+    assert any("明天下午三点到" in t for t in to_farmer)  # relayed exactly as from WeChat
+    assert any("预约" in t and "15:00" in t for t in to_farmer)
+    prescription = next(t for t in to_farmer if "诊断和建议" in t)
+    assert "霜脲·锰锌" in prescription and "安全间隔期 7 天" in prescription
+    with Session(engine) as session:
+        found = session.exec(select(HelpRequest).where(HelpRequest.code == code)).one()
+        survey = session.exec(select(Survey)).one()
+    assert found.status == "visited" and found.prescription is not None
+    assert found.prescription["items"][0]["dose"] == "100 克"
+    booked = found.visit_booked_for
+    assert booked is not None and booked.astimezone(tz).replace(tzinfo=None) == datetime.combine(
+        tomorrow, datetime.min.time()
+    ) + timedelta(hours=15)
+    assert survey.state == "scheduled" and survey.due_at > utcnow()  # as after 完成
