@@ -27,9 +27,7 @@ def request_link(config: Policy, request: HelpRequest, now: datetime) -> str:
 WORKBENCH_SALT = "farmhelp.workbench"
 
 
-def workbench_link(
-    config: Policy, *, expert: Expert, request: HelpRequest | None = None
-) -> str:
+def workbench_link(config: Policy, *, expert: Expert, request: HelpRequest | None = None) -> str:
     """The expert's own link to a request (or to their task list); it expires.
 
     It names the expert and the request by id only (never a farmer's openid or
