@@ -64,6 +64,13 @@ PLACES = [
     "竹园镇太平村",
     "沙州镇青龙村",
 ]
+DIAGNOSES = [
+    "炭疽病，喷苯醚甲环唑",
+    "缺钾，追施钾肥",
+    "蚜虫，喷吡虫啉",
+    "根腐病，灌根",
+    "霜霉病，喷烯酰吗啉",
+]
 FILLERS = ["怎么办", "咋回事", "急", "请专家看看", "去年也这样", "打了药没用", "麻烦了", "好多棵"]
 CATEGORIES = ["plant_protection", "cultivation", "soil_fertilizer", "livestock", "aquaculture"]
 LIST = "/console/requests"
@@ -130,7 +137,7 @@ def seed(url: str, requests: int, messages: int) -> None:
         with cursor.copy(
             "COPY help_request (id, code, farmer_id, status, text, crop, category, symptoms,"
             " urgency, place, questions_asked, created_at, updated_at, confirmed_at, expert_id,"
-            " routing, indexed_at) FROM STDIN"
+            " routing, indexed_at, visit_record, visited_at) FROM STDIN"
         ) as copy:
             for n in range(1, requests + 1):
                 text = words(rng)
@@ -157,6 +164,8 @@ def seed(url: str, requests: int, messages: int) -> None:
                         expert,
                         "{}",
                         at + timedelta(seconds=1),
+                        rng.choice(DIAGNOSES) if status in ("closed", "visited") else None,
+                        at + timedelta(days=1) if status in ("closed", "visited") else None,
                     )
                 )
         with cursor.copy("COPY search_term (term, request_id) FROM STDIN") as copy:
@@ -186,6 +195,12 @@ def seed(url: str, requests: int, messages: int) -> None:
                         at,
                     )
                 )
+        # One open request offered to an expert, whose workbench page is timed.
+        cursor.execute(
+            "INSERT INTO offer (request_id, expert_id, status, reason, offered_at, deadline_at)"
+            " VALUES (123457, 1, 'pending', 'bench', now(), now() + interval '1 day')"
+        )
+        cursor.execute("UPDATE help_request SET status = 'offered' WHERE id = 123457")
         for table in ("farmer", "expert", "help_request", "message"):
             cursor.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
@@ -225,6 +240,17 @@ def measure(url: str, runs: int) -> None:
         "/console/login",
         data={"username": "bench", "password": "bench-password-0", "csrf_token": token},
     )
+    from sqlmodel import Session
+
+    from handlers.notify import workbench_link
+    from models.tables import Expert, HelpRequest
+
+    with Session(app.extensions["farmhelp.engine"]) as db:
+        expert, offered = db.get(Expert, 1), db.get(HelpRequest, 123457)
+        assert expert is not None and offered is not None
+        link = workbench_link(app.extensions["farmhelp.policy"], expert=expert, request=offered)
+    workbench = app.test_client()
+    workbench.get(link.removeprefix(app.extensions["farmhelp.policy"].public_url.rstrip("/")))
     pages = {
         "filtered list (status + category)": f"{LIST}?status=closed&category=plant_protection",
         "filtered list, page 40": f"{LIST}?status=closed&category=plant_protection&page=40",
@@ -232,12 +258,15 @@ def measure(url: str, runs: int) -> None:
         "Chinese search 马园村 + 生猪 filter": "/console/requests?q=马园村&crop=生猪",
         "a request's page": "/console/requests/B123457",
     }
+    clients = {name: client for name in pages}
+    pages["workbench page with similar cases"] = "/w/r/B123457"
+    clients["workbench page with similar cases"] = workbench
     print(f"{'page':40} {'median':>9} {'p95':>9}  (ms, {runs} runs each)")
     for name, path in pages.items():
         timings = []
         for _ in range(runs):
             started = time.perf_counter()
-            response = client.get(path)
+            response = clients[name].get(path)
             timings.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, (path, response.status_code)
         timings.sort()

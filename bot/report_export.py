@@ -23,6 +23,7 @@ FIGURE_NAMES = {
     "survey_response_rate": "回访应答率",
     "share_solved": "解决率",
     "mean_rating": "平均评分",
+    "consultations": "会诊人次",
 }
 
 

@@ -10,7 +10,9 @@ Definitions (month boundaries in the local time zone):
   to each visit, over requests accepted / visits recorded in the month;
 - survey_response_rate: surveys sent in the month that got an answer, over those sent;
 - share_solved: answered surveys saying "solved", over answered surveys;
-- mean_rating: mean of the ratings given to surveys sent in the month.
+- mean_rating: mean of the ratings given to surveys sent in the month;
+- consultations: colleagues invited to consult (会诊) in the month, for the inviting
+  expert's team.
 A request counts for the county of its place and the team of its expert.
 """
 
@@ -26,7 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from handlers.routing import resolve_place
-from models.tables import Expert, HelpRequest, RequestEvent, Survey
+from models.tables import Consultation, Expert, HelpRequest, RequestEvent, Survey
 
 UNKNOWN_COUNTY = "未知县区"
 UNASSIGNED_TEAM = "未派单"
@@ -43,6 +45,7 @@ FIGURES = (
     "survey_response_rate",
     "share_solved",
     "mean_rating",
+    "consultations",
 )
 
 
@@ -59,6 +62,7 @@ class _Bucket:
     surveys_answered: int = 0
     solved: int = 0
     ratings: list[int] = field(default_factory=list)
+    consultations: int = 0
 
     def figures(self) -> dict[str, Any]:
         def median(values: list[float]) -> float | None:
@@ -80,6 +84,7 @@ class _Bucket:
             "survey_response_rate": share(self.surveys_answered, self.surveys_sent),
             "share_solved": share(self.solved, self.surveys_answered),
             "mean_rating": round(statistics.mean(self.ratings), 2) if self.ratings else None,
+            "consultations": self.consultations,
         }
 
 
@@ -151,6 +156,19 @@ def compute_month(
             bucket.villages.add(parts.village or visit.place or "未说明")
             if visit.confirmed_at:
                 bucket.hours_to_visit.append((event.at - visit.confirmed_at).total_seconds() / 3600)
+    # Consultations (会诊): colleagues invited in the month, for the inviting expert's team.
+    by_id = {expert.id: expert for expert in expert_by_openid.values()}
+    for consultation in session.exec(select(Consultation)):
+        consulted = requests.get(consultation.request_id)
+        if consulted is None or not within(consultation.invited_at):
+            continue
+        inviter = by_id.get(consultation.invited_by)
+        for key in (
+            ("total", "合计"),
+            ("county", counties[consulted.id]),
+            ("team", (inviter.team or UNASSIGNED_TEAM) if inviter else UNASSIGNED_TEAM),
+        ):
+            buckets[key].consultations += 1
     for survey in session.exec(select(Survey)):
         if not within(survey.sent_at):
             continue

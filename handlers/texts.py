@@ -140,3 +140,10 @@ ACCOUNT_DISABLED_PAGE = "您的专家账号已停用。如有疑问请联系县�
 STAFF_REASSIGNED = "求助 {code} 已由县里的工作人员改派给其他专家，您不用再处理了，谢谢。"
 STAFF_CLOSED_EXPERT = "求助 {code} 已由县里的工作人员办结，您不用再处理了，谢谢。"
 STAFF_CLOSED_FARMER = "求助 {code} 已由县里的工作人员办结。以后有问题随时发给我们。"
+
+# Consultation (会诊).
+CONSULT_INVITE = (
+    "【会诊邀请 {code}】{holder}请您帮忙看看这个求助：{summary}。\n"
+    "打开看照片和对话，写下您的意见：{link}\n您的意见只有专家和工作人员看得到。"
+)
+CONSULT_NOTE = "【会诊意见 {code}】{name}：{text}"

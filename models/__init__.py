@@ -3,6 +3,7 @@
 from models.tables import (
     AccessToken,
     AuditEvent,
+    Consultation,
     DutyShift,
     Expert,
     Farmer,
@@ -27,6 +28,7 @@ from models.tables import (
 __all__ = [
     "AccessToken",
     "AuditEvent",
+    "Consultation",
     "DutyShift",
     "Expert",
     "Farmer",

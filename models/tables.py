@@ -347,3 +347,15 @@ class SearchTerm(SQLModel, table=True):
 
     term: str = Field(primary_key=True, max_length=8)
     request_id: int = Field(primary_key=True, foreign_key="help_request.id", index=True)
+
+
+class Consultation(SQLModel, table=True):
+    """A colleague the expert holding a request invited to consult on it (会诊)."""
+
+    __table_args__ = (UniqueConstraint("request_id", "expert_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="help_request.id", index=True)
+    expert_id: int = Field(foreign_key="expert.id", index=True)
+    invited_by: int = Field(foreign_key="expert.id")
+    invited_at: datetime = Field(default_factory=utcnow)

@@ -200,3 +200,129 @@ def test_the_whole_visit_on_a_phone_in_a_browser(
         tomorrow, datetime.min.time()
     ) + timedelta(hours=15)
     assert survey.state == "scheduled" and survey.due_at > utcnow()  # as after 完成
+    from models.console import timeline
+
+    with Session(engine) as session:
+        kinds = {item.text for item in timeline(session, request=found)}
+    assert any("辣椒疫病" in text for text in kinds)  # the console timeline has it too
+
+
+def test_a_consultation_stays_between_experts_and_staff(
+    client: FlaskClient,
+    plain_wechat: FakeWeChat,
+    engine: Engine,
+    api: WeChatAPI,
+    fake_api: FakeWeChatAPI,
+    county: None,
+    app: Any,
+    cli_env: dict[str, str],
+) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    code = ask(client, plain_wechat, "farmer-c", PEPPER)
+    deliver_outbox(engine=engine, sender=api, now=utcnow())
+    wang = app.test_client()
+    wang.get(page_link(fake_api, "exp-wang"))
+    token, action = csrf_and_action(wang.get(f"/w/r/{code}").get_data(as_text=True))
+    wang.post(
+        f"/w/r/{code}/act", data={"csrf_token": token, "action_id": action, "action": "accept"}
+    )
+    with Session(engine) as session:
+        li = session.exec(select(Expert).where(Expert.openid == "exp-li")).one()
+    invited = wang.post(
+        f"/w/r/{code}/act",
+        data={"csrf_token": token, "action": "invite", "expert_id": str(li.id)},
+        follow_redirects=True,
+    )
+    assert "已邀请 李植保 会诊" in invited.get_data(as_text=True)
+    deliver_outbox(engine=engine, sender=api, now=utcnow())
+    invitation = [t for t in fake_api.texts_to("exp-li") if "会诊邀请" in t]
+    assert invitation and code in invitation[0]
+    colleague = app.test_client()
+    colleague.get(page_link(fake_api, "exp-li"))
+    page = colleague.get(f"/w/r/{code}")
+    assert page.status_code == 200 and "叶子发黄" in page.get_data(as_text=True)
+    note_token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+    assert note_token is not None
+    colleague.post(
+        f"/w/r/{code}/act",
+        data={
+            "csrf_token": note_token.group(1),
+            "action": "consult_note",
+            "text": "像疫病，先看根部",
+        },
+    )
+    deliver_outbox(engine=engine, sender=api, now=utcnow())
+    assert not any("像疫病" in t for t in fake_api.texts_to("farmer-c"))  # never to the farmer
+    assert any("【会诊意见" in t and "像疫病" in t for t in fake_api.texts_to("exp-wang"))
+    added = CliRunner().invoke(
+        main,
+        ["staff", "add", "s1", "--role", "viewer", "--password-stdin"],
+        env=cli_env,
+        input="long-enough-pw\n",
+    )
+    assert added.exit_code == 0
+    staff = app.test_client()
+    login = staff.get("/console/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login)
+    assert csrf is not None
+    staff.post(
+        "/console/login",
+        data={"username": "s1", "password": "long-enough-pw", "csrf_token": csrf.group(1)},
+    )
+    timeline = staff.get(f"/console/requests/{code}").get_data(as_text=True)
+    assert "邀请 李植保 会诊" in timeline and "会诊：像疫病，先看根部" in timeline
+    month = utcnow().strftime("%Y-%m")
+    import json
+
+    report = CliRunner().invoke(main, ["report", "--month", month, "--format", "json"], env=cli_env)
+    assert json.loads(report.stdout)["rows"][0]["consultations"] == 1
+
+
+def test_similar_solved_cases_share_crop_and_symptoms_first(
+    client: FlaskClient,
+    plain_wechat: FakeWeChat,
+    engine: Engine,
+    api: WeChatAPI,
+    fake_api: FakeWeChatAPI,
+    county: None,
+    app: Any,
+) -> None:
+    from models.tables import Farmer
+
+    past = [
+        ("辣椒", ["黄叶", "斑点"], "辣椒叶子发黄有斑点", "炭疽病，喷苯醚甲环唑"),
+        ("辣椒", ["烂根"], "辣椒烂根了", "根腐病，灌根"),
+        ("玉米", ["黄叶", "斑点"], "玉米叶子发黄有斑点", "大斑病"),
+        ("辣椒", ["黄叶", "斑点"], "辣椒叶片黄了还有褐色斑点", "叶斑病，喷代森锰锌"),
+        ("番茄", ["斑点"], "番茄叶子有斑点", "早疫病"),
+    ]
+    with Session(engine) as session:
+        farmer = Farmer(openid="farmer-old")
+        session.add(farmer)
+        session.flush()
+        for crop, symptoms, words, record in past:
+            session.add(
+                HelpRequest(
+                    farmer_id=farmer.id,
+                    status="closed",
+                    crop=crop,
+                    category="plant_protection",
+                    symptoms=symptoms,
+                    text=words,
+                    visit_record=record,
+                    visited_at=utcnow() - timedelta(days=30),
+                )
+            )
+        session.commit()
+    code = ask(client, plain_wechat, "farmer-new", PEPPER)
+    deliver_outbox(engine=engine, sender=api, now=utcnow())
+    wang = app.test_client()
+    wang.get(page_link(fake_api, "exp-wang"))
+    html = wang.get(f"/w/r/{code}").get_data(as_text=True)
+    panel = html.split("以前类似的求助")[1]
+    shown = re.findall(r"<b>诊断和处理：</b>([^<]+)", panel)
+    assert shown[:2] and set(shown[:2]) == {"炭疽病，喷苯醚甲环唑", "叶斑病，喷代森锰锌"}
+    assert "大斑病" not in panel and "早疫病" not in panel  # other crops

@@ -122,6 +122,7 @@ HAND_COUNT = {
         "survey_response_rate": 0.6667,
         "share_solved": 0.5,
         "mean_rating": 3.5,
+        "consultations": 0,
     },
     ("county", "青川县"): {
         "requests": 3,
@@ -136,6 +137,7 @@ HAND_COUNT = {
         "survey_response_rate": 1.0,
         "share_solved": 0.5,
         "mean_rating": 3.5,
+        "consultations": 0,
     },
     ("county", "剑阁县"): {
         "requests": 1,
@@ -150,6 +152,7 @@ HAND_COUNT = {
         "survey_response_rate": 0.0,
         "share_solved": None,
         "mean_rating": None,
+        "consultations": 0,
     },
     ("team", "植保队"): {
         "requests": 2,
@@ -164,6 +167,7 @@ HAND_COUNT = {
         "survey_response_rate": 1.0,
         "share_solved": 0.5,
         "mean_rating": 3.5,
+        "consultations": 0,
     },
     ("team", "畜牧队"): {
         "requests": 1,
@@ -178,6 +182,7 @@ HAND_COUNT = {
         "survey_response_rate": 0.0,
         "share_solved": None,
         "mean_rating": None,
+        "consultations": 0,
     },
     ("team", "未派单"): {
         "requests": 1,
@@ -192,6 +197,7 @@ HAND_COUNT = {
         "survey_response_rate": None,
         "share_solved": None,
         "mean_rating": None,
+        "consultations": 0,
     },
 }
 

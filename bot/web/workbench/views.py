@@ -29,16 +29,20 @@ from bot.database import get_engine
 from bot.web.workbench import bp
 from handlers import texts
 from handlers.config import Policy
+from handlers.consultation import NOTE_PREFIX, ConsultationRefused, invite_colleagues, post_note
 from handlers.inbound import Inbound
 from handlers.notify import WORKBENCH_SALT
 from handlers.receive import receive
 from models.console import timeline
+from models.consultations import consultations_of, is_consulted
 from models.db import session_scope
+from models.experts import active_experts
 from models.farmers import lock_farmer
 from models.media import list_media
 from models.messages import get_inbound_by_key
 from models.offers import offers_for, pending_offers_of_expert
 from models.requests import get_request_by_code, requests_of_expert
+from models.similar import similar_solved
 from models.tables import Expert, Farmer, HelpRequest, MediaFile, utcnow
 
 SESSION_SECONDS = 2 * 3600  # a link opens a session this long, for that expert only
@@ -89,9 +93,11 @@ def _signed_in_expert(db: Session) -> Expert | None:
 
 
 def may_see(db: Session, expert: Expert, found: HelpRequest) -> bool:
-    """An expert sees a request offered to them or held by them."""
-    assert found.id is not None
+    """An expert sees a request offered to them, held by them, or shared for a consultation."""
+    assert found.id is not None and expert.id is not None
     if found.expert_id == expert.id:
+        return True
+    if is_consulted(session=db, request_id=found.id, expert_id=expert.id):
         return True
     return any(o.expert_id == expert.id for o in offers_for(session=db, request_id=found.id))
 
@@ -130,10 +136,18 @@ def show_request(code: str) -> BaseResponse | str:
             for o in offers_for(session=db, request_id=found.id)
         )
         media = list_media(session=db, request_id=found.id)
+        everything = timeline(db, request=found)
+        notes = [i for i in everything if i.kind == "event" and i.text.startswith(NOTE_PREFIX)]
         items = [
             item
-            for item in timeline(db, request=found)
-            if item.kind not in ("failed", "held") and not item.text.startswith("备注：")
+            for item in everything
+            if item.kind not in ("failed", "held")
+            and not item.text.startswith(("备注：", NOTE_PREFIX))
+        ]
+        consulted = is_consulted(session=db, request_id=found.id, expert_id=expert.id or 0)
+        invited = {c.expert_id for c in consultations_of(session=db, request_id=found.id)}
+        colleagues = [
+            e for e in active_experts(session=db) if e.id != expert.id and e.id not in invited
         ]
         tz = _policy().tz
         tomorrow = (utcnow().astimezone(tz) + timedelta(days=1)).date()
@@ -148,6 +162,10 @@ def show_request(code: str) -> BaseResponse | str:
             photos=[m for m in media if m.kind == "image" and m.status == "stored"],
             voices=[m for m in media if m.kind == "voice" and m.status == "stored"],
             items=items,
+            notes=notes,
+            consulted=consulted,
+            colleagues=sorted(colleagues, key=lambda e: (e.team, e.name)),
+            similar=similar_solved(db, found),
             reasons=DECLINE_REASONS,
             action_id=secrets.token_hex(12),
             suggested=datetime.combine(tomorrow, clock(9, 0)).strftime("%Y-%m-%dT%H:%M"),
@@ -165,6 +183,8 @@ def act(code: str) -> BaseResponse:
         expert, found = gated
         openid, request_id = expert.openid, found.id
     action = request.form.get("action", "")
+    if action in ("invite", "consult_note"):
+        return _consult(engine, action, code, request_id)
     command = _command(action, found.code or code, request.form)
     if command is None:
         flash("请把内容填完整。", "error")
@@ -176,6 +196,39 @@ def act(code: str) -> BaseResponse:
     if action == "prescribe" and request_id is not None:
         _store_prescription(engine, request_id, request.form)
     flash(reply, "ok")
+    return redirect(url_for("workbench.show_request", code=code))
+
+
+def _consult(engine: Any, action: str, code: str, request_id: int | None) -> BaseResponse:
+    """Invite colleagues, or post a consultation note (no WeChat command stands for these)."""
+    assert request_id is not None
+    try:
+        with session_scope(engine) as db:
+            expert = _signed_in_expert(db)
+            assert expert is not None
+            if action == "invite":
+                ids = [int(v) for v in request.form.getlist("expert_id") if v.isdigit()]
+                chosen = [e for e in (db.get(Expert, i) for i in ids) if e is not None]
+                invited = invite_colleagues(
+                    db,
+                    request_id=request_id,
+                    holder=expert,
+                    invitees=chosen,
+                    config=_policy(),
+                    now=utcnow(),
+                )
+                flash(f"已邀请 {'、'.join(e.name for e in invited)} 会诊。", "ok")
+            else:
+                post_note(
+                    db,
+                    request_id=request_id,
+                    expert=expert,
+                    text=request.form.get("text", ""),
+                    now=utcnow(),
+                )
+                flash("会诊意见已记下（农户看不到）。", "ok")
+    except ConsultationRefused as error:
+        flash(str(error), "error")
     return redirect(url_for("workbench.show_request", code=code))
 
 
