@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -180,10 +181,21 @@ def test_the_whole_visit_on_a_phone_in_a_browser(
         phone.fill("input[name=timing0]", "7 天一次，连喷 2 次")
         phone.fill("input[name=interval0]", "7 天")
         phone.fill("textarea[name=advice]", "雨后及时排水，拔除病株")
+        phone.set_input_files(
+            "input[name=photos]",
+            files=[
+                {
+                    "name": "visit.png",
+                    "mimeType": "image/png",
+                    "buffer": png(80, 60, (200, 180, 60)),
+                }
+            ],
+        )
         screenshot(phone, "workbench-prescription-form")
         phone.click("button:text-is('记录这次服务并发给农户')")
         phone.wait_for_selector(".flash.ok")
         assert "已记录" in phone.locator(".flash").inner_text()
+        assert "1 张现场照片已存" in phone.locator(".flash").inner_text()
     deliver_outbox(engine=engine, sender=api, now=utcnow())
     to_farmer = fake_api.texts_to("farmer-w")
     assert any("明天下午三点到" in t for t in to_farmer)  # relayed exactly as from WeChat
@@ -205,6 +217,12 @@ def test_the_whole_visit_on_a_phone_in_a_browser(
     with Session(engine) as session:
         kinds = {item.text for item in timeline(session, request=found)}
     assert any("辣椒疫病" in text for text in kinds)  # the console timeline has it too
+    from models.tables import MediaFile
+
+    visit_photos = [m for m in rows(engine, MediaFile) if m.media_id.startswith("visit-")]
+    assert len(visit_photos) == 1 and visit_photos[0].request_id == found.id
+    assert visit_photos[0].path
+    assert Path(visit_photos[0].path).read_bytes().startswith(b"\x89PNG")
 
 
 def test_a_consultation_stays_between_experts_and_staff(

@@ -43,7 +43,7 @@ from models.messages import get_inbound_by_key
 from models.offers import offers_for, pending_offers_of_expert
 from models.requests import get_request_by_code, requests_of_expert
 from models.similar import similar_solved
-from models.tables import Expert, Farmer, HelpRequest, MediaFile, utcnow
+from models.tables import Expert, Farmer, HelpRequest, MediaFile, Message, utcnow
 
 SESSION_SECONDS = 2 * 3600  # a link opens a session this long, for that expert only
 DECLINE_REASONS = ("不在附近", "不是我的专业", "今天排满了", "生病或请假")
@@ -194,7 +194,9 @@ def act(code: str) -> BaseResponse:
         engine, openid=openid, words=command, action_id=action_id or secrets.token_hex(12)
     )
     if action == "prescribe" and request_id is not None:
-        _store_prescription(engine, request_id, request.form)
+        stored = _store_prescription(engine, request_id, request.form, openid)
+        if stored:
+            reply += f"（{stored} 张现场照片已存）"
     flash(reply, "ok")
     return redirect(url_for("workbench.show_request", code=code))
 
@@ -293,11 +295,64 @@ def prescription_text(form: Any) -> str:
     return "\n".join(lines)
 
 
-def _store_prescription(engine: Any, request_id: int, form: Any) -> None:
+def _store_prescription(engine: Any, request_id: int, form: Any, openid: str) -> int:
+    """Keep the structured prescription and the visit's photos; return how many photos."""
     with session_scope(engine) as db:
         found = db.get(HelpRequest, request_id)
-        if found is not None and found.status == "visited" and found.visit_record:
-            found.prescription = prescription_of(form)
+        if found is None or found.status != "visited" or not found.visit_record:
+            return 0  # the visit was not recorded (not the holder, or already done)
+        found.prescription = prescription_of(form)
+        return _store_visit_photos(db, found, openid)
+
+
+PHOTO_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_VISIT_PHOTOS = 6
+
+
+def _store_visit_photos(db: Session, found: HelpRequest, openid: str) -> int:
+    """Photos from the visit, kept like the farmer's (files and media rows)."""
+    media_dir: Path = current_app.extensions["farmhelp.settings"].media_dir
+    now = utcnow()
+    kept = 0
+    for upload in request.files.getlist("photos")[:MAX_VISIT_PHOTOS]:
+        suffix = PHOTO_TYPES.get(upload.mimetype or "")
+        content = upload.read(MAX_PHOTO_BYTES + 1)
+        if suffix is None or not content or len(content) > MAX_PHOTO_BYTES:
+            continue
+        message = Message(
+            direction="in",
+            channel="workbench",
+            openid=openid,
+            request_id=found.id,
+            msg_type="image",
+            content="现场照片",
+            payload={"via": "workbench"},
+            status="handled",
+            created_at=now,
+        )
+        db.add(message)
+        db.flush()
+        assert message.id is not None
+        media = MediaFile(
+            media_id=f"visit-{message.id}",
+            kind="image",
+            message_id=message.id,
+            request_id=found.id,
+            status="stored",
+            content_type=upload.mimetype,
+            size=len(content),
+            created_at=now,
+            stored_at=now,
+        )
+        db.add(media)
+        db.flush()
+        path = media_dir / str(found.code) / f"{media.id}-visit{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        media.path = str(path)
+        kept += 1
+    return kept
 
 
 def run_as_typed(engine: Any, *, openid: str, words: str, action_id: str) -> str:
