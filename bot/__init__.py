@@ -34,6 +34,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     from bot.web.auth import csrf
 
     csrf.exempt(webhook.bp)  # signed by WeChat, not a browser form
+    if settings.fake_wechat_api and settings.env != "production":
+        from bot.web import demo
+
+        demo.init_app(app)  # a development tool: the fake WeChat API and the simulator
     app.config["FARMHELP_TRUST_PROXY"] = settings.trust_proxy
     return app
 

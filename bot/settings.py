@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     overdue_after: str = Field(default="3d", validation_alias="FARMHELP_OVERDUE_AFTER")
     link_lifetime: str = Field(default="7d", validation_alias="FARMHELP_LINK_LIFETIME")
     intake_timeout: str = Field(default="10min", validation_alias="FARMHELP_INTAKE_TIMEOUT")
+    # A development tool: the fake WeChat API and the simulator (farmhelp demo turns it on).
+    fake_wechat_api: bool = Field(default=False, validation_alias="FARMHELP_FAKE_WECHAT_API")
     console_idle_seconds: int = Field(default=1800, validation_alias="FARMHELP_CONSOLE_IDLE")
     trust_proxy: bool = Field(default=False, validation_alias="FARMHELP_TRUST_PROXY")
     wechat_template_survey: str | None = Field(
@@ -162,6 +164,10 @@ class Settings(BaseSettings):
             if missing:
                 raise SettingsError(f"production needs these set: {', '.join(missing)}")
             self._check_production_secrets()
+            if self.fake_wechat_api:
+                raise SettingsError(
+                    "FARMHELP_FAKE_WECHAT_API is a development tool; production refuses it"
+                )
             return self
         # Development: never a fixed, guessable secret; a random one per process instead.
         if not self.secret_key:

@@ -5,16 +5,26 @@ Timestamps are timezone-aware UTC (SQLModel's UTCDateTime), on SQLite and Postgr
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+# How far `farmhelp demo` has moved its clock forward; always zero otherwise.
+_demo_clock_offset = timedelta(0)
+
 
 def utcnow() -> datetime:
-    """Return the current time, timezone-aware, in UTC."""
-    return datetime.now(UTC)
+    """Return the current time, timezone-aware, in UTC (moved forward only in the demo)."""
+    return datetime.now(UTC) + _demo_clock_offset
+
+
+def advance_demo_clock(by: timedelta) -> timedelta:
+    """Move the demo's clock forward (only `farmhelp demo` calls this); return the offset."""
+    global _demo_clock_offset
+    _demo_clock_offset += by
+    return _demo_clock_offset
 
 
 class Farmer(SQLModel, table=True):

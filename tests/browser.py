@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import struct
 import threading
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +14,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
+
+from bot.web.demo.photos import png
+
+__all__ = ["browser_page", "png", "require_chromium", "screenshot", "serving"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = Path(os.environ.get("FARMHELP_SCREENSHOTS", ROOT / "docs" / "screenshots"))
@@ -81,22 +83,3 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
-
-
-def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
-    """A small valid PNG of one colour (a stand-in for a farmer's photo)."""
-    row = b"\x00" + bytes(rgb) * width
-    raw = row * height
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )

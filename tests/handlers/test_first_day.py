@@ -133,7 +133,7 @@ def test_photos_before_acceptance_go_to_the_accepting_expert(
             plain_wechat.message("farmer-photo", "image", PicUrl="p", MediaId=f"early-{n}"),
         )
     accepted = say(client, plain_wechat, "exp-wang", f"接单 {code}")
-    assert "2 个照片/语音随后发给您" in accepted and "/r/" in accepted
+    assert "2 个照片/语音随后发给您" in accepted and "/w/" in accepted
     to_expert = [r.payload for r in rows(engine, Outbox) if r.openid == "exp-wang"]
     assert {"msgtype": "image", "image": {"media_id": "early-0"}} in to_expert
     assert {"msgtype": "image", "image": {"media_id": "early-1"}} in to_expert
