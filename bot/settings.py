@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     overdue_after: str = Field(default="3d", validation_alias="FARMHELP_OVERDUE_AFTER")
     link_lifetime: str = Field(default="7d", validation_alias="FARMHELP_LINK_LIFETIME")
     intake_timeout: str = Field(default="10min", validation_alias="FARMHELP_INTAKE_TIMEOUT")
+    outbreak_window: str = Field(default="72h", validation_alias="FARMHELP_OUTBREAK_WINDOW")
+    outbreak_min_requests: int = Field(
+        default=3, ge=2, validation_alias="FARMHELP_OUTBREAK_MIN_REQUESTS"
+    )
+    wechat_template_advisory: str | None = Field(
+        default=None, validation_alias="WECHAT_TEMPLATE_ADVISORY"
+    )
     # A development tool: the fake WeChat API and the simulator (farmhelp demo turns it on).
     fake_wechat_api: bool = Field(default=False, validation_alias="FARMHELP_FAKE_WECHAT_API")
     console_idle_seconds: int = Field(default=1800, validation_alias="FARMHELP_CONSOLE_IDLE")
@@ -102,6 +109,7 @@ class Settings(BaseSettings):
         "overdue_after",
         "link_lifetime",
         "intake_timeout",
+        "outbreak_window",
     )
     @classmethod
     def _check_duration(cls, value: str) -> str:
@@ -122,7 +130,11 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "redis_url", "wechat_encoding_aes_key", "wechat_template_expert_page", mode="before"
+        "redis_url",
+        "wechat_encoding_aes_key",
+        "wechat_template_expert_page",
+        "wechat_template_advisory",
+        mode="before",
     )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
@@ -214,6 +226,9 @@ class Settings(BaseSettings):
             link_secret=self.secret_key,
             link_lifetime=parse_duration(self.link_lifetime),
             intake_timeout=parse_duration(self.intake_timeout),
+            outbreak_window=parse_duration(self.outbreak_window),
+            outbreak_min_requests=self.outbreak_min_requests,
+            advisory_template=self.wechat_template_advisory,
             timezone=self.timezone,
             survey_delay=parse_duration(self.survey_delay),
             survey_reminder=parse_duration(self.survey_reminder),

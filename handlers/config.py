@@ -65,6 +65,9 @@ class Policy:
     visit_reminder: timedelta = timedelta(hours=1)
     overdue_after: timedelta = timedelta(days=3)
     intake_timeout: timedelta = timedelta(minutes=10)
+    outbreak_window: timedelta = timedelta(hours=72)
+    outbreak_min_requests: int = 3
+    advisory_template: str | None = None
 
     @property
     def tz(self) -> ZoneInfo:

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from handlers import events, expert, intake, texts  # noqa: F401  (registers their handlers)
+from handlers.advisories import change_subscription
 from handlers.config import Policy
 from handlers.inbound import MAX_MESSAGE_CHARS, Inbound
 from handlers.registry import Context, find_handler
@@ -109,6 +110,15 @@ class Taken:
 Step = Callable[[Context, Inbound], Taken | None]
 
 
+def take_subscription(context: Context, inbound: Inbound) -> Taken | None:
+    """退订 / 订阅 turn advisories off and on, whoever writes it."""
+    if inbound.msg_type != "text":
+        return None
+    words = "".join(inbound.words.split()).strip("。！!.")
+    reply = change_subscription(context.farmer, words)
+    return None if reply is None else Taken(reply)
+
+
 def take_survey_answer(context: Context, inbound: Inbound) -> Taken | None:
     """While a survey waits for its answer, the farmer's words go to it first."""
     if inbound.msg_type not in ("text", "voice"):
@@ -156,6 +166,7 @@ def take_by_type(context: Context, inbound: Inbound) -> Taken | None:
 
 # The way of every inbound message, in order: the first step that takes it wins.
 STEPS: tuple[Step, ...] = (
+    take_subscription,
     take_survey_answer,
     take_expert_command,
     take_expert_relay,

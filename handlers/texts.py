@@ -147,3 +147,14 @@ CONSULT_INVITE = (
     "打开看照片和对话，写下您的意见：{link}\n您的意见只有专家和工作人员看得到。"
 )
 CONSULT_NOTE = "【会诊意见 {code}】{name}：{text}"
+
+# Seeing ahead (事前主动): outbreak alerts and advisories.
+OUTBREAK_ALERT = (
+    "【疫情预警】{township}{crop}：最近有 {count} 个求助都说{symptoms}（{codes}）。"
+    "请在管理后台查看，必要时给这一带的农户发预警通知。"
+)
+ADVISORY = "【{title}】\n{body}\n（县农技服务。不想再收到这类通知请回复“退订”）"
+UNSUBSCRIBED_ADVISORIES = (
+    "好的，以后不再给您发农情通知。有问题照样可以随时问我们；想再收到请回复“订阅”。"
+)
+SUBSCRIBED_ADVISORIES = "好的，以后有病虫害预警和农事提醒会发给您。不想收到请回复“退订”。"

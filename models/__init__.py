@@ -2,6 +2,7 @@
 
 from models.tables import (
     AccessToken,
+    Advisory,
     AuditEvent,
     Consultation,
     DutyShift,
@@ -14,6 +15,7 @@ from models.tables import (
     MonthlyReport,
     Offer,
     Outbox,
+    OutbreakAlert,
     Place,
     PushNonce,
     RequestEvent,
@@ -27,6 +29,7 @@ from models.tables import (
 
 __all__ = [
     "AccessToken",
+    "Advisory",
     "AuditEvent",
     "Consultation",
     "DutyShift",
@@ -39,6 +42,7 @@ __all__ = [
     "MonthlyReport",
     "Offer",
     "Outbox",
+    "OutbreakAlert",
     "Place",
     "PushNonce",
     "RequestEvent",

@@ -37,15 +37,23 @@ def enqueue(
     return row
 
 
-def due_outbox(*, session: Session, now: datetime, limit: int = 50) -> list[Outbox]:
-    """Return pending pushes whose next attempt is due, oldest first."""
-    statement = (
+def due_outbox(
+    *, session: Session, now: datetime, limit: int = 50, advisory_limit: int = 20
+) -> list[Outbox]:
+    """Return pending pushes whose next attempt is due, oldest first.
+
+    Pages, relays and notices come first; advisories (sent to many at once) fill in
+    at most `advisory_limit` a run, which keeps a county-wide advisory under
+    WeChat's rate limits without delaying anyone's help.
+    """
+    due = (
         select(Outbox)
         .where(Outbox.status == "pending", col(Outbox.next_try_at) <= now)
         .order_by(col(Outbox.id))
-        .limit(limit)
     )
-    return list(session.exec(statement))
+    urgent = list(session.exec(due.where(Outbox.purpose != "advisory").limit(limit)))
+    bulk = list(session.exec(due.where(Outbox.purpose == "advisory").limit(advisory_limit)))
+    return urgent + bulk
 
 
 def release_held(*, session: Session, openid: str, now: datetime) -> int:

@@ -34,6 +34,8 @@ class Farmer(SQLModel, table=True):
     place: str | None = Field(default=None, max_length=128)
     # A number the farmer chose to leave so an expert can call (shown masked to most).
     phone: str | None = Field(default=None, max_length=32)
+    # Cleared by 退订: no advisories (事前主动) any more; help requests are unaffected.
+    advisories: bool = True
     latitude: float | None = None
     longitude: float | None = None
     subscribed: bool = True
@@ -238,6 +240,7 @@ class Outbox(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     next_try_at: datetime = Field(default_factory=utcnow, index=True)
+    advisory_id: int | None = Field(default=None, foreign_key="advisory.id", index=True)
     # The deliverer that claimed the row for one attempt (cleared after the attempt).
     claimed_by: str | None = Field(default=None, max_length=128)
     last_errcode: int | None = None
@@ -369,3 +372,36 @@ class Consultation(SQLModel, table=True):
     expert_id: int = Field(foreign_key="expert.id", index=True)
     invited_by: int = Field(foreign_key="expert.id")
     invited_at: datetime = Field(default_factory=utcnow)
+
+
+class OutbreakAlert(SQLModel, table=True):
+    """Several requests about one crop with shared symptoms from one township: a cluster."""
+
+    __tablename__ = "outbreak_alert"
+
+    id: int | None = Field(default=None, primary_key=True)
+    crop: str = Field(max_length=32, index=True)
+    township: str = Field(max_length=64, index=True)
+    symptoms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    request_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    first_at: datetime
+    last_at: datetime = Field(index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Advisory(SQLModel, table=True):
+    """A warning or advice staff send to farmers before problems come (事前主动)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=64)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    crop: str | None = Field(default=None, max_length=32)
+    township: str | None = Field(default=None, max_length=64)
+    village: str | None = Field(default=None, max_length=64)
+    everyone: bool = False
+    created_by: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    recipients: int = 0
+    alert_id: int | None = Field(default=None, foreign_key="outbreak_alert.id")

@@ -13,6 +13,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from handlers.outbreaks import find_outbreaks
 from models.db import session_scope
 from models.nonces import prune_nonces
 from models.search import index_pending
@@ -89,6 +90,13 @@ def run_monthly_report() -> int:
     return store_last_month(engine=context.engine, policy=context.config, now=utcnow())
 
 
+def run_find_outbreaks() -> int:
+    """Raise or grow outbreak alerts for clusters of similar requests."""
+    context = runtime.current()
+    with session_scope(context.engine) as session:
+        return len(find_outbreaks(session, config=context.config, now=utcnow()))
+
+
 def run_index_search() -> int:
     """Bring the Chinese search index up to date with requests' words."""
     context = runtime.current()
@@ -119,6 +127,7 @@ def declared_jobs(timezone: str) -> tuple[JobSpec, ...]:
         JobSpec("fetch_media", "scheduler.jobs:run_fetch_media", IntervalTrigger(seconds=20)),
         JobSpec("prune_nonces", "scheduler.jobs:run_prune_nonces", IntervalTrigger(minutes=10)),
         JobSpec("index_search", "scheduler.jobs:run_index_search", IntervalTrigger(seconds=5)),
+        JobSpec("find_outbreaks", "scheduler.jobs:run_find_outbreaks", IntervalTrigger(minutes=10)),
         JobSpec(
             "monthly_report",
             "scheduler.jobs:run_monthly_report",

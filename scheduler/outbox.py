@@ -107,6 +107,10 @@ def _deliver_one(engine: Engine, sender: Sender, row_id: int, now: datetime) -> 
             row.status, row.claimed_by = "dropped", None
             log.info("outbox %d dropped: %s has unsubscribed", row_id, row.openid)
             return 0
+        if farmer is not None and row.purpose == "advisory" and not farmer.advisories:
+            row.status, row.claimed_by = "dropped", None
+            row.last_error = "farmer replied 退订"
+            return 0
         kind, openid, payload = row.kind, row.openid, dict(row.payload)
     if kind == "template":
         # WeChat sends one template message per openid + client_msg_id (10 minutes),

@@ -144,6 +144,7 @@ def test_job_list_wiring() -> None:
         "fetch_media": timedelta(seconds=20),
         "prune_nonces": timedelta(minutes=10),
         "index_search": timedelta(seconds=5),
+        "find_outbreaks": timedelta(minutes=10),
     }
     monthly = jobs["monthly_report"].trigger
     assert isinstance(monthly, CronTrigger) and str(monthly.timezone) == "Asia/Shanghai"

@@ -1,0 +1,206 @@
+"""Seeing ahead (事前主动): outbreak alerts from clusters, advisories to the right farmers."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, update
+from sqlmodel import Session, select
+
+from bot.cli import main
+from bot.settings import Settings
+from bot.wechat_api import WeChatAPI
+from handlers import texts
+from handlers.advisories import AdvisoryRefused, audience, progress, send_advisory
+from handlers.outbreaks import find_outbreaks
+from models.tables import Advisory, Farmer, HelpRequest, Outbox, OutbreakAlert, utcnow
+from scheduler.outbox import deliver_outbox
+from tests.fake_wechat_api import FakeWeChatAPI
+from tests.queries import rows
+from tests.wechat_client import FakeWeChat, post, reply_text
+
+RUST = [
+    "小麦叶子上有黄锈",
+    "麦子叶片出现条锈了",
+    "小麦长锈病了",
+    "小麦叶子上一条一条的黄锈",
+    "麦子条锈病",
+]
+
+
+def say(client: FlaskClient, wechat: FakeWeChat, openid: str, words: str) -> str:
+    return reply_text(wechat, post(client, wechat, wechat.text(openid, words)))
+
+
+def sent_to(engine: Engine, openid: str) -> list[str]:
+    return [
+        r.payload["text"]["content"]
+        for r in rows(engine, Outbox)
+        if r.openid == openid and r.payload.get("msgtype") == "text"
+    ]
+
+
+def test_four_rust_requests_in_one_township_raise_one_alert_that_grows(
+    settings: Settings, make_app: Any, plain_wechat: FakeWeChat, engine: Engine, county: None
+) -> None:
+    settings.staff_openids = "staff-1"
+    client = make_app(settings).test_client()
+    policy = settings.policy()
+    for n, words in enumerate(RUST[:4]):
+        say(client, plain_wechat, f"wheat-{n}", f"{words} 木鱼镇石坝村")
+    with Session(engine) as session:
+        assert len(session.exec(select(HelpRequest)).all()) == 4
+        raised = find_outbreaks(session, config=policy, now=utcnow())
+        session.commit()
+    assert len(raised) == 1
+    alert = rows(engine, OutbreakAlert)[0]
+    assert (alert.crop, alert.township, len(alert.request_ids)) == ("小麦", "木鱼镇", 4)
+    assert "锈病" in alert.symptoms
+    for openid in ("staff-1", "exp-liu"):  # staff and the plant-protection leader
+        assert len([t for t in sent_to(engine, openid) if "疫情预警" in t]) == 1
+    say(client, plain_wechat, "wheat-4", f"{RUST[4]} 木鱼镇石坝村")
+    with Session(engine) as session:
+        assert find_outbreaks(session, config=policy, now=utcnow() + timedelta(hours=30)) == []
+        session.commit()
+    grown = rows(engine, OutbreakAlert)
+    assert len(grown) == 1 and len(grown[0].request_ids) == 5  # joined, not fired again
+    for openid in ("staff-1", "exp-liu"):
+        assert len([t for t in sent_to(engine, openid) if "疫情预警" in t]) == 1
+
+
+def test_spread_out_or_distant_requests_raise_nothing(
+    settings: Settings, make_app: Any, plain_wechat: FakeWeChat, engine: Engine, county: None
+) -> None:
+    client = make_app(settings).test_client()
+    for n in range(3):  # one township, but over two weeks
+        say(client, plain_wechat, f"slow-{n}", f"{RUST[n]} 城关镇东河村")
+    now = utcnow()
+    with Session(engine) as session:
+        for n, request in enumerate(session.exec(select(HelpRequest)).all()):
+            request.confirmed_at = now - timedelta(days=7 * (2 - n))
+        session.commit()
+    for n, place in enumerate(("木鱼镇石坝村", "城关镇东河村", "青川县")):  # three places
+        say(client, plain_wechat, f"far-{n}", f"玉米叶子有锈病 {place}")
+    with Session(engine) as session:
+        assert find_outbreaks(session, config=settings.policy(), now=now) == []
+
+
+def _places(cli_env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "more-places.csv"
+    path.write_text(
+        "county,township,village\n原州区,彭堡镇,申庄村\n原州区,彭堡镇,曹洼村\n原州区,三营镇,三营村\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["places", "import", str(path)], env=cli_env)
+    assert result.exit_code == 0, result.output
+
+
+def test_an_advisory_reaches_exactly_the_matching_farmers_by_the_right_way(
+    client: FlaskClient,
+    plain_wechat: FakeWeChat,
+    engine: Engine,
+    settings: Settings,
+    api: WeChatAPI,
+    fake_api: FakeWeChatAPI,
+    cli_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    _places(cli_env, tmp_path)
+    growers = {
+        "in-window": "我家小麦叶子发黄 彭堡镇申庄村",
+        "out-of-window": "小麦苗长得慢 彭堡镇曹洼村",
+        "maize": "玉米叶子发黄 彭堡镇申庄村",
+        "elsewhere": "小麦叶子发黄 三营镇三营村",
+        "opted-out": "小麦叶子发黄 彭堡镇曹洼村",
+        "unfollowed": "小麦叶子发黄 彭堡镇申庄村",
+    }
+    for openid, words in growers.items():
+        say(client, plain_wechat, openid, words)
+    assert say(client, plain_wechat, "opted-out", "退订") == texts.UNSUBSCRIBED_ADVISORIES
+    post(client, plain_wechat, plain_wechat.event("unfollowed", "unsubscribe"))
+    with Session(engine) as session:
+        session.execute(
+            update(Farmer)
+            .where(Farmer.openid == "out-of-window")  # type: ignore[arg-type]
+            .values(last_message_at=utcnow() - timedelta(days=3))
+        )
+        session.commit()
+    policy = dataclasses.replace(settings.policy(), advisory_template="TPL-ADVISORY")
+    with Session(engine) as session:
+        reached = audience(session, crop="小麦", township="彭堡镇", village=None, everyone=False)
+        assert sorted(f.openid for f in reached) == [
+            "in-window",
+            "out-of-window",
+        ]  # the count shown
+        advisory = Advisory(
+            title="小麦条锈病预警",
+            body="近期多地发现条锈病，发病初期每亩用 15% 三唑酮 60 克兑水 30 公斤喷雾。",
+            crop="小麦",
+            township="彭堡镇",
+            created_by="coord1",
+        )
+        session.add(advisory)
+        session.flush()
+        ways = send_advisory(session, advisory=advisory, config=policy, now=utcnow())
+        session.commit()
+        advisory_id = advisory.id
+    assert ways == {"custom": 1, "template": 1}
+    queued = [r for r in rows(engine, Outbox) if r.advisory_id == advisory_id]
+    assert len(queued) == len(reached) == 2  # the count shown equals the messages queued
+    fake_api.fail_next("message/template/send", errcode=43004, errmsg="require subscribe")
+    for _ in range(2):
+        deliver_outbox(engine=engine, sender=api, now=utcnow())
+    custom = [b for b in fake_api.sent() if b["touser"] == "in-window" and "条锈病" in str(b)]
+    assert len(custom) == 1
+    assert not [
+        b
+        for b in fake_api.calls
+        if b[1].get("touser") in ("maize", "elsewhere", "opted-out", "unfollowed")
+    ]
+    with Session(engine) as session:
+        seen = progress(session, advisory_id=advisory_id or 0)
+        again = session.get(Advisory, advisory_id)
+        assert again is not None
+        with pytest.raises(AdvisoryRefused, match="已经发过"):  # never twice
+            send_advisory(session, advisory=again, config=policy, now=utcnow())
+    assert seen["states"] == {"sent": 1, "failed": 1}
+    assert seen["failed"] == [("out-of-window", "43004: require subscribe")]  # visible per farmer
+
+
+def test_without_a_template_outside_the_window_the_advisory_waits_for_the_farmer(
+    client: FlaskClient,
+    plain_wechat: FakeWeChat,
+    engine: Engine,
+    settings: Settings,
+    api: WeChatAPI,
+    fake_api: FakeWeChatAPI,
+    cli_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    _places(cli_env, tmp_path)
+    say(client, plain_wechat, "quiet-farmer", "小麦苗长得慢 彭堡镇曹洼村")
+    with Session(engine) as session:
+        session.execute(
+            update(Farmer)
+            .where(Farmer.openid == "quiet-farmer")  # type: ignore[arg-type]
+            .values(last_message_at=utcnow() - timedelta(days=3))
+        )
+        advisory = Advisory(title="冬前管理", body="浇好冻水。", township="彭堡镇", created_by="c")
+        session.add(advisory)
+        session.flush()
+        assert send_advisory(
+            session, advisory=advisory, config=settings.policy(), now=utcnow()
+        ) == {"held": 1}
+        session.commit()
+    deliver_outbox(engine=engine, sender=api, now=utcnow())
+    assert fake_api.texts_to("quiet-farmer") == []
+    say(client, plain_wechat, "quiet-farmer", "麦子还是黄")  # the window opens again
+    deliver_outbox(engine=engine, sender=api, now=utcnow())
+    assert any("冬前管理" in t for t in fake_api.texts_to("quiet-farmer"))
+    assert say(client, plain_wechat, "quiet-farmer", "订阅") == texts.SUBSCRIBED_ADVISORIES
