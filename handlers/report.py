@@ -21,14 +21,14 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
 from handlers.routing import resolve_place
-from models.tables import Consultation, Expert, HelpRequest, RequestEvent, Survey
+from models.tables import Consultation, Expert, HelpRequest, Offer, RequestEvent, Survey
 
 UNKNOWN_COUNTY = "未知县区"
 UNASSIGNED_TEAM = "未派单"
@@ -196,3 +196,116 @@ def compute_month(
         or scope == "total"
     ]
     return sorted(rows, key=lambda row: (order[row[0]], row[1]))
+
+
+OFFER_COLUMNS = {"accepted": "taken", "declined": "declined", "timed_out": "timed_out"}
+
+
+@dataclass
+class MonthDetails:
+    """What the report page draws, beyond the dispatch table's figures."""
+
+    month: str
+    per_day: list[tuple[date, int]]
+    by_category: list[tuple[str, int]]
+    by_township: list[tuple[str, int]]
+    hours_to_accept: dict[str, float | None]
+    hours_to_visit: dict[str, float | None]
+    surveys_unanswered: int
+    experts: list[dict[str, Any]]
+    teams: list[dict[str, Any]]
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    """The `share` percentile (0.9 → 90th) by nearest rank; None without values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[max(0, min(len(ordered) - 1, int(share * len(ordered) + 0.5) - 1))], 2)
+
+
+def month_details(session: Session, month: str, tz: ZoneInfo) -> MonthDetails:
+    """Per day, category, township, expert and team, for the report page and its XLSX."""
+    start, end = month_bounds(month, tz)
+
+    def within(moment: datetime | None) -> bool:
+        return moment is not None and start <= moment < end
+
+    requests = [r for r in session.exec(select(HelpRequest)) if within(r.confirmed_at)]
+    days: dict[date, int] = defaultdict(int)
+    categories: dict[str, int] = defaultdict(int)
+    townships: dict[str, int] = defaultdict(int)
+    accept, visit = [], []
+    for request in requests:
+        assert request.confirmed_at is not None
+        days[request.confirmed_at.astimezone(tz).date()] += 1
+        categories[request.category] += 1
+        townships[resolve_place(session, request.place).township or "未知乡镇"] += 1
+    for request in session.exec(select(HelpRequest)):
+        if within(request.accepted_at) and request.confirmed_at and request.accepted_at:
+            accept.append((request.accepted_at - request.confirmed_at).total_seconds() / 3600)
+    experts = {e.id: e for e in session.exec(select(Expert))}
+    by_openid = {e.openid: e for e in experts.values()}
+    people: dict[int, dict[str, Any]] = defaultdict(
+        lambda: {"taken": 0, "declined": 0, "timed_out": 0, "visits": 0, "ratings": []}
+    )
+    for offer in session.exec(select(Offer)):
+        if within(offer.answered_at) and offer.status in ("accepted", "declined", "timed_out"):
+            people[offer.expert_id][OFFER_COLUMNS[offer.status]] += 1
+    confirmed = {r.id: r.confirmed_at for r in session.exec(select(HelpRequest))}
+    for event in session.exec(select(RequestEvent).where(RequestEvent.to_status == "visited")):
+        visitor = by_openid.get(event.actor.removeprefix("expert:"))
+        if within(event.at) and visitor is not None and visitor.id is not None:
+            people[visitor.id]["visits"] += 1
+            started = confirmed.get(event.request_id)
+            if started is not None:
+                visit.append((event.at - started).total_seconds() / 3600)
+    unanswered = 0
+    for survey in session.exec(select(Survey)):
+        if not within(survey.sent_at):
+            continue
+        if survey.solved is None:
+            unanswered += 1
+        if survey.rating is not None and survey.expert_id is not None:
+            people[survey.expert_id]["ratings"].append(survey.rating)
+    rows = []
+    for expert_id, counts in people.items():
+        expert = experts.get(expert_id)
+        ratings = counts.pop("ratings")
+        rows.append(
+            {
+                "name": expert.name if expert else "?",
+                "team": (expert.team if expert else "") or UNASSIGNED_TEAM,
+                **counts,
+                "rating": round(statistics.mean(ratings), 2) if ratings else None,
+                "_ratings": ratings,
+            }
+        )
+    teams: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        team = teams.setdefault(
+            row["team"],
+            {"name": row["team"], "taken": 0, "declined": 0, "timed_out": 0, "visits": 0, "_r": []},
+        )
+        for key in ("taken", "declined", "timed_out", "visits"):
+            team[key] += row[key]
+        team["_r"].extend(row.pop("_ratings"))
+    for team in teams.values():
+        ratings = team.pop("_r")
+        team["rating"] = round(statistics.mean(ratings), 2) if ratings else None
+    every_day = [start.date() + timedelta(days=n) for n in range((end - start).days)]
+    return MonthDetails(
+        month=month,
+        per_day=[(day, days.get(day, 0)) for day in every_day],
+        by_category=sorted(categories.items(), key=lambda item: -item[1]),
+        by_township=sorted(townships.items(), key=lambda item: -item[1]),
+        hours_to_accept={"median": _median(accept), "p90": percentile(accept, 0.9)},
+        hours_to_visit={"median": _median(visit), "p90": percentile(visit, 0.9)},
+        surveys_unanswered=unanswered,
+        experts=sorted(rows, key=lambda row: (-row["visits"], row["name"])),
+        teams=sorted(teams.values(), key=lambda team: -team["visits"]),
+    )
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None

@@ -36,7 +36,12 @@ bp = Blueprint(
 
 def init_app(app: Flask) -> None:
     """Mount the console and give its templates the names and helpers they use."""
-    from bot.web.console import views_admin, views_people, views_requests  # noqa: F401
+    from bot.web.console import (  # noqa: F401  (they register their views)
+        views_admin,
+        views_ahead,
+        views_people,
+        views_requests,
+    )
 
     app.register_blueprint(bp)
 

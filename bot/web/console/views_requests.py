@@ -22,7 +22,9 @@ from werkzeug.wrappers import Response as BaseResponse
 from bot.spreadsheet import write_csv, write_xlsx_row
 from bot.web.auth import requires
 from bot.web.console import audit, bp, changing, done, policy, reading, refused
+from bot.web.console.views_ahead import alert_requests
 from handlers import coordination, texts
+from handlers.outbreaks import live_alerts
 from handlers.privacy import mask_phone, mask_phones
 from handlers.routing import rank_candidates
 from models.console import RequestFilter, dashboard, iter_matching, list_requests, timeline
@@ -71,7 +73,11 @@ def show_dashboard() -> str:
             on_duty_next_day=on_later,
             specialties=tuple(texts.CATEGORY_NAMES),
         )
-        return render_template("console/dashboard.html", figures=figures, now=now)
+        alerts = [
+            (alert, alert_requests(session, alert))
+            for alert in live_alerts(session, config=policy(), now=now)
+        ]
+        return render_template("console/dashboard.html", figures=figures, now=now, alerts=alerts)
 
 
 def _filters() -> RequestFilter:

@@ -1,0 +1,267 @@
+"""Seeing ahead in the console: the monthly report with charts, outbreak alerts, advisories."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from flask import Response, abort, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from sqlmodel import col, select
+from werkzeug.wrappers import Response as BaseResponse
+
+from bot.report_export import FIGURE_NAMES, SCOPE_NAMES, shown
+from bot.spreadsheet import write_xlsx_row
+from bot.web.auth import requires
+from bot.web.console import audit, bp, changing, done, policy, reading, refused
+from bot.web.console.charts import bars, columns
+from handlers import texts
+from handlers.advisories import AdvisoryRefused, audience, progress, send_advisory
+from handlers.report import FIGURES, compute_month, month_details, previous_month
+from models.experts import all_places
+from models.tables import Advisory, HelpRequest, OutbreakAlert, utcnow
+
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+def _month() -> str:
+    chosen = request.args.get("month", "")
+    if _MONTH.fullmatch(chosen):
+        return chosen
+    return previous_month(utcnow(), policy().tz) if request.args.get("last") else _this_month()
+
+
+def _this_month() -> str:
+    now = utcnow().astimezone(policy().tz)
+    return f"{now.year:04d}-{now.month:02d}"
+
+
+def _before(month: str) -> str:
+    year, number = (int(part) for part in month.split("-"))
+    return f"{year - 1:04d}-12" if number == 1 else f"{year:04d}-{number - 1:02d}"
+
+
+@bp.get("/reports")
+@requires("viewer")
+def show_report() -> str:
+    """The monthly dispatch report (月度调度表) with charts, beside the month before."""
+    month = _month()
+    tz = policy().tz
+    with reading() as session:
+        rows = compute_month(session, month, tz)
+        earlier = compute_month(session, _before(month), tz)
+        details = month_details(session, month, tz)
+    total = rows[0][2]
+    previous = earlier[0][2]
+    return render_template(
+        "console/report.html",
+        month=month,
+        before=_before(month),
+        rows=rows,
+        total=total,
+        previous=previous,
+        details=details,
+        figures=FIGURES,
+        names=FIGURE_NAMES,
+        scopes=SCOPE_NAMES,
+        shown=shown,
+        per_day=columns([f"{d.day}" for d, _ in details.per_day], [n for _, n in details.per_day]),
+        by_category=bars(
+            [texts.CATEGORY_NAMES.get(c, c) for c, _ in details.by_category],
+            [n for _, n in details.by_category],
+        ),
+        by_township=bars([t for t, _ in details.by_township], [n for _, n in details.by_township]),
+    )
+
+
+@bp.get("/reports/<month>.xlsx")
+@requires("viewer")
+def export_report(month: str) -> Response:
+    """The same figures as the page, one sheet per table."""
+    if not _MONTH.fullmatch(month):
+        abort(404)
+    tz = policy().tz
+    with reading() as session:
+        rows = compute_month(session, month, tz)
+        details = month_details(session, month, tz)
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    bold = workbook.add_format({"bold": True})
+    tables = {
+        "月度调度表": (
+            ["范围", "名称", *(FIGURE_NAMES[f] for f in FIGURES)],
+            [[SCOPE_NAMES[s], n, *(shown(f, v[f]) for f in FIGURES)] for s, n, v in rows],
+        ),
+        "每日求助": (["日期", "求助数"], [[d.isoformat(), n] for d, n in details.per_day]),
+        "问题类别": (
+            ["类别", "求助数"],
+            [[texts.CATEGORY_NAMES.get(c, c), n] for c, n in details.by_category],
+        ),
+        "乡镇": (["乡镇", "求助数"], [[t, n] for t, n in details.by_township]),
+        "专家": (
+            ["专家", "服务队", "接单", "拒绝", "超时", "上门", "平均评分"],
+            [
+                [
+                    e["name"],
+                    e["team"],
+                    e["taken"],
+                    e["declined"],
+                    e["timed_out"],
+                    e["visits"],
+                    e["rating"],
+                ]
+                for e in details.experts
+            ],
+        ),
+        "服务队": (
+            ["服务队", "接单", "拒绝", "超时", "上门", "平均评分"],
+            [
+                [t["name"], t["taken"], t["declined"], t["timed_out"], t["visits"], t["rating"]]
+                for t in details.teams
+            ],
+        ),
+    }
+    for name, (header, table) in tables.items():
+        sheet = workbook.add_worksheet(name)
+        write_xlsx_row(sheet, 0, header, bold)
+        for number, values in enumerate(table, start=1):
+            write_xlsx_row(sheet, number, values)
+        sheet.set_column(0, len(header) - 1, 12)
+    workbook.close()
+    buffer.seek(0)
+    return send_file(
+        buffer,
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        as_attachment=True,
+        download_name=f"月度调度表-{month}.xlsx",
+    )
+
+
+def _choices() -> dict[str, object]:
+    with reading() as session:
+        places = all_places(session=session)
+    return {
+        "townships": sorted({p.township for p in places if p.township}),
+        "villages": sorted({p.village for p in places if p.village}),
+    }
+
+
+@bp.get("/advisories")
+@requires("viewer")
+def list_advisories() -> str:
+    """Advisories sent and how far they got; a form to write one (pre-filled from an alert)."""
+    with reading() as session:
+        sent = list(session.exec(select(Advisory).order_by(col(Advisory.id).desc()).limit(50)))
+        counts = {a.id: progress(session, advisory_id=a.id or 0) for a in sent}
+        alert = session.get(OutbreakAlert, int(request.args.get("alert", "0") or 0))
+    draft = {
+        "title": f"{alert.crop}病虫害预警" if alert else "",
+        "crop": request.args.get("crop", alert.crop if alert else ""),
+        "township": request.args.get("township", alert.township if alert else ""),
+        "village": "",
+        "body": "",
+        "alert": alert.id if alert else "",
+    }
+    return render_template(
+        "console/advisories.html", sent=sent, counts=counts, draft=draft, count=None, **_choices()
+    )
+
+
+def _draft_from_form() -> dict[str, object]:
+    form = request.form
+    return {
+        "title": form.get("title", "").strip()[:60],
+        "body": form.get("body", "").strip()[:1000],
+        "crop": form.get("crop", "").strip()[:32],
+        "township": form.get("township", "").strip()[:64],
+        "village": form.get("village", "").strip()[:64],
+        "everyone": form.get("everyone") == "on",
+        "alert": form.get("alert", ""),
+    }
+
+
+@bp.post("/advisories/preview")
+@requires("coordinator")
+def preview_advisory() -> str | BaseResponse:
+    """How many farmers the advisory will reach, before anything is sent."""
+    draft = _draft_from_form()
+    if not draft["title"] or not draft["body"]:
+        refused("请写标题和内容")
+        return redirect(url_for("console.list_advisories"))
+    with reading() as session:
+        try:
+            reached = audience(
+                session,
+                crop=str(draft["crop"]) or None,
+                township=str(draft["township"]) or None,
+                village=str(draft["village"]) or None,
+                everyone=bool(draft["everyone"]),
+            )
+        except AdvisoryRefused as error:
+            refused(str(error))
+            return redirect(url_for("console.list_advisories"))
+    return render_template(
+        "console/advisories.html", sent=[], counts={}, draft=draft, count=len(reached), **_choices()
+    )
+
+
+@bp.post("/advisories/send")
+@requires("coordinator")
+def send_advisory_now() -> BaseResponse:
+    """Send the advisory the coordinator previewed."""
+    draft = _draft_from_form()
+    alert = str(draft["alert"])
+    with changing() as session:
+        advisory = Advisory(
+            title=str(draft["title"]),
+            body=str(draft["body"]),
+            crop=str(draft["crop"]) or None,
+            township=str(draft["township"]) or None,
+            village=str(draft["village"]) or None,
+            everyone=bool(draft["everyone"]),
+            created_by=current_user.username,
+            created_at=utcnow(),
+            alert_id=int(alert) if alert.isdigit() else None,
+        )
+        session.add(advisory)
+        session.flush()
+        try:
+            ways = send_advisory(session, advisory=advisory, config=policy(), now=utcnow())
+        except AdvisoryRefused as error:
+            session.rollback()
+            refused(str(error))
+            return redirect(url_for("console.list_advisories"))
+        audit(
+            session,
+            "advisory_send",
+            f"advisory {advisory.id}",
+            after={**dict(ways), "title": advisory.title},
+        )
+        advisory_id = advisory.id
+    done(f"已排队发送给 {sum(ways.values())} 位农户。")
+    return redirect(url_for("console.show_advisory", advisory_id=advisory_id))
+
+
+@bp.get("/advisories/<int:advisory_id>")
+@requires("viewer")
+def show_advisory(advisory_id: int) -> str:
+    """One advisory's progress: queued, waiting, sent, failed (by reason and farmer)."""
+    with reading() as session:
+        advisory = session.get(Advisory, advisory_id)
+        if advisory is None:
+            abort(404)
+        return render_template(
+            "console/advisory.html",
+            advisory=advisory,
+            counts=progress(session, advisory_id=advisory_id),
+        )
+
+
+def alert_requests(session: object, alert: OutbreakAlert) -> list[HelpRequest]:
+    """The requests of an alert (for the dashboard's links)."""
+    return [
+        r
+        for r in session.exec(select(HelpRequest).where(col(HelpRequest.id).in_(alert.request_ids)))  # type: ignore[attr-defined]
+    ]

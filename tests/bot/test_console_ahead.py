@@ -1,0 +1,139 @@
+"""The console's report page, outbreak alerts on the dashboard, and advisories."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from typing import Any
+
+import openpyxl
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from bot.cli import main
+from bot.report_export import FIGURE_NAMES, shown
+from handlers.outbreaks import find_outbreaks
+from models.tables import Advisory, Outbox, utcnow
+from tests.browser import browser_page, screenshot, serving
+from tests.handlers.test_report import seed
+from tests.queries import rows
+from tests.wechat_client import FakeWeChat, post
+
+PASSWORD = "correct-horse-battery"
+
+
+def staff_client(app: Flask, cli_env: dict[str, str], username: str, role: str) -> FlaskClient:
+    added = CliRunner().invoke(
+        main,
+        ["staff", "add", username, "--role", role, "--password-stdin"],
+        env=cli_env,
+        input=PASSWORD,
+    )
+    assert added.exit_code == 0, added.output
+    client = app.test_client()
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"', client.get("/console/login").get_data(as_text=True)
+    )
+    assert token is not None
+    client.post(
+        "/console/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": token.group(1)},
+    )
+    return client
+
+
+def test_the_report_page_shows_what_farmhelp_report_computes(
+    app: Flask, engine: Engine, cli_env: dict[str, str], make_app: Any, settings: Any
+) -> None:
+    seed(engine)
+    viewer = staff_client(app, cli_env, "v1", "viewer")
+    page = viewer.get("/console/reports", query_string={"month": "2026-10"}).get_data(as_text=True)
+    cli = CliRunner().invoke(
+        main, ["report", "--month", "2026-10", "--format", "json"], env=cli_env
+    )
+    total = json.loads(cli.stdout)["rows"][0]
+    for figure in (
+        "requests",
+        "visits",
+        "farmers_served",
+        "villages_covered",
+        "share_solved",
+        "mean_rating",
+    ):
+        card = re.search(rf'data-figure="{figure}"><b>([^<]+)</b>', page)
+        assert card is not None, figure
+        assert card.group(1) == str(shown(figure, total[figure])), (
+            figure,
+            card.group(1),
+            total[figure],
+        )
+    table = page.split('class="report-table"')[1]
+    assert f"<td>{total['requests']}</td>" in table and "<svg" in page  # charts drawn on the server
+    workbook = openpyxl.load_workbook(io.BytesIO(viewer.get("/console/reports/2026-10.xlsx").data))
+    assert workbook.sheetnames == ["月度调度表", "每日求助", "问题类别", "乡镇", "专家", "服务队"]
+    sheet = workbook["月度调度表"]
+    header = [c.value for c in sheet[1]]
+    assert (
+        header[2] == FIGURE_NAMES["requests"]
+        and sheet.cell(row=2, column=3).value == total["requests"]
+    )
+    assert (
+        sum(row[1] for row in workbook["每日求助"].iter_rows(min_row=2, values_only=True))
+        == total["requests"]
+    )
+    with serving(make_app(settings)) as base, browser_page() as browser:
+        browser.goto(f"{base}/console/login")
+        browser.fill("input[name=username]", "v1")
+        browser.fill("input[name=password]", PASSWORD)
+        browser.click("button[type=submit]")
+        browser.goto(f"{base}/console/reports?month=2026-10")
+        assert browser.locator("svg.chart").count() == 3
+        screenshot(browser, "console-report")
+
+
+def test_alert_on_the_dashboard_leads_to_an_advisory_that_reaches_exactly_the_count_shown(
+    app: Flask,
+    client: FlaskClient,
+    plain_wechat: FakeWeChat,
+    engine: Engine,
+    settings: Any,
+    cli_env: dict[str, str],
+    county: None,
+) -> None:
+    for n, words in enumerate(["小麦叶子上有黄锈", "麦子叶片出现条锈了", "小麦长锈病了"]):
+        post(client, plain_wechat, plain_wechat.text(f"wheat-{n}", f"{words} 木鱼镇石坝村"))
+    post(client, plain_wechat, plain_wechat.text("maize", "玉米叶子发黄 木鱼镇石坝村"))
+    with Session(engine) as session:
+        assert len(find_outbreaks(session, config=settings.policy(), now=utcnow())) == 1
+        session.commit()
+    coordinator = staff_client(app, cli_env, "c1", "coordinator")
+    dashboard = coordinator.get("/console/").get_data(as_text=True)
+    assert "疫情预警" in dashboard and "木鱼镇小麦" in dashboard
+    link = re.search(r'href="(/console/advisories\?alert=\d+)"', dashboard)
+    assert link is not None
+    form = coordinator.get(link.group(1)).get_data(as_text=True)
+    assert 'value="小麦"' in form and "<option selected>木鱼镇</option>" in form  # pre-filled
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token is not None
+    draft = {
+        "csrf_token": token.group(1),
+        "title": "小麦条锈病预警",
+        "body": "发病初期每亩用 15% 三唑酮 60 克兑水 30 公斤喷雾。",
+        "crop": "小麦",
+        "township": "木鱼镇",
+        "alert": re.search(r"alert=(\d+)", link.group(1)).group(1),  # type: ignore[union-attr]
+    }
+    preview = coordinator.post("/console/advisories/preview", data=draft).get_data(as_text=True)
+    count = re.search(r"将发给 <b>(\d+)</b> 位农户", preview)
+    assert count is not None and count.group(1) == "3"  # the three wheat growers, not the maize one
+    assert not [r for r in rows(engine, Outbox) if r.purpose == "advisory"]  # nothing sent yet
+    coordinator.post("/console/advisories/send", data=draft)
+    queued = [r for r in rows(engine, Outbox) if r.purpose == "advisory"]
+    assert len(queued) == 3 and {r.openid for r in queued} == {"wheat-0", "wheat-1", "wheat-2"}
+    advisory = rows(engine, Advisory)[0]
+    page = coordinator.get(f"/console/advisories/{advisory.id}").get_data(as_text=True)
+    assert "小麦条锈病预警" in page and "<b>3</b>待发" in page
