@@ -16,7 +16,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Imported here so that CLI commands which need no web app start quickly.
     from flask import Flask
 
-    from bot import database, pages, replay, replies, web, webhook
+    from bot import database, logs, ops, pages, replay, replies, web, webhook
     from bot.settings import load_settings
 
     settings = settings or load_settings()
@@ -24,12 +24,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.extensions["farmhelp.settings"] = settings
     app.extensions["farmhelp.policy"] = settings.policy()
-    configure_logging()
+    configure_logging(settings.log_format)
+    logs.init_app(app)
     database.init_app(app, settings)
     replies.init_app(app, settings)
     replay.init_app(app, settings)
     webhook.init_app(app)
     pages.init_app(app)
+    ops.init_app(app)
     web.init_app(app, settings)
     from bot.web.auth import csrf
 
@@ -42,13 +44,21 @@ def create_app(settings: Settings | None = None) -> Flask:
     return app
 
 
-def configure_logging() -> None:
-    """Send farmhelp's log lines to stderr unless the host already configured logging."""
+def configure_logging(fmt: str = "text") -> None:
+    """Send farmhelp's log lines to stderr unless the host already configured logging.
+
+    `fmt` "json" writes one JSON object a line (see bot/logs.py).
+    """
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        if fmt == "json":
+            from bot.logs import JsonFormatter
+
+            for handler in root.handlers:
+                handler.setFormatter(JsonFormatter())
     # APScheduler logs every run of every job at INFO; keep its warnings and errors.
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 

@@ -45,8 +45,8 @@ def serve(host: str, port: int, threads: int) -> None:
 
     from bot import configure_logging, create_app
 
-    configure_logging()
     settings = _load()
+    configure_logging(settings.log_format)
     _ready_schema(settings)
     app = create_app(settings)
     service = scheduler_service(settings, app.extensions["farmhelp.engine"])
@@ -232,8 +232,8 @@ def run_scheduler() -> None:
     from bot import configure_logging
     from models.db import make_engine
 
-    configure_logging()
     settings = _load()
+    configure_logging(settings.log_format)
     engine = make_engine(settings.database_url)
     service = scheduler_service(settings, engine)
     _stop_on_sigterm()

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     )
     # A development tool: the fake WeChat API and the simulator (farmhelp demo turns it on).
     fake_wechat_api: bool = Field(default=False, validation_alias="FARMHELP_FAKE_WECHAT_API")
+    log_format: Literal["text", "json"] = Field(
+        default="text", validation_alias="FARMHELP_LOG_FORMAT"
+    )
     console_idle_seconds: int = Field(default=1800, validation_alias="FARMHELP_CONSOLE_IDLE")
     trust_proxy: bool = Field(default=False, validation_alias="FARMHELP_TRUST_PROXY")
     wechat_template_survey: str | None = Field(

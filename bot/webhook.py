@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot.database import get_engine
+from bot.ops import PUSHES, REPLY_SECONDS
 from bot.replay import get_nonce_guard
 from bot.replies import get_reply_cache
 from bot.settings import Settings
@@ -84,6 +85,14 @@ def verify_url() -> Response:
 @bp.post("/wechat")
 def receive_push() -> Response:
     """Accept one push: the reply is committed with the message before it is returned."""
+    started = time.perf_counter()
+    response, msg_type, outcome = _receive_push()
+    PUSHES.labels(type=msg_type, outcome=outcome).inc()
+    REPLY_SECONDS.observe(time.perf_counter() - started)
+    return response
+
+
+def _receive_push() -> tuple[Response, str, str]:
     settings = _settings()
     try:
         _check_query_signature(settings)
@@ -119,16 +128,20 @@ def receive_push() -> Response:
     except RequestEntityTooLarge:
         response = _refuse(ProtocolError(413, f"body over {settings.max_body_bytes} bytes"))
         response.headers["Connection"] = "close"  # do not wait for the rest of the body
-        return response
+        return response, "unknown", "refused_413"
     except ProtocolError as error:
-        return _refuse(error)
+        return _refuse(error), "unknown", f"refused_{error.status}"
 
     try:
         body_text = answer(get_engine(), inbound)
     except Exception:
         # Nothing could be stored: a 503 makes WeChat retry instead of losing the message.
         log.exception("push %s not stored; answering 503 so WeChat retries", inbound.dedupe_key)
-        return Response("temporarily unavailable", status=503, mimetype="text/plain")
+        return (
+            Response("temporarily unavailable", status=503, mimetype="text/plain"),
+            inbound.msg_type,
+            "not_stored",
+        )
     if encrypted and body_text != SUCCESS:
         assert settings.wechat_encoding_aes_key is not None
         body_text = encrypt_reply(
@@ -137,7 +150,10 @@ def receive_push() -> Response:
             aes_key=settings.wechat_encoding_aes_key,
             app_id=settings.wechat_app_id,
         )
-    return Response(body_text, mimetype="application/xml" if body_text != SUCCESS else "text/plain")
+    response = Response(
+        body_text, mimetype="application/xml" if body_text != SUCCESS else "text/plain"
+    )
+    return response, inbound.msg_type, "answered"
 
 
 class PushNotStored(Exception):
