@@ -221,7 +221,11 @@ def scheduler_service(settings: Settings, engine: Engine) -> SchedulerService:
     )
     return SchedulerService(
         JobContext(
-            engine=engine, wechat=wechat, media_dir=settings.media_dir, config=settings.policy()
+            engine=engine,
+            wechat=wechat,
+            media_dir=settings.media_dir,
+            config=settings.policy(),
+            deliverers=settings.deliverers,
         )
     )
 

@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     )
     # A development tool: the fake WeChat API and the simulator (farmhelp demo turns it on).
     fake_wechat_api: bool = Field(default=False, validation_alias="FARMHELP_FAKE_WECHAT_API")
+    deliverers: int = Field(default=4, ge=1, le=64, validation_alias="FARMHELP_DELIVERERS")
     log_format: Literal["text", "json"] = Field(
         default="text", validation_alias="FARMHELP_LOG_FORMAT"
     )

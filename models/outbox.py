@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ def enqueue(
 ) -> Outbox:
     """Queue one push; the scheduler delivers it."""
     row = Outbox(
+        lane=lane_of(openid),
         openid=openid,
         kind=kind,
         payload=payload,
@@ -37,20 +39,36 @@ def enqueue(
     return row
 
 
+LANES = 64
+
+
+def lane_of(openid: str) -> int:
+    """The recipient's lane (0..63), stable across processes."""
+    return zlib.crc32(openid.encode()) % LANES
+
+
 def due_outbox(
-    *, session: Session, now: datetime, limit: int = 50, advisory_limit: int = 20
+    *,
+    session: Session,
+    now: datetime,
+    limit: int = 50,
+    advisory_limit: int = 20,
+    lanes: list[int] | None = None,
 ) -> list[Outbox]:
     """Return pending pushes whose next attempt is due, oldest first.
 
     Pages, relays and notices come first; advisories (sent to many at once) fill in
     at most `advisory_limit` a run, which keeps a county-wide advisory under
-    WeChat's rate limits without delaying anyone's help.
+    WeChat's rate limits without delaying anyone's help. `lanes` keeps to the rows of
+    one deliverer's recipients.
     """
     due = (
         select(Outbox)
         .where(Outbox.status == "pending", col(Outbox.next_try_at) <= now)
         .order_by(col(Outbox.id))
     )
+    if lanes is not None:
+        due = due.where(col(Outbox.lane).in_(lanes))
     urgent = list(session.exec(due.where(Outbox.purpose != "advisory").limit(limit)))
     bulk = list(session.exec(due.where(Outbox.purpose == "advisory").limit(advisory_limit)))
     return urgent + bulk

@@ -241,6 +241,9 @@ class Outbox(SQLModel, table=True):
     )
     next_try_at: datetime = Field(default_factory=utcnow, index=True)
     advisory_id: int | None = Field(default=None, foreign_key="advisory.id", index=True)
+    # Which deliverer lane the recipient belongs to: one deliverer sends all of one
+    # person's messages, in order, while others send other people's at the same time.
+    lane: int = Field(default=0, index=True)
     # The deliverer that claimed the row for one attempt (cleared after the attempt).
     claimed_by: str | None = Field(default=None, max_length=128)
     last_errcode: int | None = None

@@ -21,7 +21,6 @@ from models.tables import utcnow
 from scheduler import runtime
 from scheduler.intake import move_on_unanswered
 from scheduler.media import fetch_due_media
-from scheduler.outbox import deliver_outbox
 from scheduler.report import store_last_month
 from scheduler.routing import check_offer_timeouts
 from scheduler.surveys import follow_up_surveys, remind_experts, send_due_surveys
@@ -32,18 +31,6 @@ class JobSpec:
     id: str
     func: str  # "module:function", as the persistent job store keeps it
     trigger: Any
-
-
-def run_deliver_outbox() -> int:
-    """Send pages, notices, surveys and relayed messages that are due."""
-    context = runtime.current()
-    return deliver_outbox(
-        engine=context.engine,
-        sender=context.wechat,
-        now=utcnow(),
-        deliverer=context.holder,
-        should_stop=context.stopping.is_set,
-    )
 
 
 def run_offer_timeouts() -> int:
@@ -114,7 +101,6 @@ def run_prune_nonces() -> int:
 def declared_jobs(timezone: str) -> tuple[JobSpec, ...]:
     """Every recurring job, with its stable id and trigger."""
     return (
-        JobSpec("deliver_outbox", "scheduler.jobs:run_deliver_outbox", IntervalTrigger(seconds=1)),
         JobSpec("offer_timeouts", "scheduler.jobs:run_offer_timeouts", IntervalTrigger(seconds=5)),
         JobSpec(
             "intake_timeouts", "scheduler.jobs:run_intake_timeouts", IntervalTrigger(seconds=30)

@@ -49,10 +49,11 @@ def deliver_outbox(
     limit: int = 50,
     deliverer: str = "deliverer",
     should_stop: Callable[[], bool] = lambda: False,
+    lanes: list[int] | None = None,
 ) -> int:
-    """Send every due push; return how many were sent (stops early when asked to)."""
+    """Send every due push (of these lanes); return how many were sent (stops when asked)."""
     with session_scope(engine) as session:
-        due = [row.id for row in due_outbox(session=session, now=now, limit=limit)]
+        due = [row.id for row in due_outbox(session=session, now=now, limit=limit, lanes=lanes)]
     sent = 0
     for row_id in due:
         if should_stop():

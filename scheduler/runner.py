@@ -20,6 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from models.lease import hold_lease, release_lease
 from models.tables import utcnow
 from scheduler import runtime
+from scheduler.delivery import DeliveryPool
 from scheduler.jobs import install_jobs
 from scheduler.outbox import release_orphaned_claims
 
@@ -42,6 +43,7 @@ class SchedulerService:
             timezone="UTC",
         )
         self.active = False
+        self.delivery = DeliveryPool(self.context, context.deliverers)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -77,6 +79,7 @@ class SchedulerService:
         elif not holding and self.active:
             log.warning("scheduler %s lost the lease; pausing its jobs", self.holder)
             self.scheduler.pause()
+            self.delivery.stop()
             self.active = False
 
     def _take_over(self) -> None:
@@ -89,10 +92,12 @@ class SchedulerService:
             self.scheduler.start(paused=True)
             install_jobs(self.scheduler, self.context.config.timezone)
         self.scheduler.resume()
+        self.delivery.start()
         self.active = True
         log.info("scheduler %s holds the lease and runs the jobs", self.holder)
 
     def _step_down(self) -> None:
+        self.delivery.stop(timeout=3.0)
         if self.scheduler.running:
             # Running jobs see `stopping` and finish their current row; a call hanging
             # on the WeChat API is not waited for (its row is released on takeover).

@@ -33,6 +33,7 @@ class JobContext:
     media_dir: Path
     config: Policy
     holder: str = "scheduler"  # who claims outbox rows in this process
+    deliverers: int = 4  # outbox deliverer threads
     stopping: threading.Event = field(default_factory=threading.Event)
 
 

@@ -135,7 +135,6 @@ def test_job_list_wiring() -> None:
         job_id: job.trigger.interval for job_id, job in jobs.items() if job_id != "monthly_report"
     }
     assert intervals == {
-        "deliver_outbox": timedelta(seconds=1),
         "offer_timeouts": timedelta(seconds=5),
         "intake_timeouts": timedelta(seconds=30),
         "send_surveys": timedelta(seconds=2),
