@@ -1,0 +1,263 @@
+"""The full webhook under load, against a bare Flask + wechatpy echo bot, same run.
+
+Both run under gunicorn with the same settings (--workers, default 4); farmhelp on
+PostgreSQL + Redis with a small county on duty. A realistic text mix from 2,000
+farmers (first messages, follow-ups and answers, WeChat-style retries of the same
+MsgId, expert commands) is sent over --connections concurrent connections for
+--seconds each; prints throughput, p50/p99 latency, error answers and the ratio.
+
+    uv run python bench/webhook_load.py [--seconds 20] [--connections 4] [--workers 4]
+        [--database postgresql://postgres@127.0.0.1:5432/farmhelp_bench_load]
+        [--redis redis://127.0.0.1:6379/14]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import os
+import platform
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+TOKEN = "benchtoken2026"
+
+ECHO_BOT = """
+from flask import Flask, request
+from wechatpy import parse_message
+from wechatpy.replies import TextReply
+from wechatpy.utils import check_signature
+
+app = Flask("echo")
+
+
+@app.post("/wechat")
+def wechat():
+    args = request.args
+    check_signature("{token}", args["signature"], args["timestamp"], args["nonce"])
+    message = parse_message(request.get_data())
+    words = getattr(message, "content", "") or ""
+    return TextReply(content="收到：" + words, message=message).render()
+"""
+WORDS = [
+    "玉米叶子发黄",
+    "辣椒有斑点",
+    "小麦长锈病了",
+    "猪不吃食",
+    "鱼浮头了",
+    "番茄卷叶",
+    "苹果掉果",
+]
+PLACES = ["石坝村", "马园村", "东河村", "新华村"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def signed(content: str, openid: str, msg_id: int) -> tuple[dict[str, str], bytes]:
+    timestamp, nonce = str(int(time.time())), str(random.getrandbits(40))
+    signature = hashlib.sha1("".join(sorted([TOKEN, timestamp, nonce])).encode()).hexdigest()
+    body = (
+        f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><FromUserName><![CDATA[{openid}]]>"
+        f"</FromUserName><CreateTime>{timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>"
+    ).encode()
+    return {"signature": signature, "timestamp": timestamp, "nonce": nonce}, body
+
+
+class Mix:
+    """A realistic stream of texts: new farmers, follow-ups, retries, expert commands."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.ids = itertools.count(seed * 10**9 + 1)
+        self.recent: list[tuple[str, str, int]] = []
+        self.lock = threading.Lock()
+
+    def next(self) -> tuple[str, str, int]:
+        with self.lock:
+            roll = self.rng.random()
+            farmer = f"o-load-{self.rng.randrange(2000):05d}"
+            if roll < 0.10 and self.recent:
+                return self.rng.choice(self.recent)  # WeChat retrying the same MsgId
+            if roll < 0.20:
+                push = (
+                    self.rng.choice(["任务", "值班"]),
+                    f"e-load-{self.rng.randrange(4)}",
+                    next(self.ids),
+                )
+            elif roll < 0.55:
+                words = f"{self.rng.choice(WORDS)} 我是{self.rng.choice(PLACES)}的"
+                push = (words, farmer, next(self.ids))
+            else:
+                push = (
+                    self.rng.choice(["今天更多了", "石坝村", "跳过", "叶子背面有白点", "好的"]),
+                    farmer,
+                    next(self.ids),
+                )
+            self.recent = [*self.recent[-200:], push]
+            return push
+
+
+def hammer(base: str, seconds: float, connections: int, seed: int) -> dict[str, float]:
+    mix = Mix(seed)
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def worker() -> None:
+        http = requests.Session()
+        while time.monotonic() < deadline:
+            content, openid, msg_id = mix.next()
+            query, body = signed(content, openid, msg_id)
+            started = time.perf_counter()
+            try:
+                response = http.post(f"{base}/wechat", params=query, data=body, timeout=10)
+                ok = response.status_code == 200
+            except requests.RequestException:
+                ok = False
+            took = time.perf_counter() - started
+            with lock:
+                latencies.append(took)
+                errors[0] += 0 if ok else 1
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    latencies.sort()
+    return {
+        "rate": len(latencies) / elapsed,
+        "p50": statistics.median(latencies) * 1000,
+        "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "errors": errors[0],
+        "count": len(latencies),
+    }
+
+
+def wait_up(base: str, process: subprocess.Popen[bytes], path: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("server exited")
+        try:
+            requests.get(base + path, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--database", default="postgresql://postgres@127.0.0.1:5432/farmhelp_bench_load"
+    )
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
+    args = parser.parse_args()
+    import psycopg
+    import redis
+    from click.testing import CliRunner
+
+    from bot.cli import main as cli
+
+    print(
+        f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores,"
+        f" Python {platform.python_version()}"
+    )
+    name = args.database.rsplit("/", 1)[1]
+    with psycopg.connect(re.sub(r"/[^/]+$", "/postgres", args.database), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    redis.Redis.from_url(args.redis).flushdb()
+    folder = Path(tempfile.mkdtemp(prefix="farmhelp-load-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FARMHELP_", "WECHAT_"))}
+    env.update(
+        FARMHELP_DATABASE_URL=args.database,
+        FARMHELP_REDIS_URL=args.redis,
+        FARMHELP_INSTANCE_DIR=str(folder),
+        FARMHELP_SECRET_KEY="bench-secret-key-0123456789",
+        WECHAT_TOKEN=TOKEN,
+        WECHAT_APP_ID="wxbench",
+        WECHAT_APP_SECRET="bench-app-secret-000",
+        WECHAT_API_BASE_URL="http://127.0.0.1:9/cgi-bin/",  # no scheduler runs in this benchmark
+    )
+    assert CliRunner().invoke(cli, ["db", "upgrade"], env=env).exit_code == 0
+    experts = folder / "experts.csv"
+    experts.write_text(
+        "name,openid,phone,team,specialties,crops,regions\n"
+        + "".join(
+            f"专家{n},e-load-{n},1380000000{n},植保队,病虫害;栽培管理;畜牧兽医;水产,,青川县\n"
+            for n in range(4)
+        ),
+        encoding="utf-8",
+    )
+    assert CliRunner().invoke(cli, ["experts", "import", str(experts)], env=env).exit_code == 0
+    (folder / "echo.py").write_text(ECHO_BOT.replace("{token}", TOKEN), encoding="utf-8")
+    results = {}
+    for label, app, check in (
+        ("farmhelp", "bot:create_app()", "/healthz"),
+        ("echo bot", "echo:app", "/"),
+    ):
+        port = free_port()
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-w",
+                str(args.workers),
+                "-b",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+                "--chdir",
+                str(folder if label == "echo bot" else ROOT),
+                app,
+            ],
+            env={**env, "PYTHONPATH": str(ROOT)},
+        )
+        try:
+            wait_up(f"http://127.0.0.1:{port}", process, check)
+            hammer(f"http://127.0.0.1:{port}", 3, args.connections, seed=1)  # warm up
+            results[label] = hammer(
+                f"http://127.0.0.1:{port}", args.seconds, args.connections, seed=2
+            )
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+        r = results[label]
+        print(
+            f"{label:9} {r['rate']:7.1f} req/s  p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms"
+            f"  errors {r['errors']:.0f} of {r['count']:.0f}"
+        )
+    print(f"farmhelp / echo bot: {results['farmhelp']['rate'] / results['echo bot']['rate']:.0%}")
+
+
+if __name__ == "__main__":
+    main()
