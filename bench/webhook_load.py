@@ -161,9 +161,9 @@ def wait_up(base: str, process: subprocess.Popen[bytes], path: str) -> None:
         if process.poll() is not None:
             raise RuntimeError("server exited")
         try:
-            requests.get(base + path, timeout=1)
+            requests.get(base + path, timeout=5)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or the workers still booting
             time.sleep(0.2)
     raise RuntimeError("server did not start")
 
