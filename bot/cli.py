@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +15,7 @@ from bot.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+    from sqlmodel import Session
 
     from scheduler.runner import SchedulerService
 
@@ -118,80 +119,9 @@ def _ready_schema(settings: Settings) -> None:
 def demo(host: str, port: int) -> None:
     """See the whole service work without WeChat: a demo county, a fake WeChat API and
     three phones side by side, on a throwaway database."""
-    import base64
-    import secrets
-    import tempfile
+    from bot.web.demo.run import run_demo
 
-    from waitress.server import create_server
-
-    from bot import configure_logging, create_app
-    from bot.web.demo.seed import seed_demo
-    from models.db import session_scope
-    from models.tables import utcnow
-
-    configure_logging()
-    folder = Path(tempfile.mkdtemp(prefix="farmhelp-demo-"))
-    base = f"http://{host}:{port}"
-    settings = load_settings(
-        env="development",
-        database_url=f"sqlite:///{folder / 'demo.sqlite3'}",
-        instance_dir=folder,
-        media_dir=folder / "media",
-        public_url=base,
-        wechat_api_base_url=f"{base}/fake-wechat/cgi-bin/",
-        fake_wechat_api=True,
-        wechat_token=secrets.token_hex(8),
-        wechat_app_id="wxdemo0000000000",
-        wechat_encoding_aes_key=base64.b64encode(secrets.token_bytes(32)).decode().rstrip("="),
-        wechat_allow_plaintext=True,
-        wechat_template_expert_page="demo-expert-page",
-    )
-    _ready_schema(settings)
-    app = create_app(settings)
-    engine = app.extensions["farmhelp.engine"]
-    with session_scope(engine) as session:
-        app.extensions["farmhelp.demo_logins"] = seed_demo(
-            session, now=utcnow(), timezone=settings.timezone
-        )
-    service = scheduler_service(settings, engine)
-    app.extensions["farmhelp.demo_run_due"] = lambda: run_due_jobs(service.context)
-    server = create_server(app, host=host, port=port, threads=8, ident="farmhelp-demo")
-    service.start()
-    click.echo(f"farmhelp demo: open {base}/demo/  (data in {folder}, gone when you delete it)")
-    _stop_on_sigterm()
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-        service.stop()
-
-
-def run_due_jobs(context: Any) -> dict[str, int]:
-    """Run every timed job once, now (the demo's clock has just jumped)."""
-    from models.tables import utcnow
-    from scheduler.intake import move_on_unanswered
-    from scheduler.media import fetch_due_media
-    from scheduler.outbox import deliver_outbox
-    from scheduler.routing import check_offer_timeouts
-    from scheduler.surveys import follow_up_surveys, remind_experts, send_due_surveys
-
-    now = utcnow()
-    engine, policy = context.engine, context.config
-    return {
-        "offer_timeouts": check_offer_timeouts(engine=engine, config=policy, now=now),
-        "intake_timeouts": move_on_unanswered(engine=engine, policy=policy, now=now),
-        "surveys": send_due_surveys(engine=engine, policy=policy, now=now),
-        "follow_up": follow_up_surveys(engine=engine, policy=policy, now=now),
-        "reminders": remind_experts(engine=engine, policy=policy, now=now),
-        "media": fetch_due_media(
-            engine=engine, source=context.wechat, media_dir=context.media_dir, now=now
-        ),
-        "sent": deliver_outbox(
-            engine=engine, sender=context.wechat, now=now, deliverer=context.holder
-        ),
-    }
+    run_demo(host, port)
 
 
 def _stop_on_sigterm() -> None:
@@ -268,7 +198,6 @@ def report(month: str, fmt: str, output: Path | None) -> None:
 
     from bot.report_export import write_report
     from handlers.report import compute_month
-    from models.db import make_engine, session_scope
     from models.reports import store_report
     from models.tables import utcnow
 
@@ -276,10 +205,7 @@ def report(month: str, fmt: str, output: Path | None) -> None:
         raise click.UsageError(f"--month must look like 2026-10, not {month!r}")
     if fmt == "xlsx" and output is None:
         raise click.UsageError("xlsx is binary: give --output FILE")
-    settings = _load()
-    _ready_schema(settings)
-    engine = make_engine(settings.database_url)
-    with _disposing(engine), session_scope(engine) as session:
+    with _database() as (settings, session):
         rows = compute_month(session, month, ZoneInfo(settings.timezone))
         store_report(session=session, month=month, rows=rows, now=utcnow())
     if output is None:
@@ -292,9 +218,18 @@ def report(month: str, fmt: str, output: Path | None) -> None:
 
 
 @contextmanager
-def _disposing(engine: Engine) -> Iterator[Engine]:
+def _database(*, write: bool = True) -> Iterator[tuple[Settings, Session]]:
+    """Settings and a session on a ready schema; with `write` the changes are committed."""
+    from sqlmodel import Session
+
+    from models.db import make_engine, session_scope
+
+    settings = _load()
+    _ready_schema(settings)
+    engine = make_engine(settings.database_url)
     try:
-        yield engine
+        with session_scope(engine) if write else Session(engine) as session:
+            yield settings, session
     finally:
         engine.dispose()
 
@@ -351,22 +286,17 @@ def db_upgrade() -> None:
 
 def _import(kind: str, path: Path) -> None:
     from bot.imports import ImportFileError, import_duty, import_experts, import_places
-    from models.db import make_engine, session_scope
 
-    settings = _load()
-    _ready_schema(settings)
-    engine = make_engine(settings.database_url)
-    with _disposing(engine):
-        try:
-            with session_scope(engine) as session:
-                if kind == "experts":
-                    report = import_experts(session, path)
-                elif kind == "duty shifts":
-                    report = import_duty(session, path, settings.timezone)
-                else:
-                    report = import_places(session, path)
-        except ImportFileError as error:
-            raise click.ClickException(str(error)) from error
+    try:
+        with _database() as (settings, session):
+            if kind == "experts":
+                report = import_experts(session, path)
+            elif kind == "duty shifts":
+                report = import_duty(session, path, settings.timezone)
+            else:
+                report = import_places(session, path)
+    except ImportFileError as error:
+        raise click.ClickException(str(error)) from error
     click.echo(report.summary(kind))
 
 
@@ -387,14 +317,10 @@ def experts_import(file: Path) -> None:
 def experts_deactivate(openid: str) -> None:
     """Stop paging an expert who left: offers withdrawn, their requests handed on."""
     from handlers.routing import deactivate_expert
-    from models.db import make_engine, session_scope
     from models.experts import get_expert
     from models.tables import utcnow
 
-    settings = _load()
-    _ready_schema(settings)
-    engine = make_engine(settings.database_url)
-    with _disposing(engine), session_scope(engine) as session:
+    with _database() as (settings, session):
         expert = get_expert(session=session, openid=openid)
         if expert is None:
             raise click.ClickException(f"no expert with openid {openid!r}")
@@ -409,13 +335,9 @@ def experts_deactivate(openid: str) -> None:
 @click.argument("openid")
 def experts_activate(openid: str) -> None:
     """Page an expert again."""
-    from models.db import make_engine, session_scope
     from models.experts import get_expert
 
-    settings = _load()
-    _ready_schema(settings)
-    engine = make_engine(settings.database_url)
-    with _disposing(engine), session_scope(engine) as session:
+    with _database() as (_settings, session):
         expert = get_expert(session=session, openid=openid)
         if expert is None:
             raise click.ClickException(f"no expert with openid {openid!r}")
@@ -464,16 +386,10 @@ def farmers_list(search: str, limit: int) -> None:
     """
     from zoneinfo import ZoneInfo
 
-    from sqlmodel import Session
-
-    from models.db import make_engine
     from models.farmers import recent_followers
 
-    settings = _load()
-    _ready_schema(settings)
-    tz = ZoneInfo(settings.timezone)
-    engine = make_engine(settings.database_url)
-    with _disposing(engine), Session(engine) as session:
+    with _database(write=False) as (settings, session):
+        tz = ZoneInfo(settings.timezone)
         found = recent_followers(session=session, search=search, limit=limit)
     if not found:
         click.echo("nobody yet" + (f" whose last message contains {search!r}" if search else ""))
@@ -508,7 +424,6 @@ def staff() -> None:
 def staff_add(username: str, role: str, password_stdin: bool) -> None:
     """Create a staff account (the password is asked for, or read from stdin)."""
     from bot.web.auth import hash_password
-    from models.db import make_engine, session_scope
     from models.staff import get_staff, record_audit
     from models.tables import StaffUser, utcnow
 
@@ -518,10 +433,7 @@ def staff_add(username: str, role: str, password_stdin: bool) -> None:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
     if len(password) < 10:
         raise click.ClickException("the password needs at least 10 characters")
-    settings = _load()
-    _ready_schema(settings)
-    engine = make_engine(settings.database_url)
-    with _disposing(engine), session_scope(engine) as session:
+    with _database() as (settings, session):
         if get_staff(session=session, username=username) is not None:
             raise click.ClickException(f"{username!r} exists already")
         session.add(StaffUser(username=username, password_hash=hash_password(password), role=role))
@@ -540,15 +452,10 @@ def staff_add(username: str, role: str, password_stdin: bool) -> None:
 @staff.command("list")
 def staff_list() -> None:
     """Every staff account."""
-    from sqlmodel import Session
 
-    from models.db import make_engine
     from models.staff import list_staff
 
-    settings = _load()
-    _ready_schema(settings)
-    engine = make_engine(settings.database_url)
-    with _disposing(engine), Session(engine) as session:
+    with _database(write=False) as (_settings, session):
         for user in list_staff(session=session):
             state = "active" if user.active else "disabled"
             click.echo(f"{user.username}\t{user.role}\t{state}")
@@ -558,14 +465,10 @@ def staff_list() -> None:
 @click.argument("username")
 def staff_disable(username: str) -> None:
     """Disable a staff account: it can no longer sign in."""
-    from models.db import make_engine, session_scope
     from models.staff import get_staff, record_audit
     from models.tables import utcnow
 
-    settings = _load()
-    _ready_schema(settings)
-    engine = make_engine(settings.database_url)
-    with _disposing(engine), session_scope(engine) as session:
+    with _database() as (_settings, session):
         user = get_staff(session=session, username=username)
         if user is None:
             raise click.ClickException(f"no staff account {username!r}")
@@ -596,13 +499,9 @@ def teams() -> None:
 )
 def teams_set(name: str, broadcast: bool) -> None:
     """Set a team's paging mode."""
-    from models.db import make_engine, session_scope
     from models.experts import get_team
 
-    settings = _load()
-    _ready_schema(settings)
-    engine = make_engine(settings.database_url)
-    with _disposing(engine), session_scope(engine) as session:
+    with _database() as (_settings, session):
         team = get_team(session=session, name=name)
         if team is None:
             raise click.ClickException(f"no team named {name!r} (teams come from experts import)")
@@ -632,17 +531,11 @@ def requests_export(fmt: str, output: Path | None) -> None:
     """Export the request ledger (需求台帐)."""
     from zoneinfo import ZoneInfo
 
-    from sqlmodel import Session
-
     from bot.ledger import ledger_rows, write_ledger
-    from models.db import make_engine
 
     if fmt == "xlsx" and output is None:
         raise click.UsageError("xlsx is binary: give --output FILE")
-    settings = _load()
-    _ready_schema(settings)
-    engine = make_engine(settings.database_url)
-    with _disposing(engine), Session(engine) as session:
+    with _database(write=False) as (settings, session):
         rows = ledger_rows(session)
         try:
             if output is None:
