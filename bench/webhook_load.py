@@ -81,6 +81,12 @@ def signed(content: str, openid: str, msg_id: int) -> tuple[dict[str, str], byte
     return {"signature": signature, "timestamp": timestamp, "nonce": nonce}, body
 
 
+def kind(content: str, openid: str) -> str:
+    if openid.startswith("e-"):
+        return "expert command"
+    return "first words" if "我是" in content else "follow-up"
+
+
 class Mix:
     """A realistic stream of texts: new farmers, follow-ups, retries, expert commands."""
 
@@ -168,6 +174,45 @@ def wait_up(base: str, process: subprocess.Popen[bytes], path: str) -> None:
     raise RuntimeError("server did not start")
 
 
+def seed_county(database: str, redis_url: str | None, folder: Path) -> dict[str, str]:
+    """A fresh database with four experts on duty; returns the server's environment."""
+    import psycopg
+    import redis
+    from click.testing import CliRunner
+
+    from bot.cli import main as cli
+
+    name = database.rsplit("/", 1)[1]
+    with psycopg.connect(re.sub(r"/[^/]+$", "/postgres", database), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FARMHELP_", "WECHAT_"))}
+    env.update(
+        FARMHELP_DATABASE_URL=database,
+        FARMHELP_INSTANCE_DIR=str(folder),
+        FARMHELP_SECRET_KEY="bench-secret-key-0123456789",
+        WECHAT_TOKEN=TOKEN,
+        WECHAT_APP_ID="wxbench",
+        WECHAT_APP_SECRET="bench-app-secret-000",
+        WECHAT_API_BASE_URL="http://127.0.0.1:9/cgi-bin/",  # no scheduler runs in this benchmark
+    )
+    if redis_url:
+        redis.Redis.from_url(redis_url).flushdb()
+        env["FARMHELP_REDIS_URL"] = redis_url
+    assert CliRunner().invoke(cli, ["db", "upgrade"], env=env).exit_code == 0
+    experts = folder / "experts.csv"
+    experts.write_text(
+        "name,openid,phone,team,specialties,crops,regions\n"
+        + "".join(
+            f"专家{n},e-load-{n},1380000000{n},植保队,病虫害;栽培管理;畜牧兽医;水产,,青川县\n"
+            for n in range(4)
+        ),
+        encoding="utf-8",
+    )
+    assert CliRunner().invoke(cli, ["experts", "import", str(experts)], env=env).exit_code == 0
+    return env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -180,44 +225,12 @@ def main() -> None:
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
     args = parser.parse_args()
-    import psycopg
-    import redis
-    from click.testing import CliRunner
-
-    from bot.cli import main as cli
-
     print(
         f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores,"
         f" Python {platform.python_version()}"
     )
-    name = args.database.rsplit("/", 1)[1]
-    with psycopg.connect(re.sub(r"/[^/]+$", "/postgres", args.database), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    redis.Redis.from_url(args.redis).flushdb()
     folder = Path(tempfile.mkdtemp(prefix="farmhelp-load-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FARMHELP_", "WECHAT_"))}
-    env.update(
-        FARMHELP_DATABASE_URL=args.database,
-        FARMHELP_REDIS_URL=args.redis,
-        FARMHELP_INSTANCE_DIR=str(folder),
-        FARMHELP_SECRET_KEY="bench-secret-key-0123456789",
-        WECHAT_TOKEN=TOKEN,
-        WECHAT_APP_ID="wxbench",
-        WECHAT_APP_SECRET="bench-app-secret-000",
-        WECHAT_API_BASE_URL="http://127.0.0.1:9/cgi-bin/",  # no scheduler runs in this benchmark
-    )
-    assert CliRunner().invoke(cli, ["db", "upgrade"], env=env).exit_code == 0
-    experts = folder / "experts.csv"
-    experts.write_text(
-        "name,openid,phone,team,specialties,crops,regions\n"
-        + "".join(
-            f"专家{n},e-load-{n},1380000000{n},植保队,病虫害;栽培管理;畜牧兽医;水产,,青川县\n"
-            for n in range(4)
-        ),
-        encoding="utf-8",
-    )
-    assert CliRunner().invoke(cli, ["experts", "import", str(experts)], env=env).exit_code == 0
+    env = seed_county(args.database, args.redis, folder)
     (folder / "echo.py").write_text(ECHO_BOT.replace("{token}", TOKEN), encoding="utf-8")
     results = {}
     for label, app, check in (

@@ -230,7 +230,9 @@ def _handle_once(engine: Engine, inbound: Inbound) -> str:
         now = utcnow()
         # Locking the sender first serialises their pushes across workers; a retry of
         # this very push waits here and then finds it stored.
-        farmer = lock_farmer(session=session, openid=inbound.openid, now=now)
+        farmer = lock_farmer(
+            session=session, openid=inbound.openid, now=now, wrote=inbound.msg_type != "event"
+        )
         stored = get_inbound_by_key(session=session, dedupe_key=inbound.dedupe_key)
         if stored is not None:
             log.info("retry of %s answered with the stored reply", inbound.dedupe_key)

@@ -22,7 +22,7 @@ from handlers.registry import Context, handles
 from handlers.relay import relay
 from handlers.routing import route_request
 from handlers.understanding import default_parser, normalise
-from models.experts import all_places
+from models.experts import place_book
 from models.media import count_media
 from models.offers import offers_for, record_event
 from models.outbox import drop_pending
@@ -30,7 +30,6 @@ from models.requests import (
     OPEN_STATUSES,
     RELAYED_STATUSES,
     append_text,
-    get_open_request,
     lock_request,
     open_request,
 )
@@ -79,7 +78,7 @@ def _bare(words: str) -> str:
 def handle_farmer_message(context: Context, inbound: Inbound) -> str:
     """Open a request, answer the dialogue's question, or add to the open request."""
     assert context.farmer.id is not None
-    request = get_open_request(session=context.session, farmer_id=context.farmer.id)
+    request = context.open_request()
     bare = _bare(inbound.words)
     if bare in CANCEL_WORDS:
         return cancel_request(context, request)
@@ -144,7 +143,7 @@ def handle_location(context: Context, inbound: Inbound) -> str:
     """Remember where the farmer is; a pending "which village" question is answered."""
     place = remember_location(context, inbound)
     assert context.farmer.id is not None
-    request = get_open_request(session=context.session, farmer_id=context.farmer.id)
+    request = context.open_request()
     if request is None:
         return texts.LOCATION_NOTED.format(place=place)
     request.place, request.latitude, request.longitude = place, inbound.latitude, inbound.longitude
@@ -258,14 +257,8 @@ def fill_from_answer(context: Context, request: HelpRequest, question: str, word
 
 
 def known_place_names(context: Context) -> tuple[str, ...]:
-    """The townships and villages imported with `places import`."""
-    names = {
-        name
-        for place in all_places(session=context.session)
-        for name in (place.village, place.township)
-        if name and len(name) >= 2
-    }
-    return tuple(sorted(names, key=len, reverse=True))
+    """The townships and villages imported with `places import`, longest first."""
+    return place_book(session=context.session).names
 
 
 def missing_questions(context: Context, request: HelpRequest, inbound: Inbound) -> list[str]:
@@ -423,7 +416,7 @@ def relay_if_accepted(context: Context, inbound: Inbound) -> str | None:
     if _bare(inbound.words) in CANCEL_WORDS:
         return None
     assert context.farmer.id is not None
-    request = get_open_request(session=context.session, farmer_id=context.farmer.id)
+    request = context.open_request()
     if request is None or request.status not in RELAYED_STATUSES:
         return None
     return relay_to_expert(context, inbound, request)

@@ -14,7 +14,7 @@ from handlers.config import Policy
 from handlers.inbound import MAX_MESSAGE_CHARS, Inbound
 from handlers.registry import Context, find_handler
 from handlers.survey import answer_survey, open_survey, release_held_surveys
-from models.experts import get_expert
+from models.experts import find_expert
 from models.farmers import get_or_create_farmer
 from models.outbox import release_held
 from models.tables import Farmer, Message
@@ -81,14 +81,16 @@ def receive(
         farmer=farmer,
         message=message,
         config=config or Policy(),
-        expert=get_expert(session=session, openid=inbound.openid),
+        expert=find_expert(session=session, openid=inbound.openid),
     )
     reply = route_inbound(context, inbound)
     if inbound.msg_type != "event":
         farmer.last_message_at = now
-        # The 48 h customer-service window is open again: send what was held for them.
-        release_held_surveys(session, farmer_id=farmer.id, now=now)
-        release_held(session=session, openid=inbound.openid, now=now)
+        # The 48 h customer-service window is open again: send what was held for them
+        # (a survey is held together with its question in the outbox).
+        released = release_held(session=session, openid=inbound.openid, now=now)
+        if "survey" in released:
+            release_held_surveys(session, farmer_id=farmer.id, now=now)
     notices = list(context.notices)
     if inbound.truncated:
         notices.insert(0, texts.MESSAGE_TOO_LONG.format(limit=MAX_MESSAGE_CHARS))

@@ -10,7 +10,8 @@ from sqlmodel import Session
 
 from handlers.config import Policy
 from handlers.inbound import Inbound
-from models.tables import Expert, Farmer, Message
+from models.requests import get_open_request
+from models.tables import Expert, Farmer, HelpRequest, Message
 
 
 @dataclass
@@ -25,6 +26,15 @@ class Context:
     expert: Expert | None = None
     # Sentences put before the reply (e.g. "your message was too long").
     notices: list[str] = field(default_factory=list)
+    _open_request: tuple[HelpRequest | None] | None = field(default=None, repr=False)
+
+    def open_request(self) -> HelpRequest | None:
+        """The sender's open request, read once per push (the relay step and the
+        intake dialogue both ask; neither opens or closes one before the other asks)."""
+        if self._open_request is None:
+            assert self.farmer.id is not None
+            self._open_request = (get_open_request(session=self.session, farmer_id=self.farmer.id),)
+        return self._open_request[0]
 
 
 # A handler returns the passive reply text, or None to answer "success" (no reply).

@@ -18,10 +18,10 @@ from handlers import notify, texts
 from handlers.config import Policy
 from models.experts import (
     active_experts,
-    all_places,
     get_team,
     on_duty_expert_ids,
     open_request_counts,
+    place_book,
     team_leaders,
 )
 from models.offers import offers_for, pending_offers_of_expert, record_event
@@ -67,7 +67,7 @@ def resolve_place(session: Session, place: str | None) -> PlaceParts:
     if not place:
         return PlaceParts()
     best: PlaceParts = PlaceParts()
-    for known in all_places(session=session):
+    for known in place_book(session=session).places:
         if known.village and known.village in place:
             return PlaceParts(known.county, known.township or None, known.village)
         if known.township and known.township in place and best.township is None:

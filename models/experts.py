@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
+from models.generations import Cached, bump
 from models.tables import DutyShift, Expert, HelpRequest, Place, Team, utcnow
 
 # Request statuses in which an expert is working on a request.
@@ -17,6 +19,19 @@ def get_expert(*, session: Session, openid: str) -> Expert | None:
     return session.exec(select(Expert).where(Expert.openid == openid)).first()
 
 
+# Every expert's openid, so that a push from a farmer (nearly all of them) needs no query.
+_EXPERT_OPENIDS: Cached[frozenset[str]] = Cached(
+    "experts", lambda session: frozenset(session.exec(select(Expert.openid)))
+)
+
+
+def find_expert(*, session: Session, openid: str) -> Expert | None:
+    """Return the expert with this openid, if any, asking the database only for experts."""
+    if openid not in _EXPERT_OPENIDS.get(session):
+        return None
+    return get_expert(session=session, openid=openid)
+
+
 def upsert_expert(*, session: Session, openid: str, **fields: object) -> tuple[Expert, bool]:
     """Create or update an expert by openid; return (expert, created)."""
     expert = get_expert(session=session, openid=openid)
@@ -24,6 +39,7 @@ def upsert_expert(*, session: Session, openid: str, **fields: object) -> tuple[E
     if expert is None:
         expert = Expert(openid=openid, name=str(fields.get("name", "")))
         session.add(expert)
+        bump(session, "experts")
     for name, value in fields.items():
         setattr(expert, name, value)
     expert.updated_at = utcnow()
@@ -112,9 +128,44 @@ def upsert_place(*, session: Session, county: str, township: str, village: str) 
         return False
     session.add(Place(county=county, township=township, village=village))
     session.flush()
+    bump(session, "places")
     return True
 
 
 def all_places(*, session: Session) -> list[Place]:
     """Return the whole place hierarchy."""
     return list(session.exec(select(Place)))
+
+
+@dataclass(frozen=True)
+class KnownPlace:
+    """One imported place: a county, a township in it, or a village in that."""
+
+    county: str
+    township: str
+    village: str
+
+
+@dataclass(frozen=True)
+class PlaceBook:
+    """The imported places, and their township and village names, longest first."""
+
+    places: tuple[KnownPlace, ...]
+    names: tuple[str, ...]
+
+
+def _read_place_book(session: Session) -> PlaceBook:
+    places = tuple(
+        KnownPlace(county=place.county, township=place.township, village=place.village)
+        for place in all_places(session=session)
+    )
+    names = {name for place in places for name in (place.village, place.township) if len(name) >= 2}
+    return PlaceBook(places=places, names=tuple(sorted(names, key=len, reverse=True)))
+
+
+_PLACE_BOOK: Cached[PlaceBook] = Cached("places", _read_place_book)
+
+
+def place_book(*, session: Session) -> PlaceBook:
+    """The imported places, read once and kept until `places import` changes them."""
+    return _PLACE_BOOK.get(session)

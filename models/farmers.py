@@ -15,27 +15,26 @@ def get_farmer(*, session: Session, openid: str) -> Farmer | None:
     return session.exec(select(Farmer).where(Farmer.openid == openid)).first()
 
 
-def lock_farmer(*, session: Session, openid: str, now: datetime) -> Farmer:
+def lock_farmer(*, session: Session, openid: str, now: datetime, wrote: bool = False) -> Farmer:
     """Return the farmer with this openid, created on first contact, locked for this session.
 
-    Creating never clashes (INSERT … ON CONFLICT DO NOTHING) and the row stays locked
-    until the transaction ends, so one sender's pushes are handled one at a time in
-    every worker: a burst of messages cannot open two requests.
+    One statement (INSERT … ON CONFLICT DO UPDATE … RETURNING) creates the row or
+    takes its lock, never clashing; the row stays locked until the transaction ends,
+    so one sender's pushes are handled one at a time in every worker and a burst of
+    messages cannot open two requests. `wrote`: the push is a message, which opens
+    the 48 h customer-service window, so `last_message_at` becomes `now` as well.
     """
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
-        insert(Farmer)
-        .values(openid=openid, subscribed=True, created_at=now)
-        .on_conflict_do_nothing(index_elements=[col(Farmer.openid)])
+    statement = insert(Farmer).values(
+        openid=openid, subscribed=True, created_at=now, last_message_at=now if wrote else None
     )
-    statement = (
-        select(Farmer)
-        .where(Farmer.openid == openid)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return session.exec(statement).one()
+    # Updating a column to itself still takes the row lock, as SELECT … FOR UPDATE would.
+    changed = {"last_message_at": now} if wrote else {"openid": statement.excluded.openid}
+    statement = statement.on_conflict_do_update(
+        index_elements=[col(Farmer.openid)], set_=changed
+    ).returning(Farmer)
+    return session.scalars(statement, execution_options={"populate_existing": True}).one()
 
 
 def get_or_create_farmer(*, session: Session, openid: str, now: datetime) -> Farmer:

@@ -74,15 +74,18 @@ def due_outbox(
     return urgent + bulk
 
 
-def release_held(*, session: Session, openid: str, now: datetime) -> int:
-    """The user wrote, so the 48 h window is open again: send what was held for them."""
+def release_held(*, session: Session, openid: str, now: datetime) -> list[str]:
+    """The user wrote, so the 48 h window is open again: send what was held for them.
+
+    Returns the purposes of the released messages ("survey", "relay" …), one each.
+    """
     held = list(
         session.exec(select(Outbox).where(Outbox.openid == openid, Outbox.status == "held"))
     )
     for row in held:
         row.status = "pending"
         row.next_try_at = now
-    return len(held)
+    return [row.purpose for row in held]
 
 
 def drop_pending(

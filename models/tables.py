@@ -298,6 +298,19 @@ class MonthlyReport(SQLModel, table=True):
     computed_at: datetime = Field(default_factory=utcnow)
 
 
+class Generation(SQLModel, table=True):
+    """How many times a kind of reference data (places, experts) has changed.
+
+    Bumped in the transaction that changes it; workers compare it with the number
+    their cached copy was read at (see models/generations.py).
+    """
+
+    __tablename__ = "cache_generation"
+
+    name: str = Field(primary_key=True, max_length=32)
+    number: int = 0
+
+
 class PushNonce(SQLModel, table=True):
     """A (timestamp, nonce) pair already seen on a signed push, with its body's hash.
 

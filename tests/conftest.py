@@ -18,6 +18,7 @@ from bot import create_app
 from bot.settings import Settings
 from bot.wechat_api import WeChatAPI
 from models.db import make_engine
+from models.generations import forget_all
 from models.migrate import upgrade_database
 from tests.fake_wechat_api import FakeWeChatAPI, fake_api  # noqa: F401  (a fixture)
 from tests.wechat_client import FakeWeChat
@@ -67,6 +68,7 @@ def postgres_schema() -> str | None:
 def database_url(
     tmp_path: Path, sqlite_template: Path, postgres_schema: str | None
 ) -> Iterator[str]:
+    forget_all()  # cached places and experts belong to the previous test's database
     if postgres_schema is None:
         path = tmp_path / "farmhelp.sqlite3"
         shutil.copy(sqlite_template, path)

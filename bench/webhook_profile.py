@@ -1,0 +1,103 @@
+"""The webhook's work per push in one process and one thread: time and SQL statements.
+
+Sends the same text mix as bench/webhook_load.py through Flask's test client (no
+network, no gunicorn) against PostgreSQL, counts the SQL statements each push runs,
+and prints the median work per push and per kind of push; --profile adds the top of
+a cProfile by cumulative time.
+
+    uv run python bench/webhook_profile.py [--pushes 2000] [--profile]
+        [--database postgresql://postgres@127.0.0.1:5432/farmhelp_bench_profile]
+        [--redis redis://127.0.0.1:6379/14]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import platform
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from sqlalchemy import event
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.webhook_load import Mix, kind, seed_county, signed  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--pushes", type=int, default=2000)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--database", default="postgresql://postgres@127.0.0.1:5432/farmhelp_bench_profile"
+    )
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/14", help="'' for none")
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores,"
+        f" Python {platform.python_version()}"
+    )
+    folder = Path(tempfile.mkdtemp(prefix="farmhelp-profile-"))
+    env = seed_county(args.database, args.redis or None, folder)
+    os.environ.update(env)
+    from bot import create_app
+    from bot.database import get_engine
+
+    app = create_app()
+    client = app.test_client()
+    with app.app_context():
+        engine = get_engine()
+    statements = [0]
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def count(*_args: object) -> None:
+        statements[0] += 1
+
+    mix = Mix(seed=3)
+
+    def push() -> tuple[str, float, int]:
+        content, openid, msg_id = mix.next()
+        query, body = signed(content, openid, msg_id)
+        before = statements[0]
+        started = time.perf_counter()
+        response = client.post("/wechat", query_string=query, data=body)
+        took = time.perf_counter() - started
+        assert response.status_code == 200, response.status_code
+        return kind(content, openid), took, statements[0] - before
+
+    for _ in range(200):  # warm up: compiled statements, caches, first farmers
+        push()
+    profiler = cProfile.Profile() if args.profile else None
+    by_kind: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    if profiler:
+        profiler.enable()
+    for _ in range(args.pushes):
+        label, took, count_ = push()
+        by_kind[label].append((took, count_))
+        by_kind["all"].append((took, count_))
+    if profiler:
+        profiler.disable()
+    for label in ("all", "first words", "follow-up", "expert command"):
+        rows = by_kind[label]
+        took = statistics.median(t for t, _ in rows) * 1000
+        print(
+            f"{label:15} {len(rows):5} pushes  median {took:5.1f} ms"
+            f"  statements median {statistics.median(c for _, c in rows):4.0f}"
+            f" mean {statistics.mean(c for _, c in rows):5.1f}"
+        )
+    if profiler:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

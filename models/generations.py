@@ -1,0 +1,99 @@
+"""Reference data that rarely changes (the place names, who is an expert), cached.
+
+Every push asks "is this sender an expert?" and "which village names do we know?";
+the answers change only when staff import experts or places. Each worker keeps a copy
+per database together with the generation number it was read at. Whatever changes
+the data bumps the number in the same transaction (`bump`); a worker re-reads the
+number at most once every RECHECK_SECONDS and reloads its copy when it moved. So a
+change is seen by every worker, in every process, within that time, and at once in
+the process that made it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, Generic, TypeVar
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from models.tables import Generation
+
+T = TypeVar("T")
+
+RECHECK_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class _Copy(Generic[T]):
+    value: T
+    number: int
+    checked_at: float
+
+
+class Cached(Generic[T]):
+    """One kind of reference data, loaded by `load` and kept per database."""
+
+    _every: ClassVar[list[Cached[object]]] = []
+
+    def __init__(self, name: str, load: Callable[[Session], T]) -> None:
+        self.name = name
+        self._load = load
+        self._copies: WeakKeyDictionary[Engine, _Copy[T]] = WeakKeyDictionary()
+        self._lock = threading.Lock()
+        Cached._every.append(self)  # type: ignore[arg-type]
+
+    def get(self, session: Session) -> T:
+        """The current value, reloaded when another worker changed it."""
+        engine = session.get_bind()
+        assert isinstance(engine, Engine)
+        copy = self._copies.get(engine)
+        clock = time.monotonic()
+        if copy is not None and clock < copy.checked_at + RECHECK_SECONDS:
+            return copy.value
+        number = _number(session, self.name)
+        if copy is None or copy.number != number:
+            # Read after the number: the data is at least as new as the number says.
+            copy = _Copy(self._load(session), number, clock)
+        else:
+            copy = _Copy(copy.value, number, clock)
+        with self._lock:
+            self._copies[engine] = copy
+        return copy.value
+
+    def forget(self) -> None:
+        """Drop this process's copies (the next `get` reloads)."""
+        with self._lock:
+            self._copies.clear()
+
+
+def _number(session: Session, name: str) -> int:
+    found = session.exec(select(Generation.number).where(Generation.name == name)).first()
+    return int(found or 0)
+
+
+def bump(session: Session, name: str) -> None:
+    """Record, in this transaction, that `name` changed; this process forgets its copies."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Generation).values(name=name, number=1)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[col(Generation.name)],
+            set_={"number": Generation.number + 1},
+        )
+    )
+    for cached in Cached._every:
+        if cached.name == name:
+            cached.forget()
+
+
+def forget_all() -> None:
+    """Drop every cached copy in this process (tests that reset a database use it)."""
+    for cached in Cached._every:
+        cached.forget()
