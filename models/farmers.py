@@ -31,10 +31,10 @@ def lock_farmer(*, session: Session, openid: str, now: datetime, wrote: bool = F
     )
     # Updating a column to itself still takes the row lock, as SELECT … FOR UPDATE would.
     changed = {"last_message_at": now} if wrote else {"openid": statement.excluded.openid}
-    statement = statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=[col(Farmer.openid)], set_=changed
     ).returning(Farmer)
-    return session.scalars(statement, execution_options={"populate_existing": True}).one()
+    return session.scalars(upsert, execution_options={"populate_existing": True}).one()
 
 
 def get_or_create_farmer(*, session: Session, openid: str, now: datetime) -> Farmer:
