@@ -5,10 +5,12 @@ PostgreSQL + Redis with a small county on duty. A realistic text mix from 2,000
 farmers (first messages, follow-ups and answers, WeChat-style retries of the same
 MsgId, expert commands) is sent over --connections concurrent connections for
 --seconds each; prints throughput, p50/p99 latency, error answers and the ratio.
+With --api-delay N a `farmhelp scheduler` runs alongside, delivering the pages the
+load causes to a fake WeChat API that answers after N seconds.
 
     uv run python bench/webhook_load.py [--seconds 20] [--connections 4] [--workers 4]
         [--database postgresql://postgres@127.0.0.1:5432/farmhelp_bench_load]
-        [--redis redis://127.0.0.1:6379/14]
+        [--redis redis://127.0.0.1:6379/14] [--api-delay 3]
 """
 
 from __future__ import annotations
@@ -194,7 +196,7 @@ def seed_county(database: str, redis_url: str | None, folder: Path) -> dict[str,
         WECHAT_TOKEN=TOKEN,
         WECHAT_APP_ID="wxbench",
         WECHAT_APP_SECRET="bench-app-secret-000",
-        WECHAT_API_BASE_URL="http://127.0.0.1:9/cgi-bin/",  # no scheduler runs in this benchmark
+        WECHAT_API_BASE_URL="http://127.0.0.1:9/cgi-bin/",  # a scheduler runs only with --api-delay
     )
     if redis_url:
         redis.Redis.from_url(redis_url).flushdb()
@@ -224,6 +226,13 @@ def main() -> None:
         "--database", default="postgresql://postgres@127.0.0.1:5432/farmhelp_bench_load"
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
+    parser.add_argument(
+        "--api-delay",
+        type=float,
+        default=None,
+        help="also run `farmhelp scheduler` against a fake WeChat API answering after this"
+        " many seconds (the pages and replies the load causes go out meanwhile)",
+    )
     args = parser.parse_args()
     print(
         f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores,"
@@ -231,6 +240,25 @@ def main() -> None:
     )
     folder = Path(tempfile.mkdtemp(prefix="farmhelp-load-"))
     env = seed_county(args.database, args.redis, folder)
+    helpers: list[subprocess.Popen[bytes]] = []
+    if args.api_delay is not None:
+        api_port = free_port()
+        env["WECHAT_API_BASE_URL"] = f"http://127.0.0.1:{api_port}/cgi-bin/"
+        fake_api = [sys.executable, str(ROOT / "bench/fake_wechat_server.py"), str(api_port)]
+        helpers.append(
+            subprocess.Popen([*fake_api, "--delay", str(args.api_delay)], stdout=subprocess.PIPE)
+        )
+        assert helpers[0].stdout is not None and helpers[0].stdout.readline() == b"ready\n"
+        helpers.append(
+            subprocess.Popen(
+                [sys.executable, "-c", "from bot.cli import main; main()", "scheduler"],
+                env={**env, "PYTHONPATH": str(ROOT)},
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        print(f"farmhelp scheduler running; the WeChat API answers after {args.api_delay} s")
     (folder / "echo.py").write_text(ECHO_BOT.replace("{token}", TOKEN), encoding="utf-8")
     results = {}
     for label, app, check in (
@@ -269,6 +297,9 @@ def main() -> None:
             f"{label:9} {r['rate']:7.1f} req/s  p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms"
             f"  errors {r['errors']:.0f} of {r['count']:.0f}"
         )
+    for helper in helpers:
+        helper.terminate()
+        helper.wait(timeout=30)
     print(f"farmhelp / echo bot: {results['farmhelp']['rate'] / results['echo bot']['rate']:.0%}")
 
 
