@@ -86,7 +86,9 @@ class FakeWeChatAPI:
             body = dict(request.get_json() or {})
             failure = self._record(path, body)
             if failure is not None:
-                return jsonify(failure)
+                # fail_next(path, http_status=502) answers an HTTP error, not a JSON errcode.
+                status = int(failure.pop("http_status", 200))
+                return Response("Bad Gateway", status=status) if status >= 500 else jsonify(failure)
             if request.args.get("access_token") not in self.tokens_issued:
                 return jsonify(errcode=40001, errmsg="invalid credential")
             return jsonify(errcode=0, errmsg="ok", msgid=next(self._counter))

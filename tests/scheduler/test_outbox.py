@@ -161,6 +161,69 @@ def test_permanent_errors_fail_and_are_logged(
     assert "failed for good" in caplog.text
 
 
+# Every errcode WECHAT.md documents for sending, an HTTP 5xx and a timeout, with what
+# the outbox must do: "sent" (the client refreshed the token and retried once),
+# "pending" (tried again later with backoff), "held" (until the user writes again:
+# the 48 h window), "failed" (for good, shown to staff).
+DELIVERY_FAULTS = [
+    ("errcode -1 system busy", {"errcode": -1, "errmsg": "system busy"}, "pending"),
+    ("errcode 40001", {"errcode": 40001, "errmsg": "invalid credential"}, "sent"),
+    ("errcode 40014", {"errcode": 40014, "errmsg": "invalid access_token"}, "sent"),
+    ("errcode 42001", {"errcode": 42001, "errmsg": "access_token expired"}, "sent"),
+    ("errcode 43004", {"errcode": 43004, "errmsg": "require subscribe"}, "failed"),
+    ("errcode 45009", {"errcode": 45009, "errmsg": "api freq out of limit"}, "pending"),
+    ("errcode 45015", {"errcode": 45015, "errmsg": "response out of time limit"}, "held"),
+    ("errcode 45047", {"errcode": 45047, "errmsg": "out of response count"}, "held"),
+    ("errcode 40164", {"errcode": 40164, "errmsg": "invalid ip, not in whitelist"}, "failed"),
+    ("HTTP 502", {"http_status": 502}, "pending"),
+]
+
+
+@pytest.mark.parametrize(
+    ("fault", "answer", "outcome"), DELIVERY_FAULTS, ids=[f for f, _, _ in DELIVERY_FAULTS]
+)
+def test_each_documented_fault_has_its_outcome_and_nothing_goes_twice(
+    engine: Engine,
+    api: WeChatAPI,
+    fake_api: FakeWeChatAPI,
+    fault: str,
+    answer: dict[str, object],
+    outcome: str,
+) -> None:
+    fake_api.fail_next("message/custom/send", **answer)
+    row_id = queue(engine, openid="farmer-f")
+    now = utcnow()
+    deliver_outbox(engine=engine, sender=api, now=now)
+    row = load(engine, row_id)
+    assert row.status == outcome, (fault, row.status, row.attempts)
+    assert deliver_outbox(engine=engine, sender=api, now=now) == 0  # nothing is sent twice
+    calls = len(fake_api.sent())
+    if outcome == "pending":
+        assert row.next_try_at >= now + timedelta(seconds=5)  # backoff, not a hot loop
+        assert deliver_outbox(engine=engine, sender=api, now=now + timedelta(minutes=1)) == 1
+        assert load(engine, row_id).status == "sent"
+    delivered = [a for a in load(engine, row_id).attempts if a["errcode"] == 0]
+    print(f"{fault}: {outcome}, {calls} call(s) before any retry, {len(delivered)} delivered")
+    assert len(delivered) == (0 if outcome in ("held", "failed") else 1)
+    assert len(fake_api.texts_to("farmer-f")) == calls + (outcome == "pending")
+
+
+def test_a_timed_out_call_is_tried_again_later(
+    engine: Engine, api: WeChatAPI, fake_api: FakeWeChatAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.wechat_api.TIMEOUT", (1.0, 0.3))
+    api.token()  # the token call itself is not the one that times out
+    fake_api.delay = 0.6
+    row_id = queue(engine)
+    now = utcnow()
+    assert deliver_outbox(engine=engine, sender=api, now=now) == 0
+    row = load(engine, row_id)
+    assert row.status == "pending" and "network" in (row.last_error or "")
+    fake_api.delay = 0.0
+    assert deliver_outbox(engine=engine, sender=api, now=now + timedelta(minutes=1)) == 1
+    assert [a["errcode"] for a in load(engine, row_id).attempts] == [-1, 0]
+
+
 def test_a_row_is_sent_once_even_by_two_deliverers(
     engine: Engine, api: WeChatAPI, fake_api: FakeWeChatAPI
 ) -> None:
