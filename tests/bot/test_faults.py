@@ -109,6 +109,29 @@ def send_like_wechat(
     return failed[0]
 
 
+def while_sending(
+    base: str,
+    wechat: FakeWeChat,
+    pushes: list[dict[str, object]],
+    inject: Callable[[], int],
+    every: float,
+    most: int = 1000,
+) -> tuple[int, int]:
+    """Send the pushes like WeChat and call `inject` every `every` seconds meanwhile
+    (at most `most` faults); return (resends after no answer, faults injected)."""
+    resends: list[int] = []
+    sending = threading.Thread(
+        target=lambda: resends.append(send_like_wechat(base, wechat, pushes))
+    )
+    sending.start()
+    injected = 0
+    while sending.is_alive() and injected < most:
+        time.sleep(every)
+        injected += inject()
+    sending.join()
+    return resends[0], injected
+
+
 def the_pushes(wechat: FakeWeChat, tag: str) -> list[dict[str, object]]:
     return [
         wechat.text(f"fault-{tag}-{n}", words)
@@ -200,25 +223,22 @@ def test_web_workers_killed_mid_request(
 ) -> None:
     env, engine = stack_env
     pushes = the_pushes(plain_wechat, "web")
-    kills: list[int] = []
     with (
         gunicorn(env, tmp_path / "web.log") as (base, master),
         scheduler(env, tmp_path / "scheduler.log"),
     ):
-        sending = threading.Thread(
-            target=lambda: kills.append(send_like_wechat(base, plain_wechat, pushes))
-        )
-        sending.start()
-        killed = 0
-        while sending.is_alive() and killed < 4:
-            time.sleep(0.7)
+
+        def kill_a_worker() -> int:
             pids = worker_pids(master)
             if pids:
-                os.kill(pids[killed % len(pids)], signal.SIGKILL)
-                killed += 1
-        sending.join()
+                os.kill(pids[0], signal.SIGKILL)
+            return len(pids[:1])
+
+        resends, killed = while_sending(
+            base, plain_wechat, pushes, kill_a_worker, every=0.7, most=4
+        )
         print(f"\ninjected: SIGKILL of {killed} gunicorn workers while {len(pushes)} pushes flowed")
-        print(f"WeChat-style resends after no answer: {kills[0]}")
+        print(f"WeChat-style resends after no answer: {resends}")
         print(check_invariants(engine, pushes, fake_api))
     assert killed >= 2
 
@@ -270,20 +290,11 @@ def test_database_connections_cut_under_load(
             gunicorn(env, tmp_path / "web.log") as (base, _master),
             scheduler(env, tmp_path / "scheduler.log"),
         ):
-            resends: list[int] = []
-            sending = threading.Thread(
-                target=lambda: resends.append(send_like_wechat(base, plain_wechat, pushes))
-            )
-            sending.start()
-            terminated = 0
-            while sending.is_alive():
-                time.sleep(0.5)
-                terminated += cut()
-            sending.join()
+            resends, terminated = while_sending(base, plain_wechat, pushes, cut, every=0.5)
             terminated += cut()
             print(
                 f"\ninjected: {terminated} PostgreSQL backends terminated while"
-                f" {len(pushes)} pushes flowed; resends after no answer: {resends[0]}"
+                f" {len(pushes)} pushes flowed; resends after no answer: {resends}"
             )
             print(check_invariants(engine, pushes, fake_api))
         assert terminated >= 3
