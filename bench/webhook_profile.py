@@ -38,6 +38,7 @@ def main() -> None:
     )
     parser.add_argument("--pushes", type=int, default=2000)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--dump", help="with --profile: also write the raw profile to this file")
     parser.add_argument(
         "--database", default="postgresql://postgres@127.0.0.1:5432/farmhelp_bench_profile"
     )
@@ -97,6 +98,8 @@ def main() -> None:
         )
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        if args.dump:
+            profiler.dump_stats(args.dump)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from handlers.routing import offer_unassigned_to, qualifies, route_request
 from handlers.survey import schedule_survey
 from handlers.timeparse import parse_visit_time
 from models.media import list_media
-from models.offers import offers_for, pending_offers_of_expert, record_event
+from models.offers import offers_for, pending_offers_of_expert, record_event, requests_offered_to
 from models.outbox import enqueue
 from models.requests import (
     RELAYED_STATUSES,
@@ -467,21 +467,28 @@ def _override_duty(context: Context, expert: Expert, state: str) -> int:
     return int(context.config.duty_override.total_seconds() // 3600)
 
 
+# 任务 lists at most this many requests of each kind; the workbench link shows them all.
+TASK_LINES = 10
+
+
 @command("任务")
 def list_tasks(context: Context, expert: Expert, cmd: Command) -> str:
-    """List the expert's open requests and pending offers."""
+    """List the expert's open requests and pending offers (the first few of each)."""
     assert expert.id is not None
     session = context.session
+    held = requests_of_expert(session=session, expert_id=expert.id)
+    offered, waiting = requests_offered_to(session=session, expert_id=expert.id, limit=TASK_LINES)
     lines = []
-    for request in requests_of_expert(session=session, expert_id=expert.id):
+    for request in held[:TASK_LINES]:
         booked = ""
         if request.visit_booked_for:
             local = request.visit_booked_for.astimezone(ZoneInfo(context.config.timezone))
             booked = f"，预约 {local:%m-%d %H:%M}"
         lines.append(f"{request.code} {request.crop or ''} {request.place or ''}{booked}")
-    for offer in pending_offers_of_expert(session=session, expert_id=expert.id):
-        offered = session.get(HelpRequest, offer.request_id)
-        if offered is not None:
-            lines.append(f"{offered.code} 待接单 {offered.crop or ''} {offered.place or ''}")
+    for request in offered:
+        lines.append(f"{request.code} 待接单 {request.crop or ''} {request.place or ''}")
+    unlisted = len(held) - min(len(held), TASK_LINES) + waiting - len(offered)
+    if unlisted:
+        lines.append(texts.TASKS_NOT_LISTED.format(count=unlisted))
     tasks = f"\n全部任务：{workbench_link(context.config, expert=expert)}"
     return ("您手上的求助：\n" + "\n".join(lines) if lines else "您手上没有求助。") + tasks

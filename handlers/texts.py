@@ -90,6 +90,7 @@ EXPERT_RELAY = "【{code} 农户】{content}"
 EXPERT_RELAY_MEDIA = "【{code} 农户】发来{kind}，见下条。"
 OFFER_TAKEN = "求助 {code} 已被其他专家接走，谢谢。"
 MEDIA_NAMES = {"image": "照片", "voice": "语音", "video": "视频", "shortvideo": "视频"}
+TASKS_NOT_LISTED = "……另有 {count} 个没列出，见下面的全部任务。"
 EXPERT_CANCELLED = "农户取消了求助 {code}，不用再处理了，谢谢。"
 
 # Follow-up survey (回访).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from models.tables import HelpRequest, Offer, RequestEvent
 
@@ -49,6 +49,24 @@ def pending_offers_of_expert(*, session: Session, expert_id: int) -> list[Offer]
     """Return the offers waiting for this expert's answer."""
     statement = select(Offer).where(Offer.expert_id == expert_id, Offer.status == "pending")
     return list(session.exec(statement.order_by(col(Offer.id))))
+
+
+def requests_offered_to(
+    *, session: Session, expert_id: int, limit: int | None = None
+) -> tuple[list[HelpRequest], int]:
+    """The requests waiting for this expert's answer, oldest offer first, and how many.
+
+    One statement: with `limit`, the first `limit` requests and the count of all.
+    """
+    statement = (
+        select(HelpRequest, func.count().over())
+        .join(Offer, col(Offer.request_id) == col(HelpRequest.id))
+        .where(Offer.expert_id == expert_id, Offer.status == "pending")
+        .order_by(col(Offer.id))
+        .limit(limit)
+    )
+    rows = list(session.exec(statement))
+    return [request for request, _ in rows], (rows[0][1] if rows else 0)
 
 
 def expired_offers(*, session: Session, now: datetime) -> list[Offer]:

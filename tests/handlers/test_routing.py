@@ -381,3 +381,19 @@ def test_outbox_rows_never_reach_unsubscribed_farmers(
     deliver_outbox(engine=engine, sender=api, now=utcnow())
     assert fake_api.texts_to("farmer-9") == []
     assert {row.status for row in fresh(session, Outbox)} == {"dropped"}
+
+
+@pytest.mark.usefixtures("county")
+def test_tasks_lists_the_first_ten_offers_and_counts_the_rest(
+    client: FlaskClient, plain_wechat: FakeWeChat, session: Session
+) -> None:
+    codes = [
+        CODE.search(say(client, plain_wechat, f"farmer-t{n}", PROBLEM)).group()  # type: ignore[union-attr]
+        for n in range(12)
+    ]
+    assert set(offers_by_expert(session)) == {"exp-wang"}
+    tasks = say(client, plain_wechat, "exp-wang", "任务")
+    listed = [line.split()[0] for line in tasks.splitlines() if "待接单" in line]
+    assert listed == codes[:10]  # oldest offer first
+    assert "另有 2 个没列出" in tasks and "全部任务：" in tasks
+    assert codes[10] not in tasks and codes[11] not in tasks

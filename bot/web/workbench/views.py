@@ -40,7 +40,7 @@ from models.experts import active_experts
 from models.farmers import lock_farmer
 from models.media import list_media
 from models.messages import get_inbound_by_key
-from models.offers import offers_for, pending_offers_of_expert
+from models.offers import offers_for, requests_offered_to
 from models.requests import get_request_by_code, requests_of_expert
 from models.similar import similar_solved
 from models.tables import Expert, Farmer, HelpRequest, MediaFile, Message, utcnow
@@ -389,11 +389,7 @@ def tasks() -> BaseResponse | str:
         if expert is None:
             return _notice("请从链接进入", "在公众号里回复“任务”，会收到您的任务链接。", 403)
         assert expert.id is not None
-        offered = [
-            found
-            for offer in pending_offers_of_expert(session=db, expert_id=expert.id)
-            if (found := db.get(HelpRequest, offer.request_id)) is not None
-        ]
+        offered, _ = requests_offered_to(session=db, expert_id=expert.id)
         held = requests_of_expert(session=db, expert_id=expert.id)
         today = now.astimezone(policy.tz).date()
         booked_today = [
