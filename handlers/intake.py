@@ -178,6 +178,8 @@ def attach_message(
     if keep_words and not append_text(request, inbound.words or (inbound.url or ""), context.now):
         context.notices.append(texts.REQUEST_FULL.format(code=request.code))
     if inbound.msg_type in MEDIA_KINDS and inbound.media_id:
+        context.session.add(context.message)
+        context.session.flush()  # the media row names the message by its id
         assert context.message.id is not None
         context.session.add(
             MediaFile(

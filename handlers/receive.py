@@ -31,13 +31,14 @@ class Received:
 def log_inbound(*, session: Session, inbound: Inbound, now: datetime, status: str) -> Message:
     """Store the inbound push under its dedupe key; flushing raises if it was stored before."""
     farmer = get_or_create_farmer(session=session, openid=inbound.openid, now=now)
-    return _log_inbound(session=session, inbound=inbound, farmer=farmer, now=now, status=status)
+    message = _inbound_message(inbound=inbound, farmer=farmer, now=now, status=status)
+    session.add(message)
+    session.flush()
+    return message
 
 
-def _log_inbound(
-    *, session: Session, inbound: Inbound, farmer: Farmer, now: datetime, status: str
-) -> Message:
-    message = Message(
+def _inbound_message(*, inbound: Inbound, farmer: Farmer, now: datetime, status: str) -> Message:
+    return Message(
         direction="in",
         channel="push",
         openid=inbound.openid,
@@ -52,9 +53,6 @@ def _log_inbound(
         status=status,
         created_at=now,
     )
-    session.add(message)
-    session.flush()
-    return message
 
 
 def receive(
@@ -68,12 +66,13 @@ def receive(
     """Store the push, run its handler and log the passive reply, all in this session.
 
     `farmer` is the sender's row, already locked by the caller (looked up otherwise).
+    The message is added to the session last, once the handler has linked it to its
+    request, so that it is written in one INSERT (with whatever the caller still sets
+    on it, such as the reply body) together with the reply; no handler reads messages.
     """
     if farmer is None:
         farmer = get_or_create_farmer(session=session, openid=inbound.openid, now=now)
-    message = _log_inbound(
-        session=session, inbound=inbound, farmer=farmer, now=now, status="handled"
-    )
+    message = _inbound_message(inbound=inbound, farmer=farmer, now=now, status="handled")
     assert farmer.id is not None
     context = Context(
         session=session,
@@ -96,6 +95,7 @@ def receive(
         notices.insert(0, texts.MESSAGE_TOO_LONG.format(limit=MAX_MESSAGE_CHARS))
     if notices:
         reply = "".join(notices) + (reply or "")
+    session.add(message)
     if reply is not None:
         log_reply(session=session, inbound_message=message, content=reply, now=now)
     return Received(message=message, reply=reply)

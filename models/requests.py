@@ -40,8 +40,7 @@ def open_request(*, session: Session, farmer: Farmer, now: datetime) -> HelpRequ
     session.add(request)
     session.flush()
     assert request.id is not None
-    request.code = code_for_id(request.id)
-    session.flush()
+    request.code = code_for_id(request.id)  # written with the request's next change
     return request
 
 
