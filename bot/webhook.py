@@ -30,6 +30,7 @@ from handlers.receive import log_inbound, log_reply, receive
 from models.db import session_scope
 from models.farmers import lock_farmer
 from models.messages import get_inbound_by_key
+from models.senders import read_sender_state
 from models.tables import utcnow
 
 log = logging.getLogger(__name__)
@@ -233,16 +234,23 @@ def _handle_once(engine: Engine, inbound: Inbound) -> str:
         farmer = lock_farmer(
             session=session, openid=inbound.openid, now=now, wrote=inbound.msg_type != "event"
         )
-        stored = get_inbound_by_key(session=session, dedupe_key=inbound.dedupe_key)
-        if stored is not None:
+        assert farmer.id is not None
+        sender = read_sender_state(
+            session=session,
+            farmer_id=farmer.id,
+            openid=farmer.openid,
+            dedupe_key=inbound.dedupe_key,
+        )
+        if sender.stored_message_id is not None:
             log.info("retry of %s answered with the stored reply", inbound.dedupe_key)
-            return stored.reply_body or SUCCESS
+            return sender.stored_reply or SUCCESS
         received = receive(
             session=session,
             inbound=inbound,
             now=now,
             config=current_app.extensions["farmhelp.policy"],
             farmer=farmer,
+            sender=sender,
         )
         body = SUCCESS
         if received.reply is not None:

@@ -13,10 +13,11 @@ from handlers.advisories import change_subscription
 from handlers.config import Policy
 from handlers.inbound import MAX_MESSAGE_CHARS, Inbound
 from handlers.registry import Context, find_handler
-from handlers.survey import answer_survey, open_survey, release_held_surveys
+from handlers.survey import answer_survey, release_held_surveys
 from models.experts import find_expert
 from models.farmers import get_or_create_farmer
 from models.outbox import release_held
+from models.senders import SenderState, read_sender_state
 from models.tables import Farmer, Message
 
 
@@ -62,10 +63,12 @@ def receive(
     now: datetime,
     config: Policy | None = None,
     farmer: Farmer | None = None,
+    sender: SenderState | None = None,
 ) -> Received:
     """Store the push, run its handler and log the passive reply, all in this session.
 
-    `farmer` is the sender's row, already locked by the caller (looked up otherwise).
+    `farmer` is the sender's row, already locked by the caller (looked up otherwise),
+    and `sender` what the caller read about them after locking it (read otherwise).
     The message is added to the session last, once the handler has linked it to its
     request, so that it is written in one INSERT (with whatever the caller still sets
     on it, such as the reply body) together with the reply; no handler reads messages.
@@ -74,11 +77,19 @@ def receive(
         farmer = get_or_create_farmer(session=session, openid=inbound.openid, now=now)
     message = _inbound_message(inbound=inbound, farmer=farmer, now=now, status="handled")
     assert farmer.id is not None
+    if sender is None:
+        sender = read_sender_state(
+            session=session,
+            farmer_id=farmer.id,
+            openid=inbound.openid,
+            dedupe_key=inbound.dedupe_key,
+        )
     context = Context(
         session=session,
         now=now,
         farmer=farmer,
         message=message,
+        sender=sender,
         config=config or Policy(),
         expert=find_expert(session=session, openid=inbound.openid),
     )
@@ -87,7 +98,11 @@ def receive(
         farmer.last_message_at = now
         # The 48 h customer-service window is open again: send what was held for them
         # (a survey is held together with its question in the outbox).
-        released = release_held(session=session, openid=inbound.openid, now=now)
+        released = (
+            release_held(session=session, openid=inbound.openid, now=now)
+            if sender.anything_held
+            else []
+        )
         if "survey" in released:
             release_held_surveys(session, farmer_id=farmer.id, now=now)
     notices = list(context.notices)
@@ -126,7 +141,7 @@ def take_survey_answer(context: Context, inbound: Inbound) -> Taken | None:
     if inbound.msg_type not in ("text", "voice"):
         return None
     assert context.farmer.id is not None
-    survey = open_survey(context.session, farmer_id=context.farmer.id)
+    survey = context.open_survey()
     if survey is None:
         return None
     reply = answer_survey(

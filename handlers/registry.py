@@ -10,8 +10,8 @@ from sqlmodel import Session
 
 from handlers.config import Policy
 from handlers.inbound import Inbound
-from models.requests import get_open_request
-from models.tables import Expert, Farmer, HelpRequest, Message
+from models.senders import SenderState
+from models.tables import Expert, Farmer, HelpRequest, Message, Survey
 
 
 @dataclass
@@ -22,19 +22,25 @@ class Context:
     now: datetime
     farmer: Farmer
     message: Message
+    # The sender's open request and survey, read once the sender was locked.
+    sender: SenderState
     config: Policy = field(default_factory=Policy)
     expert: Expert | None = None
     # Sentences put before the reply (e.g. "your message was too long").
     notices: list[str] = field(default_factory=list)
-    _open_request: tuple[HelpRequest | None] | None = field(default=None, repr=False)
 
     def open_request(self) -> HelpRequest | None:
-        """The sender's open request, read once per push (the relay step and the
-        intake dialogue both ask; neither opens or closes one before the other asks)."""
-        if self._open_request is None:
-            assert self.farmer.id is not None
-            self._open_request = (get_open_request(session=self.session, farmer_id=self.farmer.id),)
-        return self._open_request[0]
+        """The sender's open request (the relay step and the intake dialogue both ask;
+        neither opens or closes one before the other asks)."""
+        if self.sender.open_request_id is None:
+            return None
+        return self.session.get(HelpRequest, self.sender.open_request_id)
+
+    def open_survey(self) -> Survey | None:
+        """The sender's survey waiting for an answer, if any."""
+        if self.sender.open_survey_id is None:
+            return None
+        return self.session.get(Survey, self.sender.open_survey_id)
 
 
 # A handler returns the passive reply text, or None to answer "success" (no reply).

@@ -19,9 +19,8 @@ from handlers.routing import route_request
 from handlers.understanding import normalise
 from models.offers import record_event
 from models.requests import lock_request
-from models.tables import Expert, Farmer, HelpRequest, Survey
+from models.tables import SURVEY_OPEN_STATES, Expert, Farmer, HelpRequest, Survey
 
-OPEN_STATES = ("sent",)
 # Ways of saying 1/2/3 and the ratings; the first list that matches wins (negations first).
 _SOLVED_CUES = (
     (
@@ -78,7 +77,7 @@ def open_survey(session: Session, *, farmer_id: int) -> Survey | None:
     statement = (
         select(Survey)
         .where(Survey.farmer_id == farmer_id)
-        .where(col(Survey.state).in_(OPEN_STATES))
+        .where(col(Survey.state).in_(SURVEY_OPEN_STATES))
         .order_by(col(Survey.id).desc())
     )
     return session.exec(statement).first()

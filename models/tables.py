@@ -252,6 +252,10 @@ class Outbox(SQLModel, table=True):
     sent_at: datetime | None = None
 
 
+# Survey states in which the survey waits for the farmer's answer.
+SURVEY_OPEN_STATES = ("sent",)
+
+
 class Survey(SQLModel, table=True):
     """The follow-up survey (回访) after a visit: one per visit, answered one digit at a time."""
 
