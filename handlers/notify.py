@@ -166,7 +166,7 @@ def alert_staff(
     session: Session,
     *,
     config: Policy,
-    leaders: list[Expert],
+    leader_openids: list[str],
     request: HelpRequest,
     reason: str,
     now: datetime,
@@ -187,7 +187,7 @@ def alert_staff(
         place=request.place or "未说明",
         reach=reach,
     )
-    recipients = [leader.openid for leader in leaders] + list(config.staff_openids)
+    recipients = leader_openids + list(config.staff_openids)
     for openid in dict.fromkeys(recipients):
         send_text(
             session, openid=openid, content=content, now=now, purpose="alert", request=request

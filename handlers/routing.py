@@ -16,14 +16,7 @@ from sqlmodel import Session
 
 from handlers import notify, texts
 from handlers.config import Policy
-from models.experts import (
-    active_experts,
-    get_team,
-    on_duty_expert_ids,
-    open_request_counts,
-    place_book,
-    team_leaders,
-)
+from models.experts import Roster, RosterExpert, duty_roster, open_request_counts, place_book
 from models.offers import offers_for, pending_offers_of_expert, record_event
 from models.outbox import drop_pending
 from models.requests import lock_request, requests_of_expert, unassigned_requests
@@ -35,14 +28,14 @@ _TIER_NAMES = {"village": "同村", "township": "同乡镇", "county": "同县",
 
 @dataclass(frozen=True)
 class Candidate:
-    expert: Expert
+    expert: RosterExpert
     on_duty: bool
     tier: str
     load: int
 
     @property
     def rank_key(self) -> tuple[bool, int, int, int]:
-        return (not self.on_duty, REGION_TIERS.index(self.tier), self.load, self.expert.id or 0)
+        return (not self.on_duty, REGION_TIERS.index(self.tier), self.load, self.expert.id)
 
     def describe(self) -> dict[str, object]:
         return {
@@ -77,7 +70,7 @@ def resolve_place(session: Session, place: str | None) -> PlaceParts:
     return best
 
 
-def region_tier(expert: Expert, parts: PlaceParts) -> str:
+def region_tier(expert: Expert | RosterExpert, parts: PlaceParts) -> str:
     """How close an expert's regions are to the request's place."""
     regions = set(expert.regions)
     if parts.village and parts.village in regions:
@@ -89,7 +82,7 @@ def region_tier(expert: Expert, parts: PlaceParts) -> str:
     return "anywhere"
 
 
-def qualifies(expert: Expert, request: HelpRequest) -> bool:
+def qualifies(expert: Expert | RosterExpert, request: HelpRequest) -> bool:
     """Whether an expert's specialties (and crops, if listed) cover the request."""
     if request.category not in expert.specialties:
         return False
@@ -97,23 +90,28 @@ def qualifies(expert: Expert, request: HelpRequest) -> bool:
 
 
 def rank_candidates(
-    session: Session, request: HelpRequest, now: datetime, exclude: set[int] | None = None
+    session: Session,
+    request: HelpRequest,
+    now: datetime,
+    exclude: set[int] | None = None,
+    roster: Roster | None = None,
 ) -> list[Candidate]:
     """Return the qualified experts not yet tried on this request, best first."""
     assert request.id is not None
-    tried = set(exclude or ()) | {
-        offer.expert_id
-        for offer in offers_for(session=session, request_id=request.id)
-        if offer.status in ("declined", "timed_out", "pending")
-    }
-    on_duty = on_duty_expert_ids(session=session, now=now)
+    roster = roster or duty_roster(session=session)
+    tried = set(exclude or ())
+    if request.routing.get("history"):  # offers are made in rounds, each recorded there
+        tried |= {
+            offer.expert_id
+            for offer in offers_for(session=session, request_id=request.id)
+            if offer.status in ("declined", "timed_out", "pending")
+        }
+    on_duty = roster.on_duty_ids(now)
     loads = open_request_counts(session=session)
     parts = resolve_place(session, request.place)
     candidates = [
-        Candidate(
-            expert, expert.id in on_duty, region_tier(expert, parts), loads.get(expert.id or 0, 0)
-        )
-        for expert in active_experts(session=session)
+        Candidate(expert, expert.id in on_duty, region_tier(expert, parts), loads.get(expert.id, 0))
+        for expert in roster.experts
         if qualifies(expert, request) and expert.id not in tried
     ]
     return sorted(candidates, key=lambda candidate: candidate.rank_key)
@@ -138,7 +136,8 @@ def route_request(
     # Experts excluded once (e.g. the one a survey said did not solve it) stay excluded.
     exclude = set(exclude_expert_ids or ()) | set(request.routing.get("excluded", []))
     request.routing = {**request.routing, "excluded": sorted(exclude)}
-    ranked = rank_candidates(session, request, now, exclude)
+    roster = duty_roster(session=session)
+    ranked = rank_candidates(session, request, now, exclude, roster)
     paged = [candidate for candidate in ranked if candidate.on_duty]
     if not paged:
         escalate(
@@ -149,19 +148,20 @@ def route_request(
             ranked=ranked,
             farmer=farmer,
             tell_farmer=not quiet,
+            roster=roster,
         )
         return []
     chosen = paged[0]
-    team = get_team(session=session, name=chosen.expert.team) if chosen.expert.team else None
-    broadcast = team is not None and team.broadcast
+    broadcast = bool(chosen.expert.team) and chosen.expert.team in roster.broadcast_teams
     targets = [c for c in paged if c.expert.team == chosen.expert.team] if broadcast else [chosen]
     reason = f"{_TIER_NAMES[chosen.tier]}、在值班、手上 {chosen.load} 单" + (
         "；团队抢单模式，同时发给在值班的队员" if broadcast else ""
     )
+    experts = [session.get(Expert, target.expert.id) for target in targets]
     return make_offers(
         session,
         request=request,
-        experts=[t.expert for t in targets],
+        experts=[expert for expert in experts if expert is not None],
         reason=reason,
         config=config,
         now=now,
@@ -259,9 +259,11 @@ def escalate(
     ranked: list[Candidate],
     farmer: Farmer | None,
     tell_farmer: bool = True,
+    roster: Roster | None = None,
 ) -> None:
     """Nobody (left) on duty to take it: alert leaders and staff, tell the farmer."""
-    qualified = [e for e in active_experts(session=session) if qualifies(e, request)]
+    roster = roster or duty_roster(session=session)
+    qualified = [e for e in roster.experts if qualifies(e, request)]
     if not qualified:
         reason = "没有对口的专家"
     elif len(qualified) > len(ranked):
@@ -269,7 +271,7 @@ def escalate(
     else:
         reason = "没有在值班的对口专家"
     teams = sorted({expert.team for expert in qualified if expert.team})
-    leaders = [leader for team in teams for leader in team_leaders(session=session, team=team)]
+    leaders = [leader.openid for team in teams for leader in roster.leaders(team)]
     history = list(request.routing.get("history", []))
     history.append(
         {
@@ -289,7 +291,7 @@ def escalate(
         note=reason,
     )
     notify.alert_staff(
-        session, config=config, leaders=leaders, request=request, reason=reason, now=now
+        session, config=config, leader_openids=leaders, request=request, reason=reason, now=now
     )
     if farmer is None:
         farmer = session.get(Farmer, request.farmer_id)
@@ -369,7 +371,7 @@ def deactivate_expert(
         notify.alert_staff(
             session,
             config=config,
-            leaders=[],
+            leader_openids=[],
             request=request,
             reason=f"{expert.name}专家已停用，求助转给其他专家",
             now=now,

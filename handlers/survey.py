@@ -244,7 +244,7 @@ def reopen(
     notify.alert_staff(
         session,
         config=policy,
-        leaders=[],
+        leader_openids=[],
         request=request,
         now=now,
         reason=texts.STAFF_SURVEY_REOPEN.format(reason=reason),

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from models.generations import Cached, bump
+from models.generations import Cached, bump, bump_when_flushed
 from models.tables import DutyShift, Expert, HelpRequest, Place, Team, utcnow
 
 # Request statuses in which an expert is working on a request.
@@ -108,15 +108,6 @@ def active_experts(*, session: Session) -> list[Expert]:
     return list(session.exec(select(Expert).where(Expert.active == True)))  # noqa: E712
 
 
-def team_leaders(*, session: Session, team: str) -> list[Expert]:
-    """Return the active leaders of a team."""
-    return list(
-        session.exec(
-            select(Expert).where(Expert.team == team, Expert.leader == True, Expert.active == True)  # noqa: E712
-        )
-    )
-
-
 def upsert_place(*, session: Session, county: str, township: str, village: str) -> bool:
     """Add a place to the hierarchy unless it is known; return whether it was added."""
     existing = session.exec(
@@ -169,3 +160,86 @@ _PLACE_BOOK: Cached[PlaceBook] = Cached("places", _read_place_book)
 def place_book(*, session: Session) -> PlaceBook:
     """The imported places, read once and kept until `places import` changes them."""
     return _PLACE_BOOK.get(session)
+
+
+@dataclass(frozen=True)
+class RosterExpert:
+    """An active expert as routing sees them: a plain copy, not a database row."""
+
+    id: int
+    openid: str
+    name: str
+    team: str
+    specialties: tuple[str, ...]
+    crops: tuple[str, ...]
+    regions: tuple[str, ...]
+    leader: bool
+    duty_override: str | None
+    duty_override_until: datetime | None
+
+
+@dataclass(frozen=True)
+class Roster:
+    """The active experts, the rota's shifts not over when read, and the broadcast teams."""
+
+    experts: tuple[RosterExpert, ...]
+    shifts: tuple[tuple[int, datetime, datetime], ...]  # (expert id, start, end)
+    broadcast_teams: frozenset[str]
+
+    def on_duty_ids(self, now: datetime) -> set[int]:
+        """The ids of the experts on duty at `now` (rota, then 值班/下班 overrides)."""
+        on_duty = {expert_id for expert_id, start, end in self.shifts if start <= now < end}
+        for expert in self.experts:
+            until = expert.duty_override_until
+            if expert.duty_override is None or (until is not None and until <= now):
+                continue
+            if expert.duty_override == "on":
+                on_duty.add(expert.id)
+            else:
+                on_duty.discard(expert.id)
+        return on_duty
+
+    def leaders(self, team: str) -> list[RosterExpert]:
+        """The active leaders of a team."""
+        return [expert for expert in self.experts if expert.team == team and expert.leader]
+
+
+def _read_roster(session: Session) -> Roster:
+    experts = tuple(
+        RosterExpert(
+            id=expert.id or 0,
+            openid=expert.openid,
+            name=expert.name,
+            team=expert.team,
+            specialties=tuple(expert.specialties),
+            crops=tuple(expert.crops),
+            regions=tuple(expert.regions),
+            leader=expert.leader,
+            duty_override=expert.duty_override,
+            duty_override_until=expert.duty_override_until,
+        )
+        for expert in active_experts(session=session)
+    )
+    shifts = session.exec(
+        select(DutyShift.expert_id, DutyShift.start, DutyShift.end).where(DutyShift.end > utcnow())
+    )
+    teams = session.exec(select(Team.name).where(Team.broadcast == True))  # noqa: E712
+    return Roster(
+        experts=experts,
+        shifts=tuple((expert_id, start, end) for expert_id, start, end in shifts),
+        broadcast_teams=frozenset(teams),
+    )
+
+
+_ROSTER: Cached[Roster] = Cached("roster", _read_roster)
+# Experts' duty overrides, the rota and the teams change in many places (commands,
+# the console, imports): every flush that touches them makes the roster reload.
+bump_when_flushed("roster", Expert, DutyShift, Team)
+
+
+def duty_roster(*, session: Session) -> Roster:
+    """Who is active and on duty, as of every change committed before this call.
+
+    Checks a generation number (one small query) and reloads only when it moved.
+    """
+    return _ROSTER.get(session, fresh=True)

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, select
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session, SQLModel, col, select
 
 from models.tables import Generation
 
@@ -48,13 +49,18 @@ class Cached(Generic[T]):
         self._lock = threading.Lock()
         Cached._every.append(self)  # type: ignore[arg-type]
 
-    def get(self, session: Session) -> T:
-        """The current value, reloaded when another worker changed it."""
+    def get(self, session: Session, *, fresh: bool = False) -> T:
+        """The current value, reloaded when another worker changed it.
+
+        `fresh`: check the generation number now (one small query) instead of at
+        most once every RECHECK_SECONDS, for decisions that must see every change
+        committed before this transaction's statement, like a query would.
+        """
         engine = session.get_bind()
         assert isinstance(engine, Engine)
         copy = self._copies.get(engine)
         clock = time.monotonic()
-        if copy is not None and clock < copy.checked_at + RECHECK_SECONDS:
+        if copy is not None and not fresh and clock < copy.checked_at + RECHECK_SECONDS:
             return copy.value
         number = _number(session, self.name)
         if copy is None or copy.number != number:
@@ -91,6 +97,25 @@ def bump(session: Session, name: str) -> None:
     for cached in Cached._every:
         if cached.name == name:
             cached.forget()
+
+
+def bump_when_flushed(name: str, *tables: type[SQLModel]) -> None:
+    """Bump `name` in every flush that adds, changes or deletes a row of these tables.
+
+    For data that many code paths change through the ORM (an expert's duty, the
+    rota): nobody has to remember to call `bump`. Core UPDATE and DELETE statements
+    on these tables bypass it and must call `bump` themselves.
+    """
+
+    @event.listens_for(OrmSession, "after_flush")
+    def _bump(session: OrmSession, _context: object) -> None:
+        changed = (
+            *session.new,
+            *session.deleted,
+            *(row for row in session.dirty if session.is_modified(row)),
+        )
+        if any(isinstance(row, tables) for row in changed):
+            bump(session, name)  # type: ignore[arg-type]
 
 
 def forget_all() -> None:

@@ -214,7 +214,7 @@ def remind_experts(*, engine: Engine, policy: Policy, now: datetime) -> int:
                 notify.alert_staff(
                     session,
                     config=policy,
-                    leaders=[],
+                    leader_openids=[],
                     request=request,
                     now=now,
                     reason=texts.STAFF_OVERDUE.format(

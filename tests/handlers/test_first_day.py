@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.cli import main
@@ -65,11 +65,8 @@ def queued_texts(engine: Engine, openid: str) -> list[str]:
 
 def set_duty(engine: Engine, openid: str, state: str | None) -> None:
     with Session(engine) as session:
-        session.execute(
-            update(Expert)
-            .where(Expert.openid == openid)  # type: ignore[arg-type]
-            .values(duty_override=state, duty_override_until=utcnow() + timedelta(hours=12))
-        )
+        expert = session.exec(select(Expert).where(Expert.openid == openid)).one()
+        expert.duty_override, expert.duty_override_until = state, utcnow() + timedelta(hours=12)
         session.commit()
 
 
