@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import Session, col, select
 
 from models.tables import Farmer
@@ -24,17 +27,28 @@ def lock_farmer(*, session: Session, openid: str, now: datetime, wrote: bool = F
     messages cannot open two requests. `wrote`: the push is a message, which opens
     the 48 h customer-service window, so `last_message_at` becomes `now` as well.
     """
-    dialect = session.get_bind().dialect.name
+    statement = _upsert_farmer(session.get_bind().dialect.name, wrote)
+    found = session.scalars(
+        statement, {"openid": openid, "now": now}, execution_options={"populate_existing": True}
+    )
+    return found.one()
+
+
+@functools.cache
+def _upsert_farmer(dialect: str, wrote: bool) -> ReturningInsert[Farmer]:
+    """Built once per dialect (every push runs it; building it costs more than running it)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(Farmer).values(
-        openid=openid, subscribed=True, created_at=now, last_message_at=now if wrote else None
+        openid=bindparam("openid"),
+        subscribed=True,
+        created_at=bindparam("now"),
+        last_message_at=bindparam("now") if wrote else None,
     )
     # Updating a column to itself still takes the row lock, as SELECT … FOR UPDATE would.
-    changed = {"last_message_at": now} if wrote else {"openid": statement.excluded.openid}
-    upsert = statement.on_conflict_do_update(
-        index_elements=[col(Farmer.openid)], set_=changed
+    column = "last_message_at" if wrote else "openid"
+    return statement.on_conflict_do_update(
+        index_elements=[col(Farmer.openid)], set_={column: statement.excluded[column]}
     ).returning(Farmer)
-    return session.scalars(upsert, execution_options={"populate_existing": True}).one()
 
 
 def get_or_create_farmer(*, session: Session, openid: str, now: datetime) -> Farmer:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, bindparam, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, SQLModel, col, select
@@ -79,8 +79,11 @@ class Cached(Generic[T]):
 
 
 def _number(session: Session, name: str) -> int:
-    found = session.exec(select(Generation.number).where(Generation.name == name)).first()
+    found = session.execute(_NUMBER, {"name": name}).scalar()
     return int(found or 0)
+
+
+_NUMBER = select(Generation.number).where(Generation.name == bindparam("name"))
 
 
 def bump(session: Session, name: str) -> None:

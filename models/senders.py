@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import BindParameter, bindparam
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
@@ -31,31 +32,8 @@ def read_sender_state(
     *, session: Session, farmer_id: int, openid: str, dedupe_key: str
 ) -> SenderState:
     """Everything in SenderState, in one round trip (a SELECT of scalar subqueries)."""
-    stored_id = select(Message.id).where(Message.dedupe_key == dedupe_key)
-    stored_reply = select(Message.reply_body).where(Message.dedupe_key == dedupe_key)
-    open_request = (
-        select(HelpRequest.id)
-        .where(HelpRequest.farmer_id == farmer_id)
-        .where(col(HelpRequest.status).in_(OPEN_STATUSES))
-        .order_by(col(HelpRequest.id).desc())
-        .limit(1)
-    )
-    open_survey = (
-        select(Survey.id)
-        .where(Survey.farmer_id == farmer_id)
-        .where(col(Survey.state).in_(SURVEY_OPEN_STATES))
-        .order_by(col(Survey.id).desc())
-        .limit(1)
-    )
-    held = select(Outbox.id).where(Outbox.openid == openid, Outbox.status == "held").exists()
     row = session.execute(
-        select_columns(
-            stored_id.scalar_subquery(),
-            stored_reply.scalar_subquery(),
-            open_request.scalar_subquery(),
-            open_survey.scalar_subquery(),
-            held,
-        )
+        _SENDER_STATE, {"farmer_id": farmer_id, "openid": openid, "dedupe_key": dedupe_key}
     ).one()
     return SenderState(
         stored_message_id=row[0],
@@ -64,3 +42,25 @@ def read_sender_state(
         open_survey_id=row[3],
         anything_held=bool(row[4]),
     )
+
+
+# Built once: every push runs it, and building it costs more than running it.
+_dedupe_key: BindParameter[str] = bindparam("dedupe_key")
+_farmer_id: BindParameter[int] = bindparam("farmer_id")
+_SENDER_STATE = select_columns(
+    select(Message.id).where(Message.dedupe_key == _dedupe_key).scalar_subquery(),
+    select(Message.reply_body).where(Message.dedupe_key == _dedupe_key).scalar_subquery(),
+    select(HelpRequest.id)
+    .where(HelpRequest.farmer_id == _farmer_id)
+    .where(col(HelpRequest.status).in_(OPEN_STATUSES))
+    .order_by(col(HelpRequest.id).desc())
+    .limit(1)
+    .scalar_subquery(),
+    select(Survey.id)
+    .where(Survey.farmer_id == _farmer_id)
+    .where(col(Survey.state).in_(SURVEY_OPEN_STATES))
+    .order_by(col(Survey.id).desc())
+    .limit(1)
+    .scalar_subquery(),
+    select(Outbox.id).where(Outbox.openid == bindparam("openid"), Outbox.status == "held").exists(),
+)
