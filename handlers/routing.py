@@ -230,7 +230,7 @@ def offer_unassigned_to(
     """An expert came on duty: offer them the unassigned requests they qualify for."""
     assert expert.id is not None
     offered = []
-    for waiting in unassigned_requests(session=session):
+    for waiting in unassigned_requests(session=session, categories=expert.specialties):
         assert waiting.id is not None
         if not qualifies(expert, waiting) or expert.id in waiting.routing.get("excluded", []):
             continue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -114,9 +114,13 @@ def requests_of_expert(*, session: Session, expert_id: int) -> list[HelpRequest]
     return list(session.exec(statement))
 
 
-def unassigned_requests(*, session: Session) -> list[HelpRequest]:
-    """Return the requests nobody took in time, oldest first."""
+def unassigned_requests(
+    *, session: Session, categories: Sequence[str] | None = None
+) -> list[HelpRequest]:
+    """Return the requests nobody took in time, oldest first (only these categories)."""
     statement = (
         select(HelpRequest).where(HelpRequest.status == "unassigned").order_by(col(HelpRequest.id))
     )
+    if categories is not None:
+        statement = statement.where(col(HelpRequest.category).in_(categories))
     return list(session.exec(statement))
