@@ -20,6 +20,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC) + _demo_clock_offset
 
 
+# Default factories for list and dict columns. Plain functions rather than `list` and
+# `dict`: pydantic reads a default factory's signature each time a row object is made,
+# and a built-in type's signature is parsed from its text every time (50 µs a field).
+def empty_list() -> list[Any]:
+    return []
+
+
+def empty_dict() -> dict[str, Any]:
+    return {}
+
+
 def advance_demo_clock(by: timedelta) -> timedelta:
     """Move the demo's clock forward (only `farmhelp demo` calls this); return the offset."""
     global _demo_clock_offset
@@ -63,13 +74,15 @@ class HelpRequest(SQLModel, table=True):
     text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     crop: str | None = Field(default=None, max_length=32)
     category: str = Field(default="other", max_length=32)
-    symptoms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    symptoms: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     urgency: str = Field(default="normal", max_length=10)
     place: str | None = Field(default=None, max_length=128)
     latitude: float | None = None
     longitude: float | None = None
     pending_question: str | None = Field(default=None, max_length=20)
-    questions_asked: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    questions_asked: list[str] = Field(
+        default_factory=empty_list, sa_column=Column(JSON, nullable=False)
+    )
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
     confirmed_at: datetime | None = None
@@ -81,7 +94,9 @@ class HelpRequest(SQLModel, table=True):
     visit_record: str | None = Field(default=None, sa_column=Column(Text))
     # The structured prescription (处方) of the last visit recorded on the workbench.
     prescription: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    routing: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    routing: dict[str, Any] = Field(
+        default_factory=empty_dict, sa_column=Column(JSON, nullable=False)
+    )
     visit_reminded_at: datetime | None = None
     overdue_alerted_at: datetime | None = None
     # When the search index last read this request's text (None: never).
@@ -103,7 +118,9 @@ class Message(SQLModel, table=True):
     media_id: str | None = Field(default=None, max_length=256)
     wechat_msg_id: str | None = Field(default=None, max_length=32)
     dedupe_key: str | None = Field(default=None, max_length=200, unique=True)
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    payload: dict[str, Any] = Field(
+        default_factory=empty_dict, sa_column=Column(JSON, nullable=False)
+    )
     reply_body: str | None = Field(default=None, sa_column=Column(Text))
     status: str = Field(default="received", max_length=16)
     created_at: datetime = Field(default_factory=utcnow, index=True)
@@ -151,9 +168,11 @@ class Expert(SQLModel, table=True):
     name: str = Field(max_length=64)
     phone: str | None = Field(default=None, max_length=32)
     team: str = Field(default="", max_length=64, index=True)
-    specialties: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    crops: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    regions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    specialties: list[str] = Field(
+        default_factory=empty_list, sa_column=Column(JSON, nullable=False)
+    )
+    crops: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
+    regions: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     leader: bool = False
     active: bool = True
     # Set by the 值班 / 下班 commands: overrides the rota until the given time.
@@ -229,7 +248,9 @@ class Outbox(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     openid: str = Field(max_length=64, index=True)
     kind: str = Field(max_length=16)  # "custom" or "template"
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    payload: dict[str, Any] = Field(
+        default_factory=empty_dict, sa_column=Column(JSON, nullable=False)
+    )
     # A template to fall back to when the 48 h customer-service window is closed.
     fallback: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     purpose: str = Field(default="", max_length=32)  # page, notify, relay, alert …
@@ -237,7 +258,7 @@ class Outbox(SQLModel, table=True):
     status: str = Field(default="pending", max_length=16, index=True)
     # pending, sent, held (waiting for the user to write), failed, dropped
     attempts: list[dict[str, Any]] = Field(
-        default_factory=list, sa_column=Column(JSON, nullable=False)
+        default_factory=empty_list, sa_column=Column(JSON, nullable=False)
     )
     next_try_at: datetime = Field(default_factory=utcnow, index=True)
     advisory_id: int | None = Field(default=None, foreign_key="advisory.id", index=True)
@@ -298,7 +319,9 @@ class MonthlyReport(SQLModel, table=True):
     month: str = Field(max_length=7, index=True)  # 2026-10
     scope: str = Field(max_length=8)  # county, team, total
     name: str = Field(max_length=64)
-    figures: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    figures: dict[str, Any] = Field(
+        default_factory=empty_dict, sa_column=Column(JSON, nullable=False)
+    )
     computed_at: datetime = Field(default_factory=utcnow)
 
 
@@ -402,8 +425,10 @@ class OutbreakAlert(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     crop: str = Field(max_length=32, index=True)
     township: str = Field(max_length=64, index=True)
-    symptoms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    request_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    symptoms: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
+    request_ids: list[int] = Field(
+        default_factory=empty_list, sa_column=Column(JSON, nullable=False)
+    )
     first_at: datetime
     last_at: datetime = Field(index=True)
     created_at: datetime = Field(default_factory=utcnow)
