@@ -28,7 +28,7 @@ from handlers import texts
 from handlers.inbound import Inbound
 from handlers.receive import log_inbound, log_reply, receive
 from models.db import session_scope
-from models.farmers import lock_farmer
+from models.farmers import lock_farmer, lock_farmer_id
 from models.messages import get_inbound_by_key
 from models.senders import read_sender_state
 from models.tables import utcnow
@@ -231,14 +231,13 @@ def _handle_once(engine: Engine, inbound: Inbound) -> str:
         now = utcnow()
         # Locking the sender first serialises their pushes across workers; a retry of
         # this very push waits here and then finds it stored.
-        farmer = lock_farmer(
+        farmer_id = lock_farmer_id(
             session=session, openid=inbound.openid, now=now, wrote=inbound.msg_type != "event"
         )
-        assert farmer.id is not None
         sender = read_sender_state(
             session=session,
-            farmer_id=farmer.id,
-            openid=farmer.openid,
+            farmer_id=farmer_id,
+            openid=inbound.openid,
             dedupe_key=inbound.dedupe_key,
         )
         if sender.stored_message_id is not None:
@@ -249,7 +248,7 @@ def _handle_once(engine: Engine, inbound: Inbound) -> str:
             inbound=inbound,
             now=now,
             config=current_app.extensions["farmhelp.policy"],
-            farmer=farmer,
+            farmer=sender.farmer,
             sender=sender,
         )
         body = SUCCESS

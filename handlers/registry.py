@@ -32,9 +32,7 @@ class Context:
     def open_request(self) -> HelpRequest | None:
         """The sender's open request (the relay step and the intake dialogue both ask;
         neither opens or closes one before the other asks)."""
-        if self.sender.open_request_id is None:
-            return None
-        return self.session.get(HelpRequest, self.sender.open_request_id)
+        return self.sender.open_request
 
     def open_survey(self) -> Survey | None:
         """The sender's survey waiting for an answer, if any."""

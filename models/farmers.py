@@ -21,6 +21,17 @@ def get_farmer(*, session: Session, openid: str) -> Farmer | None:
 def lock_farmer(*, session: Session, openid: str, now: datetime, wrote: bool = False) -> Farmer:
     """Return the farmer with this openid, created on first contact, locked for this session.
 
+    See `lock_farmer_id`; this reads the locked row as well.
+    """
+    farmer_id = lock_farmer_id(session=session, openid=openid, now=now, wrote=wrote)
+    farmer = session.get(Farmer, farmer_id, populate_existing=True)
+    assert farmer is not None
+    return farmer
+
+
+def lock_farmer_id(*, session: Session, openid: str, now: datetime, wrote: bool = False) -> int:
+    """Create the farmer with this openid on first contact, lock their row; return its id.
+
     One statement (INSERT … ON CONFLICT DO UPDATE … RETURNING) creates the row or
     takes its lock, never clashing; the row stays locked until the transaction ends,
     so one sender's pushes are handled one at a time in every worker and a burst of
@@ -28,27 +39,29 @@ def lock_farmer(*, session: Session, openid: str, now: datetime, wrote: bool = F
     the 48 h customer-service window, so `last_message_at` becomes `now` as well.
     """
     statement = _upsert_farmer(session.get_bind().dialect.name, wrote)
-    found = session.scalars(
-        statement, {"openid": openid, "now": now}, execution_options={"populate_existing": True}
-    )
-    return found.one()
+    return int(session.execute(statement, {"openid": openid, "now": now}).scalar_one())
 
 
 @functools.cache
-def _upsert_farmer(dialect: str, wrote: bool) -> ReturningInsert[Farmer]:
-    """Built once per dialect (every push runs it; building it costs more than running it)."""
+def _upsert_farmer(dialect: str, wrote: bool) -> ReturningInsert[tuple[int]]:
+    """Built once per dialect (every push runs it; building it costs more than running it).
+
+    A plain table statement, not an ORM one: it returns the id and loads no object.
+    """
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Farmer).values(
+    farmer = Farmer.__table__  # type: ignore[attr-defined]
+    statement = insert(farmer).values(
         openid=bindparam("openid"),
         subscribed=True,
+        advisories=True,
         created_at=bindparam("now"),
         last_message_at=bindparam("now") if wrote else None,
     )
     # Updating a column to itself still takes the row lock, as SELECT … FOR UPDATE would.
     column = "last_message_at" if wrote else "openid"
     return statement.on_conflict_do_update(
-        index_elements=[col(Farmer.openid)], set_={column: statement.excluded[column]}
-    ).returning(Farmer)
+        index_elements=[farmer.c.openid], set_={column: statement.excluded[column]}
+    ).returning(farmer.c.id)
 
 
 def get_or_create_farmer(*, session: Session, openid: str, now: datetime) -> Farmer:

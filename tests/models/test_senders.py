@@ -36,7 +36,7 @@ def test_the_sender_state_names_what_is_open_held_or_stored(db: Session) -> None
         return (
             found.stored_message_id,
             found.stored_reply,
-            found.open_request_id,
+            found.open_request.id if found.open_request else None,
             found.open_survey_id,
             found.anything_held,
         )
