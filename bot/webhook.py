@@ -250,12 +250,11 @@ def _handle_once(engine: Engine, inbound: Inbound) -> str:
             config=current_app.extensions["farmhelp.policy"],
             farmer=sender.farmer,
             sender=sender,
+            reply_body=lambda reply: (
+                SUCCESS if reply is None else render_text_reply(inbound=inbound, content=reply)
+            ),
         )
-        body = SUCCESS
-        if received.reply is not None:
-            body = render_text_reply(inbound=inbound, content=received.reply)
-        received.message.reply_body = body
-    return body
+    return received.message.reply_body or SUCCESS
 
 
 def _wait_for_reply(engine: Engine, dedupe_key: str) -> str | None:

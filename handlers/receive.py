@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlmodel import Session
 
 from handlers import events, expert, intake, texts  # noqa: F401  (registers their handlers)
@@ -64,14 +65,16 @@ def receive(
     config: Policy | None = None,
     farmer: Farmer | None = None,
     sender: SenderState | None = None,
+    reply_body: Callable[[str | None], str] | None = None,
 ) -> Received:
     """Store the push, run its handler and log the passive reply, all in this session.
 
     `farmer` is the sender's row, already locked by the caller (looked up otherwise),
     and `sender` what the caller read about them after locking it (read otherwise).
-    The message is added to the session last, once the handler has linked it to its
-    request, so that it is written in one INSERT (with whatever the caller still sets
-    on it, such as the reply body) together with the reply; no handler reads messages.
+    `reply_body` turns the reply text into the body stored with the message (the
+    webhook's XML), so that a retry is answered with exactly the same bytes. The
+    message is written last, once the handler has linked it to its request, in one
+    INSERT together with the reply; no handler reads messages.
     """
     if farmer is None:
         farmer = get_or_create_farmer(session=session, openid=inbound.openid, now=now)
@@ -110,10 +113,22 @@ def receive(
         notices.insert(0, texts.MESSAGE_TOO_LONG.format(limit=MAX_MESSAGE_CHARS))
     if notices:
         reply = "".join(notices) + (reply or "")
-    session.add(message)
-    if reply is not None:
-        log_reply(session=session, inbound_message=message, content=reply, now=now)
+    if reply_body is not None:
+        message.reply_body = reply_body(reply)
+    if message.id is not None:  # flushed already: a media row names it
+        if reply is not None:
+            log_reply(session=session, inbound_message=message, content=reply, now=now)
+    else:
+        rows = [message] if reply is None else [message, _reply_message(message, reply, now)]
+        _insert_messages(session, rows)
     return Received(message=message, reply=reply)
+
+
+def _insert_messages(session: Session, rows: list[Message]) -> None:
+    """Write conversation rows in one plain INSERT: nothing reads them back in this push."""
+    table = Message.__table__  # type: ignore[attr-defined]
+    columns = [column.key for column in table.columns if column.key != "id"]
+    session.execute(insert(table), [{key: getattr(row, key) for key in columns} for row in rows])
 
 
 @dataclass(frozen=True)
@@ -203,16 +218,19 @@ def route_inbound(context: Context, inbound: Inbound) -> str | None:
 
 def log_reply(*, session: Session, inbound_message: Message, content: str, now: datetime) -> None:
     """Log a passive reply as an outbound message of the same conversation."""
-    session.add(
-        Message(
-            direction="out",
-            channel="passive",
-            openid=inbound_message.openid,
-            farmer_id=inbound_message.farmer_id,
-            request_id=inbound_message.request_id,
-            msg_type="text",
-            content=content,
-            status="replied",
-            created_at=now,
-        )
+    session.add(_reply_message(inbound_message, content, now))
+
+
+def _reply_message(inbound_message: Message, content: str, now: datetime) -> Message:
+    return Message(
+        direction="out",
+        channel="passive",
+        openid=inbound_message.openid,
+        farmer_id=inbound_message.farmer_id,
+        request_id=inbound_message.request_id,
+        msg_type="text",
+        content=content,
+        status="replied",
+        created_at=now,
+        payload={},
     )
