@@ -240,6 +240,7 @@ bump_when_flushed("roster", Expert, DutyShift, Team)
 def duty_roster(*, session: Session) -> Roster:
     """Who is active and on duty, as of every change committed before this call.
 
-    Checks a generation number (one small query) and reloads only when it moved.
+    Checks a generation number (one small query, none in a push: its sender-state
+    statement read the numbers) and reloads only when it moved.
     """
     return _ROSTER.get(session, fresh=True)

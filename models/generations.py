@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, bindparam, event
+from sqlalchemy import Engine, ScalarSelect, bindparam, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, SQLModel, col, select
@@ -43,6 +43,7 @@ class Cached(Generic[T]):
     _every: ClassVar[list[Cached[object]]] = []
 
     def __init__(self, name: str, load: Callable[[Session], T]) -> None:
+        assert name in NAMES, name
         self.name = name
         self._load = load
         self._copies: WeakKeyDictionary[Engine, _Copy[T]] = WeakKeyDictionary()
@@ -54,15 +55,23 @@ class Cached(Generic[T]):
 
         `fresh`: check the generation number now (one small query) instead of at
         most once every RECHECK_SECONDS, for decisions that must see every change
-        committed before this transaction's statement, like a query would.
+        committed before this transaction's statement, like a query would. When this
+        transaction already read the numbers (`remember_numbers`), those are used,
+        without a query and without waiting for the recheck.
         """
         engine = session.get_bind()
         assert isinstance(engine, Engine)
         copy = self._copies.get(engine)
         clock = time.monotonic()
-        if copy is not None and not fresh and clock < copy.checked_at + RECHECK_SECONDS:
+        remembered = _remembered(session)
+        if (
+            copy is not None
+            and remembered is None
+            and not fresh
+            and clock < copy.checked_at + RECHECK_SECONDS
+        ):
             return copy.value
-        number = _number(session, self.name)
+        number = remembered[self.name] if remembered else _number(session, self.name)
         if copy is None or copy.number != number:
             # Read after the number: the data is at least as new as the number says.
             copy = _Copy(self._load(session), number, clock)
@@ -78,6 +87,34 @@ class Cached(Generic[T]):
             self._copies.clear()
 
 
+# Every kind of cached data, so that one statement can read all their numbers.
+NAMES = ("experts", "places", "roster")
+
+
+def number_columns() -> list[ScalarSelect[int]]:
+    """One scalar subquery per name in NAMES, for a statement that reads them all."""
+    return [
+        select(Generation.number).where(Generation.name == name).scalar_subquery() for name in NAMES
+    ]
+
+
+def remember_numbers(session: Session, numbers: Sequence[int | None]) -> None:
+    """Keep the numbers this transaction read (in NAMES order) for `Cached.get`."""
+    by_name = {name: int(number or 0) for name, number in zip(NAMES, numbers, strict=True)}
+    session.info[_REMEMBERED] = (session.get_transaction(), by_name)
+
+
+def _remembered(session: Session) -> dict[str, int] | None:
+    remembered = session.info.get(_REMEMBERED)
+    if remembered is None or remembered[0] is not session.get_transaction():
+        return None  # read in an earlier transaction of this session
+    numbers: dict[str, int] = remembered[1]
+    return numbers
+
+
+_REMEMBERED = "farmhelp.generation_numbers"
+
+
 def _number(session: Session, name: str) -> int:
     found = session.execute(_NUMBER, {"name": name}).scalar()
     return int(found or 0)
@@ -87,7 +124,12 @@ _NUMBER = select(Generation.number).where(Generation.name == bindparam("name"))
 
 
 def bump(session: Session, name: str) -> None:
-    """Record, in this transaction, that `name` changed; this process forgets its copies."""
+    """Record, in this transaction, that `name` changed; this process forgets its copies.
+
+    Numbers this transaction remembered are dropped too: a copy loaded later in it
+    sees this transaction's own change and must be filed under the new number.
+    """
+    session.info.pop(_REMEMBERED, None)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(Generation).values(name=name, number=1)

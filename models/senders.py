@@ -14,6 +14,7 @@ from sqlalchemy import select as select_columns
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from models.generations import number_columns, remember_numbers
 from models.requests import OPEN_STATUSES
 from models.tables import SURVEY_OPEN_STATES, Farmer, HelpRequest, Message, Outbox, Survey
 
@@ -34,10 +35,15 @@ def read_sender_state(
     *, session: Session, farmer_id: int, openid: str, dedupe_key: str
 ) -> SenderState:
     """Everything in SenderState in one round trip: the farmer's row joined to their
-    open request, with the rest as scalar subqueries."""
-    farmer, request, survey_id, held, stored_id, stored_reply = session.execute(
+    open request, with the rest as scalar subqueries.
+
+    The same statement reads the cached data's generation numbers, so that this
+    push checks its copies of experts, places and the roster without a query.
+    """
+    farmer, request, survey_id, held, stored_id, stored_reply, *numbers = session.execute(
         _SENDER_STATE, {"farmer_id": farmer_id, "openid": openid, "dedupe_key": dedupe_key}
     ).one()
+    remember_numbers(session, numbers)
     return SenderState(
         farmer=farmer,
         open_request=request,
@@ -75,6 +81,7 @@ _SENDER_STATE = (
         .exists(),
         select(Message.id).where(Message.dedupe_key == _dedupe_key).scalar_subquery(),
         select(Message.reply_body).where(Message.dedupe_key == _dedupe_key).scalar_subquery(),
+        *number_columns(),
     )
     .select_from(Farmer)
     .outerjoin(HelpRequest, col(HelpRequest.id) == _open_request_id)

@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import Session, select
 
 from models.db import make_engine
 from models.experts import duty_roster, upsert_expert
+from models.farmers import lock_farmer_id
+from models.senders import read_sender_state
 from models.tables import DutyShift, Expert, Team, utcnow
 
 
@@ -103,3 +105,33 @@ def test_overrides_expire_and_shifts_start_without_any_change(
         assert roster.on_duty_ids(now + timedelta(minutes=45)) == set()  # override over
         assert roster.on_duty_ids(now + timedelta(minutes=90)) == {li_id}  # the shift
         assert roster.on_duty_ids(now + timedelta(hours=3)) == set()
+
+
+def test_a_push_checks_the_roster_with_the_numbers_its_sender_state_read(
+    workers: tuple[Engine, Engine],
+) -> None:
+    first, second = workers
+    now = utcnow()
+    with Session(first) as session:
+        li, _ = upsert_expert(session=session, openid="exp-li", name="李")
+        li.duty_override, li.duty_override_until = "on", now + timedelta(hours=12)
+        session.commit()
+    assert on_duty(second) == {"exp-li"}  # the second worker has its copy
+
+    statements: list[str] = []
+    event.listen(second, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with Session(second) as session:
+        farmer_id = lock_farmer_id(session=session, openid="farmer-1", now=now)
+        read_sender_state(session=session, farmer_id=farmer_id, openid="farmer-1", dedupe_key="k")
+        before = len(statements)
+        roster = duty_roster(session=session)
+        assert len(statements) == before  # no query: the numbers came with the sender state
+        assert [e.openid for e in roster.experts] == ["exp-li"]
+
+        # 下班 in this push, then the push fails: the change must not stay in the copy.
+        li = session.exec(select(Expert).where(Expert.openid == "exp-li")).one()
+        li.duty_override = "off"
+        session.flush()
+        assert duty_roster(session=session).on_duty_ids(now) == set()  # sees its own change
+        session.rollback()
+    assert on_duty(second) == {"exp-li"}
