@@ -22,7 +22,7 @@ def enqueue(
     kind: str = "custom",
     fallback: dict[str, Any] | None = None,
 ) -> Outbox:
-    """Queue one push; the scheduler delivers it."""
+    """Queue one push; the scheduler delivers it (written with the session's next flush)."""
     row = Outbox(
         lane=lane_of(openid),
         openid=openid,
@@ -35,7 +35,6 @@ def enqueue(
         created_at=now,
     )
     session.add(row)
-    session.flush()
     return row
 
 

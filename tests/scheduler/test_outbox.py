@@ -39,6 +39,7 @@ def queue(engine: Engine, openid: str = "user-1", **extra: object) -> int:
             purpose="notify",
             **extra,
         )  # type: ignore[arg-type]
+        session.flush()
         assert row.id is not None
         return row.id
 
