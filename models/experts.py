@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, func, select
 
 from models.generations import Cached, bump, bump_when_flushed
@@ -205,20 +206,35 @@ class Roster:
 
 
 def _read_roster(session: Session) -> Roster:
+    # Plain columns, not Expert objects: the copy is kept across sessions anyway.
+    rows = session.execute(
+        select_columns(
+            col(Expert.id),
+            col(Expert.openid),
+            col(Expert.name),
+            col(Expert.team),
+            col(Expert.specialties),
+            col(Expert.crops),
+            col(Expert.regions),
+            col(Expert.leader),
+            col(Expert.duty_override),
+            col(Expert.duty_override_until),
+        ).where(col(Expert.active).is_(True))
+    )
     experts = tuple(
         RosterExpert(
-            id=expert.id or 0,
-            openid=expert.openid,
-            name=expert.name,
-            team=expert.team,
-            specialties=tuple(expert.specialties),
-            crops=tuple(expert.crops),
-            regions=tuple(expert.regions),
-            leader=expert.leader,
-            duty_override=expert.duty_override,
-            duty_override_until=expert.duty_override_until,
+            id=id_ or 0,
+            openid=openid,
+            name=name,
+            team=team,
+            specialties=tuple(specialties),
+            crops=tuple(crops),
+            regions=tuple(regions),
+            leader=leader,
+            duty_override=override,
+            duty_override_until=until,
         )
-        for expert in active_experts(session=session)
+        for id_, openid, name, team, specialties, crops, regions, leader, override, until in rows
     )
     shifts = session.exec(
         select(DutyShift.expert_id, DutyShift.start, DutyShift.end).where(DutyShift.end > utcnow())
