@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -71,15 +71,8 @@ def serve(host: str, port: int, threads: int) -> None:
         port,
         _safe_url(settings.database_url),
     )
-    _stop_on_sigterm()
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-        service.stop()
-        log.info("farmhelp stopped")
+    run_until_stopped(server, service)
+    log.info("farmhelp stopped")
 
 
 CHANNEL_TIMEOUT = 20  # seconds a connection may stay idle or half-open
@@ -122,6 +115,18 @@ def demo(host: str, port: int) -> None:
     from bot.web.demo.run import run_demo
 
     run_demo(host, port)
+
+
+def run_until_stopped(server: Any, service: SchedulerService) -> None:
+    """Serve until Ctrl-C or SIGTERM, then close the server and stop the scheduler."""
+    _stop_on_sigterm()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        service.stop()
 
 
 def _stop_on_sigterm() -> None:

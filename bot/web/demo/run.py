@@ -25,7 +25,7 @@ from scheduler.surveys import follow_up_surveys, remind_experts, send_due_survey
 
 def run_demo(host: str, port: int) -> None:
     """Serve the demo on host:port until stopped (Ctrl-C or SIGTERM)."""
-    from bot.cli import _ready_schema, _stop_on_sigterm, scheduler_service
+    from bot.cli import _ready_schema, run_until_stopped, scheduler_service
 
     configure_logging()
     folder = Path(tempfile.mkdtemp(prefix="farmhelp-demo-"))
@@ -56,14 +56,7 @@ def run_demo(host: str, port: int) -> None:
     server = create_server(app, host=host, port=port, threads=8, ident="farmhelp-demo")
     service.start()
     click.echo(f"farmhelp demo: open {base}/demo/  (data in {folder}, gone when you delete it)")
-    _stop_on_sigterm()
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-        service.stop()
+    run_until_stopped(server, service)
 
 
 def run_due_jobs(context: JobContext) -> dict[str, int]:
