@@ -19,7 +19,7 @@ from handlers.routing import route_request
 from handlers.understanding import normalise
 from models.offers import record_event
 from models.requests import lock_request
-from models.tables import SURVEY_OPEN_STATES, Expert, Farmer, HelpRequest, Survey
+from models.tables import Expert, Farmer, HelpRequest, Survey
 
 # Ways of saying 1/2/3 and the ratings; the first list that matches wins (negations first).
 _SOLVED_CUES = (
@@ -70,17 +70,6 @@ def schedule_survey(
     session.add(survey)
     session.flush()
     return survey
-
-
-def open_survey(session: Session, *, farmer_id: int) -> Survey | None:
-    """Return the farmer's survey that is waiting for an answer, if any."""
-    statement = (
-        select(Survey)
-        .where(Survey.farmer_id == farmer_id)
-        .where(col(Survey.state).in_(SURVEY_OPEN_STATES))
-        .order_by(col(Survey.id).desc())
-    )
-    return session.exec(statement).first()
 
 
 def question_text(session: Session, survey: Survey, *, reminder: bool = False) -> str:

@@ -44,17 +44,6 @@ def open_request(*, session: Session, farmer: Farmer, now: datetime) -> HelpRequ
     return request
 
 
-def get_open_request(*, session: Session, farmer_id: int) -> HelpRequest | None:
-    """Return the farmer's most recent request that is still open."""
-    statement = (
-        select(HelpRequest)
-        .where(HelpRequest.farmer_id == farmer_id)
-        .where(col(HelpRequest.status).in_(OPEN_STATUSES))
-        .order_by(col(HelpRequest.id).desc())
-    )
-    return session.exec(statement).first()
-
-
 def lock_request(*, session: Session, request_id: int) -> HelpRequest:
     """Return the request, re-read and locked until the transaction ends.
 
