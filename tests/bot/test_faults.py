@@ -74,9 +74,15 @@ def worker_pids(master: int) -> list[int]:
 
 
 def send_like_wechat(
-    base: str, wechat: FakeWeChat, pushes: list[dict[str, object]], threads: int = 4
+    base: str,
+    wechat: FakeWeChat,
+    pushes: list[dict[str, object]],
+    threads: int = 4,
+    answered: Callable[[], None] = lambda: None,
 ) -> int:
-    """Send every push until it gets a 200, as WeChat retries; return the failed tries."""
+    """Send every push until it gets a 200, as WeChat retries; return the failed tries.
+
+    `answered` is called after each push that got its 200."""
     failed = [0]
     lock = threading.Lock()
     by_farmer: dict[str, list[dict[str, object]]] = collections.defaultdict(list)
@@ -92,6 +98,7 @@ def send_like_wechat(
                     query, body = wechat.envelope(push)
                     try:
                         if http.post(f"{base}/wechat", params=query, data=body, timeout=10).ok:
+                            answered()
                             break
                     except requests.RequestException:
                         http = requests.Session()
@@ -114,19 +121,30 @@ def while_sending(
     wechat: FakeWeChat,
     pushes: list[dict[str, object]],
     inject: Callable[[], int],
-    every: float,
-    most: int = 1000,
+    times: int,
 ) -> tuple[int, int]:
-    """Send the pushes like WeChat and call `inject` every `every` seconds meanwhile
-    (at most `most` faults); return (resends after no answer, faults injected)."""
+    """Send the pushes like WeChat and inject a fault `times` times meanwhile, spread
+    over the sending (once 1/(times+1), 2/(times+1) … of the pushes were answered,
+    with the other sending threads' pushes in flight), however fast the server is;
+    return (resends after no answer, faults injected)."""
+    answered = [0]
+    lock = threading.Lock()
+
+    def one_more() -> None:
+        with lock:
+            answered[0] += 1
+
     resends: list[int] = []
     sending = threading.Thread(
-        target=lambda: resends.append(send_like_wechat(base, wechat, pushes))
+        target=lambda: resends.append(send_like_wechat(base, wechat, pushes, answered=one_more))
     )
     sending.start()
     injected = 0
-    while sending.is_alive() and injected < most:
-        time.sleep(every)
+    for step in range(1, times + 1):
+        while sending.is_alive() and answered[0] < len(pushes) * step // (times + 1):
+            time.sleep(0.005)
+        if not sending.is_alive():
+            break
         injected += inject()
     sending.join()
     return resends[0], injected
@@ -234,9 +252,7 @@ def test_web_workers_killed_mid_request(
                 os.kill(pids[0], signal.SIGKILL)
             return len(pids[:1])
 
-        resends, killed = while_sending(
-            base, plain_wechat, pushes, kill_a_worker, every=0.7, most=4
-        )
+        resends, killed = while_sending(base, plain_wechat, pushes, kill_a_worker, times=4)
         print(f"\ninjected: SIGKILL of {killed} gunicorn workers while {len(pushes)} pushes flowed")
         print(f"WeChat-style resends after no answer: {resends}")
         print(check_invariants(engine, pushes, fake_api))
@@ -290,7 +306,7 @@ def test_database_connections_cut_under_load(
             gunicorn(env, tmp_path / "web.log") as (base, _master),
             scheduler(env, tmp_path / "scheduler.log"),
         ):
-            resends, terminated = while_sending(base, plain_wechat, pushes, cut, every=0.5)
+            resends, terminated = while_sending(base, plain_wechat, pushes, cut, times=8)
             terminated += cut()
             print(
                 f"\ninjected: {terminated} PostgreSQL backends terminated while"
