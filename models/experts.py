@@ -259,4 +259,7 @@ def duty_roster(*, session: Session) -> Roster:
     Checks a generation number (one small query, none in a push: its sender-state
     statement read the numbers) and reloads only when it moved.
     """
+    # As a query's autoflush would: this transaction's own unflushed changes to
+    # experts, shifts or teams bump the roster before it is checked.
+    session.flush()
     return _ROSTER.get(session, fresh=True)

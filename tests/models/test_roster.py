@@ -130,8 +130,7 @@ def test_a_push_checks_the_roster_with_the_numbers_its_sender_state_read(
 
         # 下班 in this push, then the push fails: the change must not stay in the copy.
         li = session.exec(select(Expert).where(Expert.openid == "exp-li")).one()
-        li.duty_override = "off"
-        session.flush()
-        assert duty_roster(session=session).on_duty_ids(now) == set()  # sees its own change
+        li.duty_override = "off"  # not flushed: the roster still sees it
+        assert duty_roster(session=session).on_duty_ids(now) == set()
         session.rollback()
     assert on_duty(second) == {"exp-li"}
