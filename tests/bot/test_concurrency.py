@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -192,14 +193,20 @@ def test_cancel_racing_accept_ends_one_way(
             )
         )
         assert farmer_reply.startswith(f"求助 {code} 已取消"), farmer_reply
-        with Session(db) as session:
-            request = session.exec(select(HelpRequest).where(HelpRequest.code == code)).one()
-            to_farmer = session.exec(select(Outbox).where(Outbox.openid == farmer)).all()
-            to_expert = session.exec(
-                select(Outbox).where(
-                    Outbox.openid == offered_to.openid, Outbox.request_id == request.id
-                )
-            ).all()
+        # A delivery in flight when 取消 came (claimed, not droppable) may end a moment later.
+        deadline = time.monotonic() + 15
+        while True:
+            with Session(db) as session:
+                request = session.exec(select(HelpRequest).where(HelpRequest.code == code)).one()
+                to_farmer = session.exec(select(Outbox).where(Outbox.openid == farmer)).all()
+                to_expert = session.exec(
+                    select(Outbox).where(
+                        Outbox.openid == offered_to.openid, Outbox.request_id == request.id
+                    )
+                ).all()
+            if all(r.claimed_by is None for r in to_farmer) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         # Whatever the order, the farmer was told 已取消 and the request stays cancelled.
         assert request.status == "cancelled"
         live_news = [
