@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from handlers import texts
 from handlers.config import Policy
+from models.experts import RosterExpert
 from models.outbox import enqueue
 from models.tables import Expert, Farmer, HelpRequest
 
@@ -27,7 +28,9 @@ def request_link(config: Policy, request: HelpRequest, now: datetime) -> str:
 WORKBENCH_SALT = "farmhelp.workbench"
 
 
-def workbench_link(config: Policy, *, expert: Expert, request: HelpRequest | None = None) -> str:
+def workbench_link(
+    config: Policy, *, expert: Expert | RosterExpert, request: HelpRequest | None = None
+) -> str:
     """The expert's own link to a request (or to their task list); it expires.
 
     It names the expert and the request by id only (never a farmer's openid or
@@ -105,7 +108,7 @@ def page_expert(
     session: Session,
     *,
     config: Policy,
-    expert: Expert,
+    expert: Expert | RosterExpert,
     request: HelpRequest,
     now: datetime,
     broadcast: bool = False,

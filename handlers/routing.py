@@ -9,6 +9,7 @@ choice, the reason and the ranked alternatives are kept on the request.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -157,11 +158,10 @@ def route_request(
     reason = f"{_TIER_NAMES[chosen.tier]}、在值班、手上 {chosen.load} 单" + (
         "；团队抢单模式，同时发给在值班的队员" if broadcast else ""
     )
-    experts = [session.get(Expert, target.expert.id) for target in targets]
     return make_offers(
         session,
         request=request,
-        experts=[expert for expert in experts if expert is not None],
+        experts=[target.expert for target in targets],
         reason=reason,
         config=config,
         now=now,
@@ -175,7 +175,7 @@ def make_offers(
     session: Session,
     *,
     request: HelpRequest,
-    experts: list[Expert],
+    experts: Sequence[Expert | RosterExpert],
     reason: str,
     config: Policy,
     now: datetime,

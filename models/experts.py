@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import inspect
 from sqlalchemy import select as select_columns
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, SQLModel, col, func, select
 
-from models.generations import Cached, bump, bump_when_flushed
+from models.generations import Cached, bump, bump_when_flushed, changed_rows
 from models.tables import DutyShift, Expert, HelpRequest, Place, Team, utcnow
 
 # Request statuses in which an expert is working on a request.
@@ -97,11 +98,23 @@ def open_request_counts(*, session: Session) -> dict[int, int]:
         .where(col(HelpRequest.expert_id).is_not(None))
         .group_by(col(HelpRequest.expert_id))
     )
-    return {
-        int(expert_id): int(count)
-        for expert_id, count in session.exec(statement)
-        if expert_id is not None
-    }
+    # Autoflush only the changes that can move a count: requests that name an expert,
+    # or named one when read. A request being opened or routed names none, so its
+    # routing is written in one flush with its offers.
+    if any(_names_an_expert(row) for row in changed_rows(session, HelpRequest)):
+        session.flush()
+    with session.no_autoflush:
+        rows = session.exec(statement).all()
+    return {int(expert_id): int(count) for expert_id, count in rows if expert_id is not None}
+
+
+def _names_an_expert(request: SQLModel) -> bool:
+    """Whether a changed request names an expert, or did when read (not known: yes)."""
+    state = inspect(request)
+    if "expert_id" not in state.dict or state.dict["expert_id"] is not None:
+        return True  # expired since read, or names one
+    # Changed attributes keep their value as read here (NO_VALUE: set without reading).
+    return state.committed_state.get("expert_id") is not None
 
 
 def active_experts(*, session: Session) -> list[Expert]:
@@ -260,6 +273,9 @@ def duty_roster(*, session: Session) -> Roster:
     statement read the numbers) and reloads only when it moved.
     """
     # As a query's autoflush would: this transaction's own unflushed changes to
-    # experts, shifts or teams bump the roster before it is checked.
-    session.flush()
-    return _ROSTER.get(session, fresh=True)
+    # experts, shifts or teams bump the roster before it is checked. (Other changes
+    # wait for the next flush, so a new request's offers are written with it.)
+    if changed_rows(session, Expert, DutyShift, Team):
+        session.flush()
+    with session.no_autoflush:
+        return _ROSTER.get(session, fresh=True)

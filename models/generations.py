@@ -154,13 +154,19 @@ def bump_when_flushed(name: str, *tables: type[SQLModel]) -> None:
 
     @event.listens_for(OrmSession, "after_flush")
     def _bump(session: OrmSession, _context: object) -> None:
-        changed = (
-            *session.new,
-            *session.deleted,
-            *(row for row in session.dirty if session.is_modified(row)),
-        )
-        if any(isinstance(row, tables) for row in changed):
+        if changed_rows(session, *tables):
             bump(session, name)  # type: ignore[arg-type]
+
+
+def changed_rows(session: OrmSession, *tables: type[SQLModel]) -> list[SQLModel]:
+    """This session's added, changed and deleted rows of these tables not yet flushed
+    (in an `after_flush` hook: the ones just flushed)."""
+    changed = (
+        *session.new,
+        *session.deleted,
+        *(row for row in session.dirty if session.is_modified(row)),
+    )
+    return [row for row in changed if isinstance(row, tables)]
 
 
 def forget_all() -> None:
