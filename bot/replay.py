@@ -17,6 +17,7 @@ from typing import Protocol
 
 from flask import Flask, current_app
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from bot.settings import Settings
 from models.db import session_scope
@@ -42,6 +43,15 @@ class DatabaseNonces:
         self.lifetime = lifetime
 
     def admit(self, *, timestamp: str, nonce: str, body: bytes) -> bool:
+        try:
+            return self._admit(timestamp=timestamp, nonce=nonce, body=body)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            # A pooled connection had been dropped: once more on a fresh one.
+            return self._admit(timestamp=timestamp, nonce=nonce, body=body)
+
+    def _admit(self, *, timestamp: str, nonce: str, body: bytes) -> bool:
         with session_scope(self.engine) as session:
             return admit_nonce(
                 session=session,

@@ -196,6 +196,12 @@ def answer(engine: Engine, inbound: Inbound) -> str:
             if _is_transient(error) and attempt < DEADLOCK_RETRIES:
                 log.warning("push %s hit %s; retrying", inbound.dedupe_key, type(error.orig))
                 continue
+            if error.connection_invalidated and attempt == 1:
+                # A pooled connection had been dropped (server restart, terminated
+                # backend): once more on a fresh one. Had the commit got through, the
+                # push is found stored and answered with its reply.
+                log.warning("push %s lost its connection; retrying", inbound.dedupe_key)
+                continue
             if error.connection_invalidated or _is_connection_error(error):
                 log.error("database unreachable for %s: %s", inbound.dedupe_key, error.orig)
                 raise PushNotStored(inbound.dedupe_key) from error

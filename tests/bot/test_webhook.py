@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable, Iterator
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
+from bot.settings import Settings
+from handlers import texts
+from models.db import make_engine
+from models.generations import forget_all
+from models.migrate import upgrade_database
 from models.tables import Farmer, HelpRequest, MediaFile, Message
+from tests.conftest import REDIS_URL, require_service
 from tests.wechat_client import FakeWeChat, post, reply_text, sha1_signature
 
 CODE = re.compile(r"[A-Z][0-9]{3,6}")
@@ -222,3 +232,59 @@ def test_signature_is_the_sorted_sha1(plain_wechat: FakeWeChat) -> None:
     assert sha1_signature("AAAAA", "1714037059", "486452656") == sha1_signature(
         "486452656", "AAAAA", "1714037059"
     )
+
+
+@pytest.fixture
+def postgres_settings(settings: Settings) -> Iterator[Settings]:
+    """The test's settings on a PostgreSQL database of its own (in either test pass)."""
+    admin_url = require_service("postgres", os.environ.get("FARMHELP_TEST_POSTGRES_URL"))
+    name = f"farmhelp_db_{os.getpid()}"
+    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    schema = make_engine(url)
+    upgrade_database(schema)
+    schema.dispose()
+    try:
+        yield settings.model_copy(update={"database_url": url})
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.mark.parametrize("nonces", ["database", "redis"])
+def test_a_push_on_a_dropped_connection_is_handled_on_a_fresh_one(
+    postgres_settings: Settings,
+    make_app: Callable[[Settings], Flask],
+    plain_wechat: FakeWeChat,
+    nonces: str,
+) -> None:
+    """The first statement meets the dead connection: the nonce check's (database)
+    or the push's own (Redis keeps the nonces); either is run again on a fresh one."""
+    forget_all()
+    redis_url = require_service("redis", REDIS_URL) if nonces == "redis" else None
+    app = make_app(postgres_settings.model_copy(update={"redis_url": redis_url}))
+    client = app.test_client()
+    engine: Engine = app.extensions["farmhelp.engine"]
+    post(client, plain_wechat, plain_wechat.text("farmer-1", "玉米叶子发黄"))
+    worker_pids = _pooled_backend_pids(engine)
+    admin = make_engine(postgres_settings.database_url)
+    with admin.begin() as connection:
+        for pid in worker_pids:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+    # Used again at once, so not pinged: the first statement finds it dead.
+    response = post(client, plain_wechat, plain_wechat.text("farmer-1", "石坝村"))
+    assert response.status_code == 200
+    assert reply_text(plain_wechat, response) != texts.SYSTEM_BUSY
+    with Session(engine) as session:
+        words = session.exec(select(Message.content).where(Message.direction == "in")).all()
+    assert sorted(w or "" for w in words) == ["玉米叶子发黄", "石坝村"]
+
+
+def _pooled_backend_pids(engine: Engine) -> list[int]:
+    with engine.connect() as connection:
+        return [int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())]
