@@ -6,11 +6,13 @@ farmers (first messages, follow-ups and answers, WeChat-style retries of the sam
 MsgId, expert commands) is sent over --connections concurrent connections for
 --seconds each; prints throughput, p50/p99 latency, error answers and the ratio.
 With --api-delay N a `farmhelp scheduler` runs alongside, delivering the pages the
-load causes to a fake WeChat API that answers after N seconds.
+load causes to a fake WeChat API that answers after N seconds. With --floor a third
+server runs in the same way: the floor bot (see FLOOR_BOT), for how far farmhelp's
+own work is from the least its guarantees cost.
 
     uv run python bench/webhook_load.py [--seconds 20] [--connections 4] [--workers 4]
         [--database postgresql://postgres@127.0.0.1:5432/farmhelp_bench_load]
-        [--redis redis://127.0.0.1:6379/14] [--api-delay 3]
+        [--redis redis://127.0.0.1:6379/14] [--api-delay 3] [--floor]
 """
 
 from __future__ import annotations
@@ -53,6 +55,69 @@ def wechat():
     message = parse_message(request.get_data())
     words = getattr(message, "content", "") or ""
     return TextReply(content="收到：" + words, message=message).render()
+"""
+# With --floor: the least any webhook must do for farmhelp's guarantees (refuse a
+# replayed nonce, lock the sender so their pushes are handled one at a time, find a
+# retry's stored reply, store the message with its reply before answering), written
+# as three plain SQL statements in one transaction on the same tables and driver.
+# What farmhelp spends beyond it is understanding, routing, paging and the ORM.
+FLOOR_BOT = """
+import hashlib
+import json
+
+import redis
+from flask import Flask, request
+from sqlalchemy import create_engine, text
+from wechatpy import parse_message
+from wechatpy.replies import TextReply
+from wechatpy.utils import check_signature
+
+app = Flask("floor")
+engine = create_engine("{database}")
+nonces = redis.Redis.from_url("{redis}")
+LOCK = text(
+    "INSERT INTO farmer (openid, advisories, subscribed, created_at, last_message_at)"
+    " VALUES (:openid, true, true, now(), now()) ON CONFLICT (openid)"
+    " DO UPDATE SET last_message_at = excluded.last_message_at RETURNING id"
+)
+STATE = text(
+    "SELECT farmer.id, (SELECT reply_body FROM message WHERE dedupe_key = :key) AS stored,"
+    " (SELECT id FROM help_request WHERE farmer_id = :farmer AND status <> 'closed'"
+    " ORDER BY id DESC LIMIT 1) AS open_request FROM farmer WHERE id = :farmer"
+)
+STORE = text(
+    "INSERT INTO message (direction, channel, openid, farmer_id, msg_type, content,"
+    " wechat_msg_id, dedupe_key, payload, reply_body, status, created_at) VALUES"
+    " ('in', 'push', :openid, :farmer, 'text', :content, :msg_id, :key, :payload, :body,"
+    " 'handled', now()), ('out', 'passive', :openid, :farmer, 'text', :reply, NULL, NULL,"
+    " '{{}}', NULL, 'replied', now())"
+)
+
+
+@app.post("/wechat")
+def wechat():
+    args = request.args
+    check_signature("{token}", args["signature"], args["timestamp"], args["nonce"])
+    body = request.get_data()
+    digest = hashlib.sha256(body).hexdigest()
+    nonce = "floor:" + args["timestamp"] + ":" + args["nonce"]
+    if not nonces.set(nonce, digest, nx=True, ex=660) and nonces.get(nonce) != digest.encode():
+        return "replayed", 403
+    message = parse_message(body)
+    key = "msg:" + str(message.id)
+    with engine.begin() as db:
+        farmer = db.execute(LOCK, dict(openid=message.source)).scalar_one()
+        state = db.execute(STATE, dict(key=key, farmer=farmer)).one()
+        if state.stored is not None:
+            return state.stored
+        reply = "收到：" + message.content
+        body = TextReply(content=reply, message=message).render()
+        db.execute(STORE, dict(
+            openid=message.source, farmer=farmer, content=message.content,
+            msg_id=str(message.id), key=key, payload=json.dumps(dict(Content=message.content)),
+            body=body, reply=reply,
+        ))
+    return body
 """
 WORDS = [
     "玉米叶子发黄",
@@ -233,6 +298,13 @@ def main() -> None:
         help="also run `farmhelp scheduler` against a fake WeChat API answering after this"
         " many seconds (the pages and replies the load causes go out meanwhile)",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also run the floor bot: the least a webhook with farmhelp's guarantees"
+        " must do (nonce, sender lock, retry look-up, message and reply stored), as three"
+        " plain SQL statements",
+    )
     args = parser.parse_args()
     print(
         f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores,"
@@ -260,11 +332,17 @@ def main() -> None:
         )
         print(f"farmhelp scheduler running; the WeChat API answers after {args.api_delay} s")
     (folder / "echo.py").write_text(ECHO_BOT.replace("{token}", TOKEN), encoding="utf-8")
+    servers = [("farmhelp", "bot:create_app()", "/healthz"), ("echo bot", "echo:app", "/")]
+    if args.floor:
+        floor = FLOOR_BOT.format(
+            token=TOKEN,
+            redis=args.redis,
+            database=re.sub(r"^postgresql:", "postgresql+psycopg:", args.database),
+        )
+        (folder / "floor.py").write_text(floor, encoding="utf-8")
+        servers.append(("floor bot", "floor:app", "/"))
     results = {}
-    for label, app, check in (
-        ("farmhelp", "bot:create_app()", "/healthz"),
-        ("echo bot", "echo:app", "/"),
-    ):
+    for label, app, check in servers:
         port = free_port()
         process = subprocess.Popen(
             [
@@ -278,7 +356,7 @@ def main() -> None:
                 "--log-level",
                 "warning",
                 "--chdir",
-                str(folder if label == "echo bot" else ROOT),
+                str(ROOT if label == "farmhelp" else folder),
                 app,
             ],
             env={**env, "PYTHONPATH": str(ROOT)},
@@ -301,6 +379,10 @@ def main() -> None:
         helper.terminate()
         helper.wait(timeout=30)
     print(f"farmhelp / echo bot: {results['farmhelp']['rate'] / results['echo bot']['rate']:.0%}")
+    if args.floor:
+        floor_rate = results["floor bot"]["rate"]
+        print(f"floor bot / echo bot: {floor_rate / results['echo bot']['rate']:.0%}")
+        print(f"farmhelp / floor bot: {results['farmhelp']['rate'] / floor_rate:.0%}")
 
 
 if __name__ == "__main__":
