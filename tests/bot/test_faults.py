@@ -295,7 +295,8 @@ def test_database_connections_cut_under_load(
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     url = admin_url.rsplit("/", 1)[0] + f"/{name}"
-    engine = make_engine(url)
+    # The checker's own connections are cut too: it pings each before use.
+    engine = make_engine(url, pool_pre_ping=True)
     try:
         upgrade_database(engine)
         env = server_env(url, tmp_path / "instance", WECHAT_API_BASE_URL=fake_api.base_url)
