@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,31 @@ def require_service(name: str, url: str | None) -> str:
     if os.environ.get("CI"):
         pytest.fail(f"CI must not skip: {message}")
     pytest.skip(message)
+
+
+@contextmanager
+def own_postgres_database(prefix: str) -> Iterator[tuple[str, Engine]]:
+    """A fresh PostgreSQL database with farmhelp's schema, on the server of
+    FARMHELP_TEST_POSTGRES_URL (in either test pass), dropped afterwards.
+
+    Yields its URL and an AUTOCOMMIT engine on the server's admin database.
+    """
+    admin_url = require_service("postgres", os.environ.get("FARMHELP_TEST_POSTGRES_URL"))
+    name = f"{prefix}_{os.getpid()}"
+    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        schema = make_engine(url)
+        upgrade_database(schema)
+        schema.dispose()
+        yield url, admin
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -27,9 +27,8 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from models.db import make_engine
-from models.migrate import upgrade_database
 from models.tables import HelpRequest, Message, Outbox, utcnow
-from tests.conftest import require_service
+from tests.conftest import own_postgres_database
 from tests.fake_wechat_api import FakeWeChatAPI
 from tests.roster import import_roster
 from tests.servers import ROOT, free_port, server_env, start_farmhelp, stop
@@ -288,38 +287,28 @@ def test_scheduler_killed_mid_delivery(
 def test_database_connections_cut_under_load(
     tmp_path: Path, fake_api: FakeWeChatAPI, plain_wechat: FakeWeChat
 ) -> None:
-    admin_url = require_service("postgres", os.environ.get("FARMHELP_TEST_POSTGRES_URL"))
-    name = f"farmhelp_faults_{os.getpid()}"
-    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
-    # The checker's own connections are cut too: it pings each before use.
-    engine = make_engine(url, pool_pre_ping=True)
-    try:
-        upgrade_database(engine)
-        env = server_env(url, tmp_path / "instance", WECHAT_API_BASE_URL=fake_api.base_url)
-        import_roster(env, tmp_path, utcnow())
-        pushes = the_pushes(plain_wechat, "pg")
-        cut = cut_connections(admin, name)
-        with (
-            gunicorn(env, tmp_path / "web.log") as (base, _master),
-            scheduler(env, tmp_path / "scheduler.log"),
-        ):
-            resends, terminated = while_sending(base, plain_wechat, pushes, cut, times=8)
-            terminated += cut()
-            print(
-                f"\ninjected: {terminated} PostgreSQL backends terminated while"
-                f" {len(pushes)} pushes flowed; resends after no answer: {resends}"
-            )
-            print(check_invariants(engine, pushes, fake_api))
-        assert terminated >= 3
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with own_postgres_database("farmhelp_faults") as (url, admin):
+        # The checker's own connections are cut too: it pings each before use.
+        engine = make_engine(url, pool_pre_ping=True)
+        try:
+            env = server_env(url, tmp_path / "instance", WECHAT_API_BASE_URL=fake_api.base_url)
+            import_roster(env, tmp_path, utcnow())
+            pushes = the_pushes(plain_wechat, "pg")
+            cut = cut_connections(admin, url.rsplit("/", 1)[1])
+            with (
+                gunicorn(env, tmp_path / "web.log") as (base, _master),
+                scheduler(env, tmp_path / "scheduler.log"),
+            ):
+                resends, terminated = while_sending(base, plain_wechat, pushes, cut, times=8)
+                terminated += cut()
+                print(
+                    f"\ninjected: {terminated} PostgreSQL backends terminated while"
+                    f" {len(pushes)} pushes flowed; resends after no answer: {resends}"
+                )
+                print(check_invariants(engine, pushes, fake_api))
+            assert terminated >= 3
+        finally:
+            engine.dispose()
 
 
 def cut_connections(admin: Engine, name: str) -> Callable[[], int]:

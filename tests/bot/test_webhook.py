@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterator
 
@@ -16,9 +15,8 @@ from bot.settings import Settings
 from handlers import texts
 from models.db import make_engine
 from models.generations import forget_all
-from models.migrate import upgrade_database
 from models.tables import Farmer, HelpRequest, MediaFile, Message
-from tests.conftest import REDIS_URL, require_service
+from tests.conftest import REDIS_URL, own_postgres_database, require_service
 from tests.wechat_client import FakeWeChat, post, reply_text, sha1_signature
 
 CODE = re.compile(r"[A-Z][0-9]{3,6}")
@@ -237,22 +235,8 @@ def test_signature_is_the_sorted_sha1(plain_wechat: FakeWeChat) -> None:
 @pytest.fixture
 def postgres_settings(settings: Settings) -> Iterator[Settings]:
     """The test's settings on a PostgreSQL database of its own (in either test pass)."""
-    admin_url = require_service("postgres", os.environ.get("FARMHELP_TEST_POSTGRES_URL"))
-    name = f"farmhelp_db_{os.getpid()}"
-    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
-    schema = make_engine(url)
-    upgrade_database(schema)
-    schema.dispose()
-    try:
+    with own_postgres_database("farmhelp_db") as (url, _admin):
         yield settings.model_copy(update={"database_url": url})
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.mark.parametrize("nonces", ["database", "redis"])
