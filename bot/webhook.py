@@ -238,7 +238,7 @@ def _handle_once(engine: Engine, inbound: Inbound) -> str:
         # Locking the sender first serialises their pushes across workers; a retry of
         # this very push waits here and then finds it stored.
         farmer_id = lock_farmer_id(
-            session=session, openid=inbound.openid, now=now, wrote=inbound.msg_type != "event"
+            session=session, openid=inbound.openid, now=now, wrote=inbound.opens_window
         )
         sender = read_sender_state(
             session=session,

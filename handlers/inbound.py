@@ -8,6 +8,9 @@ from typing import Any
 
 # One message keeps at most this many characters of text (the farmer is told).
 MAX_MESSAGE_CHARS = 2000
+# The `account` of an action an expert took on the workbench page: handled like the
+# command they could have written, but not a message WeChat carried.
+WORKBENCH = "workbench"
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,12 @@ class Inbound:
         if self.msg_id:
             return f"msg:{self.msg_id}"
         return f"evt:{self.openid}:{self.create_time}:{self.event or self.msg_type}"
+
+    @property
+    def opens_window(self) -> bool:
+        """Whether the user wrote to the account, which opens WeChat's 48 h window for
+        customer-service messages to them (an event or a workbench tap does not)."""
+        return self.msg_type != "event" and self.account != WORKBENCH
 
     @property
     def words(self) -> str:

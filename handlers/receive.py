@@ -97,7 +97,7 @@ def receive(
         expert=find_expert(session=session, openid=inbound.openid),
     )
     reply = route_inbound(context, inbound)
-    if inbound.msg_type != "event":
+    if inbound.opens_window:
         farmer.last_message_at = now
         # The 48 h customer-service window is open again: send what was held for them
         # (a survey is held together with its question in the outbox).

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from bot.settings import Settings
 from bot.wechat_api import WeChatAPI
-from models.tables import Expert, HelpRequest, Offer, Survey, utcnow
+from models.tables import Expert, Farmer, HelpRequest, Offer, Outbox, Survey, utcnow
 from scheduler.media import fetch_due_media
 from scheduler.outbox import deliver_outbox
 from tests.browser import browser_page, png, screenshot, serving
@@ -115,9 +115,43 @@ def test_double_tapping_accept_accepts_once(
     assert len(told) == 1
 
 
-def queued(engine: Engine, openid: str) -> list[str]:
-    from models.tables import Outbox
+def test_a_tap_does_not_open_the_experts_48_hour_window(
+    client: FlaskClient,
+    plain_wechat: FakeWeChat,
+    engine: Engine,
+    api: WeChatAPI,
+    fake_api: FakeWeChatAPI,
+    county: None,
+    app: Any,
+) -> None:
+    # Only a message written in WeChat opens the window for customer-service messages;
+    # a tap on the page must not release what waits for the expert to write.
+    code = ask(client, plain_wechat, "farmer-5", PEPPER)
+    deliver_outbox(engine=engine, sender=api, now=utcnow())
+    three_days_ago = utcnow() - timedelta(days=3)
+    with Session(engine) as session:
+        session.add(Farmer(openid="exp-wang", last_message_at=three_days_ago))
+        session.add(Outbox(openid="exp-wang", kind="custom", purpose="notify", status="held"))
+        session.commit()
+    wang = app.test_client()
+    wang.get(page_link(fake_api, "exp-wang"))
+    token, action = csrf_and_action(wang.get(f"/w/r/{code}").get_data(as_text=True))
+    form = {"csrf_token": token, "action_id": action, "action": "accept"}
+    tapped = wang.post(f"/w/r/{code}/act", data=form, follow_redirects=True)
+    assert f"已接单 {code}" in tapped.get_data(as_text=True)
+    with Session(engine) as session:
+        expert = session.exec(select(Farmer).where(Farmer.openid == "exp-wang")).one()
+        held = session.exec(select(Outbox).where(Outbox.openid == "exp-wang")).all()
+    assert expert.last_message_at == three_days_ago
+    assert [row.status for row in held if row.purpose == "notify"] == ["held"]
+    # Writing in WeChat does open it.
+    reply_text(plain_wechat, post(client, plain_wechat, plain_wechat.text("exp-wang", "任务")))
+    with Session(engine) as session:
+        held = session.exec(select(Outbox).where(Outbox.openid == "exp-wang")).all()
+    assert [row.status for row in held if row.purpose == "notify"] == ["pending"]
 
+
+def queued(engine: Engine, openid: str) -> list[str]:
     return [
         r.payload["text"]["content"]
         for r in rows(engine, Outbox)

@@ -30,7 +30,7 @@ from bot.web.workbench import bp
 from handlers import texts
 from handlers.config import Policy
 from handlers.consultation import NOTE_PREFIX, ConsultationRefused, invite_colleagues, post_note
-from handlers.inbound import Inbound
+from handlers.inbound import WORKBENCH, Inbound
 from handlers.notify import WORKBENCH_SALT
 from handlers.receive import receive
 from models.console import timeline
@@ -363,7 +363,7 @@ def run_as_typed(engine: Any, *, openid: str, words: str, action_id: str) -> str
     now = utcnow()
     inbound = Inbound(
         openid=openid,
-        account="workbench",
+        account=WORKBENCH,
         msg_type="text",
         created=now,
         create_time=int(now.timestamp()),
