@@ -8,11 +8,13 @@ MsgId, expert commands) is sent over --connections concurrent connections for
 With --api-delay N a `farmhelp scheduler` runs alongside, delivering the pages the
 load causes to a fake WeChat API that answers after N seconds. With --floor a third
 server runs in the same way: the floor bot (see FLOOR_BOT), for how far farmhelp's
-own work is from the least its guarantees cost.
+own work is from the least its guarantees cost. With --cpu each server's line is
+followed by the CPU time a push cost in its gunicorn processes, in PostgreSQL, in
+Redis and in the load client, and how idle the machine was (Linux: read from /proc).
 
     uv run python bench/webhook_load.py [--seconds 20] [--connections 4] [--workers 4]
         [--database postgresql://postgres@127.0.0.1:5432/farmhelp_bench_load]
-        [--redis redis://127.0.0.1:6379/14] [--api-delay 3] [--floor]
+        [--redis redis://127.0.0.1:6379/14] [--api-delay 3] [--floor] [--cpu]
 """
 
 from __future__ import annotations
@@ -228,6 +230,49 @@ def hammer(base: str, seconds: float, connections: int, seed: int) -> dict[str, 
     }
 
 
+CPU_PARTS = ("server", "PostgreSQL", "Redis", "load client")
+
+
+def cpu_seconds(server: int) -> dict[str, float]:
+    """CPU seconds used so far by the server's gunicorn processes, PostgreSQL, Redis,
+    this load client, and the machine's idle time (per core), read from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = dict.fromkeys(CPU_PARTS, 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        if server in (int(entry.name), int(fields[1])):
+            used["server"] += seconds
+        elif name.startswith("postgres"):
+            used["PostgreSQL"] += seconds
+        elif name.startswith("redis-server"):
+            used["Redis"] += seconds
+    times = os.times()
+    used["load client"] = times.user + times.system
+    machine = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    used["idle"] = (int(machine[4]) + int(machine[5])) / ticks / (os.cpu_count() or 1)
+    return used
+
+
+def cpu_line(before: dict[str, float], after: dict[str, float], pushes: float) -> str:
+    """What one push cost each part, in CPU milliseconds, and how idle the machine was."""
+    spent = {part: (after[part] - before[part]) / pushes * 1000 for part in CPU_PARTS}
+    wall = after["wall"] - before["wall"]
+    idle = (after["idle"] - before["idle"]) / wall
+    return (
+        "          CPU a push: "
+        + ", ".join(f"{part} {spent[part]:.2f} ms" for part in CPU_PARTS)
+        + f" (total {sum(spent.values()):.2f} ms); machine idle {idle:.0%}"
+    )
+
+
 def wait_up(base: str, process: subprocess.Popen[bytes], path: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -305,6 +350,12 @@ def main() -> None:
         " must do (nonce, sender lock, retry look-up, message and reply stored), as three"
         " plain SQL statements",
     )
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="also print the CPU time a push cost in the server, PostgreSQL, Redis and"
+        " the load client (Linux)",
+    )
     args = parser.parse_args()
     print(
         f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores,"
@@ -364,9 +415,11 @@ def main() -> None:
         try:
             wait_up(f"http://127.0.0.1:{port}", process, check)
             hammer(f"http://127.0.0.1:{port}", 3, args.connections, seed=1)  # warm up
+            before = {**cpu_seconds(process.pid), "wall": time.monotonic()} if args.cpu else {}
             results[label] = hammer(
                 f"http://127.0.0.1:{port}", args.seconds, args.connections, seed=2
             )
+            after = {**cpu_seconds(process.pid), "wall": time.monotonic()} if args.cpu else {}
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -375,6 +428,8 @@ def main() -> None:
             f"{label:9} {r['rate']:7.1f} req/s  p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms"
             f"  errors {r['errors']:.0f} of {r['count']:.0f}"
         )
+        if args.cpu:
+            print(cpu_line(before, after, r["count"]))
     for helper in helpers:
         helper.terminate()
         helper.wait(timeout=30)

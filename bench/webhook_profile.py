@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import event
@@ -58,11 +59,17 @@ def main() -> None:
     client = app.test_client()
     with app.app_context():
         engine = get_engine()
-    statements = [0]
+    statements, transactions = [0], [0]
 
     @event.listens_for(engine, "before_cursor_execute")
     def count(*_args: object) -> None:
         statements[0] += 1
+
+    @event.listens_for(engine, "begin")
+    def count_transaction(*_args: object) -> None:
+        transactions[0] += 1
+
+    redis_calls = redis_commands_counter(args.redis)
 
     mix = Mix(seed=3)
 
@@ -80,6 +87,7 @@ def main() -> None:
         push()
     profiler = cProfile.Profile() if args.profile else None
     by_kind: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    before = (statements[0], transactions[0], redis_calls())
     if profiler:
         profiler.enable()
     for _ in range(args.pushes):
@@ -88,6 +96,8 @@ def main() -> None:
         by_kind["all"].append((took, count_))
     if profiler:
         profiler.disable()
+    after = (statements[0], transactions[0], redis_calls())
+    each = [(b - a) / args.pushes for a, b in zip(before, after, strict=True)]
     for label in ("all", "first words", "follow-up", "expert command"):
         rows = by_kind[label]
         took = statistics.median(t for t, _ in rows) * 1000
@@ -96,10 +106,32 @@ def main() -> None:
             f"  statements median {statistics.median(c for _, c in rows):4.0f}"
             f" mean {statistics.mean(c for _, c in rows):5.1f}"
         )
+    print(
+        f"round trips a push: {each[0] + 2 * each[1]:.2f} to the database"
+        f" ({each[0]:.2f} statements, {each[1]:.2f} transactions begun and ended),"
+        f" {each[2]:.2f} to Redis"
+    )
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
         if args.dump:
             profiler.dump_stats(args.dump)
+
+
+def redis_commands_counter(url: str) -> Callable[[], int]:
+    """Commands Redis has run so far (all clients; the counting call itself left out)."""
+    if not url:
+        return lambda: 0
+    import redis
+
+    client = redis.Redis.from_url(url)
+    calls = [0]
+
+    def count() -> int:
+        stats = client.info("commandstats")
+        calls[0] += 1
+        return sum(int(entry["calls"]) for entry in stats.values()) - calls[0]
+
+    return count
 
 
 if __name__ == "__main__":
