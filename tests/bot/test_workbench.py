@@ -49,6 +49,14 @@ def csrf_and_action(html: str) -> tuple[str, str]:
     return token.group(1), action.group(1)
 
 
+def accept_form(app: Any, fake_api: FakeWeChatAPI, code: str) -> tuple[FlaskClient, dict[str, str]]:
+    """王植保 signed in through his paged link, and the form that accepts this request."""
+    wang = app.test_client()
+    wang.get(page_link(fake_api, "exp-wang"))
+    token, action = csrf_and_action(wang.get(f"/w/r/{code}").get_data(as_text=True))
+    return wang, {"csrf_token": token, "action_id": action, "action": "accept"}
+
+
 def test_a_link_opens_only_its_experts_requests_and_tampering_fails(
     client: FlaskClient,
     plain_wechat: FakeWeChat,
@@ -103,10 +111,7 @@ def test_double_tapping_accept_accepts_once(
 ) -> None:
     code = ask(client, plain_wechat, "farmer-4", PEPPER)
     deliver_outbox(engine=engine, sender=api, now=utcnow())
-    wang = app.test_client()
-    wang.get(page_link(fake_api, "exp-wang"))
-    token, action = csrf_and_action(wang.get(f"/w/r/{code}").get_data(as_text=True))
-    form = {"csrf_token": token, "action_id": action, "action": "accept"}
+    wang, form = accept_form(app, fake_api, code)
     first = wang.post(f"/w/r/{code}/act", data=form, follow_redirects=True).get_data(as_text=True)
     second = wang.post(f"/w/r/{code}/act", data=form, follow_redirects=True).get_data(as_text=True)
     assert f"已接单 {code}" in first and "已经做过了" in second
@@ -133,22 +138,21 @@ def test_a_tap_does_not_open_the_experts_48_hour_window(
         session.add(Farmer(openid="exp-wang", last_message_at=three_days_ago))
         session.add(Outbox(openid="exp-wang", kind="custom", purpose="notify", status="held"))
         session.commit()
-    wang = app.test_client()
-    wang.get(page_link(fake_api, "exp-wang"))
-    token, action = csrf_and_action(wang.get(f"/w/r/{code}").get_data(as_text=True))
-    form = {"csrf_token": token, "action_id": action, "action": "accept"}
+    wang, form = accept_form(app, fake_api, code)
     tapped = wang.post(f"/w/r/{code}/act", data=form, follow_redirects=True)
     assert f"已接单 {code}" in tapped.get_data(as_text=True)
     with Session(engine) as session:
         expert = session.exec(select(Farmer).where(Farmer.openid == "exp-wang")).one()
-        held = session.exec(select(Outbox).where(Outbox.openid == "exp-wang")).all()
     assert expert.last_message_at == three_days_ago
-    assert [row.status for row in held if row.purpose == "notify"] == ["held"]
+    assert held_notices(engine, "exp-wang") == ["held"]
     # Writing in WeChat does open it.
     reply_text(plain_wechat, post(client, plain_wechat, plain_wechat.text("exp-wang", "任务")))
-    with Session(engine) as session:
-        held = session.exec(select(Outbox).where(Outbox.openid == "exp-wang")).all()
-    assert [row.status for row in held if row.purpose == "notify"] == ["pending"]
+    assert held_notices(engine, "exp-wang") == ["pending"]
+
+
+def held_notices(engine: Engine, openid: str) -> list[str]:
+    """The statuses of the notices queued for this person."""
+    return [r.status for r in rows(engine, Outbox) if r.openid == openid and r.purpose == "notify"]
 
 
 def queued(engine: Engine, openid: str) -> list[str]:
@@ -275,12 +279,9 @@ def test_a_consultation_stays_between_experts_and_staff(
 
     code = ask(client, plain_wechat, "farmer-c", PEPPER)
     deliver_outbox(engine=engine, sender=api, now=utcnow())
-    wang = app.test_client()
-    wang.get(page_link(fake_api, "exp-wang"))
-    token, action = csrf_and_action(wang.get(f"/w/r/{code}").get_data(as_text=True))
-    wang.post(
-        f"/w/r/{code}/act", data={"csrf_token": token, "action_id": action, "action": "accept"}
-    )
+    wang, form = accept_form(app, fake_api, code)
+    wang.post(f"/w/r/{code}/act", data=form)
+    token = form["csrf_token"]
     with Session(engine) as session:
         li = session.exec(select(Expert).where(Expert.openid == "exp-li")).one()
     invited = wang.post(
