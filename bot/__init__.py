@@ -16,7 +16,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Imported here so that CLI commands which need no web app start quickly.
     from flask import Flask
 
-    from bot import database, logs, ops, pages, replay, replies, web, webhook
+    from bot import database, logs, ops, pages, replies, web, webhook
     from bot.settings import load_settings
 
     settings = settings or load_settings()
@@ -28,7 +28,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     logs.init_app(app)
     database.init_app(app, settings)
     replies.init_app(app, settings)
-    replay.init_app(app, settings)
     webhook.init_app(app)
     pages.init_app(app)
     ops.init_app(app)

@@ -2,18 +2,18 @@
 
 The database's unique dedupe key is what guarantees one stored message per push;
 with FARMHELP_REDIS_URL set, retries are answered from Redis without touching it.
+Redis is reached through the process's RedisLink: a hung or dead Redis costs a push
+at most one small time budget, then is skipped for a while (bot/redis_link.py).
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Protocol
 
 from flask import Flask, current_app
 
+from bot.redis_link import RedisLink
 from bot.settings import Settings
-
-log = logging.getLogger(__name__)
 
 REPLY_TTL_SECONDS = 24 * 3600
 
@@ -37,32 +37,28 @@ class NoReplyCache:
 class RedisReplyCache:
     """Replies kept in Redis for a day; a Redis outage only costs the shortcut."""
 
-    def __init__(self, url: str, prefix: str = "farmhelp:reply:") -> None:
-        import redis
-
-        self.client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    def __init__(self, link: RedisLink, prefix: str = "farmhelp:reply:") -> None:
+        self.link = link
         self.prefix = prefix
 
     def get(self, dedupe_key: str) -> str | None:
-        try:
-            value = self.client.get(self.prefix + dedupe_key)
-        except Exception as error:  # redis down: fall back to the database
-            log.warning("reply cache unavailable: %s", error)
-            return None
+        value = self.link.run("reply cache get", lambda r: r.get(self.prefix + dedupe_key))
         return value.decode() if isinstance(value, bytes) else None
 
     def put(self, dedupe_key: str, body: str) -> None:
-        try:
-            self.client.set(self.prefix + dedupe_key, body, ex=REPLY_TTL_SECONDS)
-        except Exception as error:
-            log.warning("reply cache unavailable: %s", error)
+        self.link.run(
+            "reply cache put",
+            lambda r: r.set(self.prefix + dedupe_key, body, ex=REPLY_TTL_SECONDS),
+        )
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    """Pick the reply cache: Redis when configured."""
-    cache: ReplyCache = (
-        RedisReplyCache(settings.redis_url) if settings.redis_url else NoReplyCache()
-    )
+    """Pick the reply cache: Redis when configured (one link per app, shared with /readyz)."""
+    cache: ReplyCache = NoReplyCache()
+    if settings.redis_url:
+        link = RedisLink(settings.redis_url)
+        app.extensions["farmhelp.redis"] = link
+        cache = RedisReplyCache(link)
     app.extensions["farmhelp.replies"] = cache
 
 

@@ -12,7 +12,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot.database import get_engine
 from bot.ops import PUSHES, REPLY_SECONDS
-from bot.replay import get_nonce_guard
+from bot.replay import ReplayRefused, Seal, admit, admit_alone, seal_of
 from bot.replies import get_reply_cache
 from bot.settings import Settings
 from bot.wechat_protocol import (
@@ -95,15 +95,16 @@ def receive_push() -> Response:
 
 def _receive_push() -> tuple[Response, str, str]:
     settings = _settings()
+    seal: Seal | None = None
     try:
         _check_query_signature(settings)
         body = read_body(settings.max_body_bytes)
-        if not get_nonce_guard().admit(
+        seal = seal_of(
             timestamp=request.args.get("timestamp", ""),
             nonce=request.args.get("nonce", ""),
             body=body,
-        ):
-            raise ProtocolError(403, "timestamp and nonce already used for another body (replay)")
+            settings=settings,
+        )
         encrypted = request.args.get("encrypt_type", "raw").lower() == "aes"
         if settings.safe_mode and not encrypted and not settings.wechat_allow_plaintext:
             raise ProtocolError(
@@ -131,10 +132,19 @@ def _receive_push() -> tuple[Response, str, str]:
         response.headers["Connection"] = "close"  # do not wait for the rest of the body
         return response, "unknown", "refused_413"
     except ProtocolError as error:
+        if seal is not None:
+            # Signed but refused: its pair is remembered all the same, so that the
+            # signature cannot be reused with a body that would be accepted.
+            try:
+                admit_alone(get_engine(), seal)
+            except ReplayRefused:
+                return _refuse(REPLAY), "unknown", "refused_403"
         return _refuse(error), "unknown", f"refused_{error.status}"
 
     try:
-        body_text = answer(get_engine(), inbound)
+        body_text = answer(get_engine(), inbound, seal)
+    except ReplayRefused:
+        return _refuse(REPLAY), inbound.msg_type, "refused_403"
     except Exception:
         # Nothing could be stored: a 503 makes WeChat retry instead of losing the message.
         log.exception("push %s not stored; answering 503 so WeChat retries", inbound.dedupe_key)
@@ -157,6 +167,9 @@ def _receive_push() -> tuple[Response, str, str]:
     return response, inbound.msg_type, "answered"
 
 
+REPLAY = ProtocolError(403, "timestamp and nonce already used for another body (replay)")
+
+
 class PushNotStored(Exception):
     """The push could not be stored now; WeChat should retry it (answered with 503)."""
 
@@ -171,12 +184,14 @@ def read_body(limit: int) -> bytes:
     return body
 
 
-def answer(engine: Engine, inbound: Inbound) -> str:
+def answer(engine: Engine, inbound: Inbound, seal: Seal) -> str:
     """Return the plaintext reply body for a push, handling it exactly once.
 
-    Raises PushNotStored when nothing could be stored (the database is down, or a
-    concurrent copy of the push never finished): the caller answers 503 so that
-    WeChat retries. A reply is cached only once the push it answers is committed.
+    Raises ReplayRefused when the push's (timestamp, nonce) pair came with another
+    body before (nothing is stored). Raises PushNotStored when nothing could be stored
+    (the database is down, or a concurrent copy of the push never finished): the
+    caller answers 503 so that WeChat retries. A reply is cached only once the push it
+    answers is committed.
     """
     cache = get_reply_cache()
     cached = cache.get(inbound.dedupe_key)
@@ -185,8 +200,10 @@ def answer(engine: Engine, inbound: Inbound) -> str:
     body: str | None = None
     for attempt in range(1, DEADLOCK_RETRIES + 1):
         try:
-            body = _handle_once(engine, inbound)
+            body = _handle_once(engine, inbound, seal)
             break
+        except ReplayRefused:
+            raise
         except IntegrityError:
             # The same push was stored concurrently by a path that does not lock
             # the sender (the failure path): give its reply once it is committed.
@@ -206,13 +223,13 @@ def answer(engine: Engine, inbound: Inbound) -> str:
                 log.error("database unreachable for %s: %s", inbound.dedupe_key, error.orig)
                 raise PushNotStored(inbound.dedupe_key) from error
             log.exception("handler failed for %s; storing the message", inbound.dedupe_key)
-            body = _store_after_failure(engine, inbound)
+            body = _store_after_failure(engine, inbound, seal)
             break
         except Exception:
             log.exception(
                 "handler failed for %s; storing the message and apologising", inbound.dedupe_key
             )
-            body = _store_after_failure(engine, inbound)
+            body = _store_after_failure(engine, inbound, seal)
             break
     if body is None:
         raise PushNotStored(inbound.dedupe_key)
@@ -232,9 +249,10 @@ def _is_connection_error(error: DBAPIError) -> bool:
     return isinstance(error, OperationalError) and not _is_transient(error)
 
 
-def _handle_once(engine: Engine, inbound: Inbound) -> str:
+def _handle_once(engine: Engine, inbound: Inbound, seal: Seal) -> str:
     with session_scope(engine) as session:
         now = utcnow()
+        admit(session, seal)
         # Locking the sender first serialises their pushes across workers; a retry of
         # this very push waits here and then finds it stored.
         farmer_id = lock_farmer_id(
@@ -275,10 +293,11 @@ def _wait_for_reply(engine: Engine, dedupe_key: str) -> str | None:
         time.sleep(0.05)
 
 
-def _store_after_failure(engine: Engine, inbound: Inbound) -> str:
+def _store_after_failure(engine: Engine, inbound: Inbound, seal: Seal) -> str:
     try:
         with session_scope(engine) as session:
             now = utcnow()
+            admit(session, seal)
             lock_farmer(session=session, openid=inbound.openid, now=now)
             stored = get_inbound_by_key(session=session, dedupe_key=inbound.dedupe_key)
             if stored is not None:
@@ -288,6 +307,8 @@ def _store_after_failure(engine: Engine, inbound: Inbound) -> str:
             message.reply_body = body
             log_reply(session=session, inbound_message=message, content=texts.SYSTEM_BUSY, now=now)
         return body
+    except ReplayRefused:
+        raise
     except Exception as error:
         # The database itself is failing: let WeChat retry rather than lose the message.
         log.exception("could not store %s at all", inbound.dedupe_key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
@@ -15,13 +15,18 @@ def admit_nonce(*, session: Session, key: str, body_hash: str, expires_at: datet
     """Remember the pair; return False when it was seen before with another body."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
+    inserted = session.execute(
         insert(PushNonce)
         .values(key=key, body_hash=body_hash, expires_at=expires_at)
         .on_conflict_do_nothing(index_elements=[col(PushNonce.key)])
-    )
-    seen = session.get(PushNonce, key)
-    return seen is not None and seen.body_hash == body_hash
+        .returning(col(PushNonce.key))
+    ).first()
+    if inserted is not None:
+        return True
+    seen = session.execute(
+        select(col(PushNonce.body_hash)).where(col(PushNonce.key) == key)
+    ).scalar_one_or_none()
+    return seen == body_hash
 
 
 def prune_nonces(*, session: Session, now: datetime) -> int:

@@ -31,7 +31,7 @@ from models.tables import HelpRequest, Message, Outbox, utcnow
 from tests.conftest import own_postgres_database
 from tests.fake_wechat_api import FakeWeChatAPI
 from tests.roster import import_roster
-from tests.servers import ROOT, free_port, server_env, start_farmhelp, stop
+from tests.servers import ROOT, free_port, hung_listener, server_env, start_farmhelp, stop
 from tests.wechat_client import FakeWeChat
 
 FARMERS = 24
@@ -78,10 +78,12 @@ def send_like_wechat(
     pushes: list[dict[str, object]],
     threads: int = 4,
     answered: Callable[[], None] = lambda: None,
+    took: list[float] | None = None,
 ) -> int:
     """Send every push until it gets a 200, as WeChat retries; return the failed tries.
 
-    `answered` is called after each push that got its 200."""
+    `answered` is called after each push that got its 200; `took` collects how long
+    each try waited for its answer."""
     failed = [0]
     lock = threading.Lock()
     by_farmer: dict[str, list[dict[str, object]]] = collections.defaultdict(list)
@@ -95,12 +97,17 @@ def send_like_wechat(
             for push in farmer_pushes:  # one farmer's messages in order
                 for _attempt in range(60):
                     query, body = wechat.envelope(push)
+                    started = time.monotonic()
                     try:
-                        if http.post(f"{base}/wechat", params=query, data=body, timeout=10).ok:
-                            answered()
-                            break
+                        ok = http.post(f"{base}/wechat", params=query, data=body, timeout=10).ok
                     except requests.RequestException:
-                        http = requests.Session()
+                        http, ok = requests.Session(), False
+                    if took is not None:
+                        with lock:
+                            took.append(time.monotonic() - started)
+                    if ok:
+                        answered()
+                        break
                     with lock:
                         failed[0] += 1
                     time.sleep(0.2)
@@ -347,3 +354,34 @@ def test_redis_unavailable(
         print(check_invariants(engine, pushes, fake_api))
     assert ready.status_code == 200 and "degraded" in ready.text
     assert resends == 0
+
+
+def test_redis_hung(
+    stack_env: tuple[dict[str, str], Engine],
+    tmp_path: Path,
+    fake_api: FakeWeChatAPI,
+    plain_wechat: FakeWeChat,
+) -> None:
+    """Redis accepts connections and never answers: every push is answered within 1 s."""
+    env, engine = stack_env
+    pushes = the_pushes(plain_wechat, "hung")
+    took: list[float] = []
+    with (
+        hung_listener() as url,
+        gunicorn({**env, "FARMHELP_REDIS_URL": url}, tmp_path / "web.log", workers=4) as (
+            base,
+            _master,
+        ),
+        scheduler(env, tmp_path / "scheduler.log"),
+    ):
+        resends = send_like_wechat(base, plain_wechat, pushes + pushes[:10], took=took)
+        ready = requests.get(f"{base}/readyz", timeout=10)
+        print(f"\ninjected: Redis hung; /readyz said {ready.status_code} {ready.text.strip()}")
+        print(
+            f"{len(took)} tries, slowest answer {max(took) * 1000:.0f} ms,"
+            f" resends after no answer: {resends}"
+        )
+        print(check_invariants(engine, pushes, fake_api))
+    assert resends == 0
+    assert max(took) < 1.0
+    assert ready.status_code == 200 and ready.json()["redis"] == "timeout"

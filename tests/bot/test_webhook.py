@@ -239,17 +239,17 @@ def postgres_settings(settings: Settings) -> Iterator[Settings]:
         yield settings.model_copy(update={"database_url": url})
 
 
-@pytest.mark.parametrize("nonces", ["database", "redis"])
+@pytest.mark.parametrize("cache", ["none", "redis"])
 def test_a_push_on_a_dropped_connection_is_handled_on_a_fresh_one(
     postgres_settings: Settings,
     make_app: Callable[[Settings], Flask],
     plain_wechat: FakeWeChat,
-    nonces: str,
+    cache: str,
 ) -> None:
-    """The first statement meets the dead connection: the nonce check's (database)
-    or the push's own (Redis keeps the nonces); either is run again on a fresh one."""
+    """The push's first statement (its nonce) meets the dead connection and is run
+    again on a fresh one, with or without the Redis reply cache in front."""
     forget_all()
-    redis_url = require_service("redis", REDIS_URL) if nonces == "redis" else None
+    redis_url = require_service("redis", REDIS_URL) if cache == "redis" else None
     app = make_app(postgres_settings.model_copy(update={"redis_url": redis_url}))
     client = app.test_client()
     engine: Engine = app.extensions["farmhelp.engine"]
