@@ -6,18 +6,22 @@ recorded right after the call. If the deliverer dies during the call itself, the
 row stays claimed; the next scheduler to take the lease releases it at once and it
 is sent again: a template message carries `client_msg_id`, so WeChat drops that
 repeat, while a customer-service text may then arrive twice. That window is one
-HTTP call; nothing else sends a row twice.
+HTTP call; nothing else sends a row twice. In particular a database connection cut
+after the call does not: the outcome is recorded again on a fresh connection (the
+bookkeeping is retried, never the send) for as long as the claim's lease allows.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import requests
 from sqlalchemy import Engine, update
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import col, select
 
 from models.db import session_scope
@@ -35,6 +39,9 @@ MAX_ATTEMPTS = 12
 WINDOW_CLOSED = {45015, 45047}  # outside the 48 h window / over the message count
 # System busy, frequency limit, and token errors the client's one refresh did not cure.
 RETRYABLE = {-1, 45009, 40001, 40014, 42001}
+# Recording a send's outcome is tried again on a fresh connection for this long: well
+# inside the lease, so no other deliverer takes the row meanwhile.
+RECORD_FOR = timedelta(seconds=20)
 
 
 class Sender(Protocol):
@@ -125,6 +132,35 @@ def _deliver_one(engine: Engine, sender: Sender, row_id: int, now: datetime) -> 
         errcode, error = -1, redact(f"network: {exc}")
     except Exception as exc:  # WeChatAPIError and anything unexpected
         errcode, error = int(getattr(exc, "errcode", -1)), redact(str(exc))
+    return _record_outcome(engine, row_id, kind, errcode, error, now)
+
+
+def _record_outcome(
+    engine: Engine, row_id: int, kind: str, errcode: int | None, error: str, now: datetime
+) -> int:
+    """Record what the call did, again on a fresh connection if the database drops it."""
+    deadline = time.monotonic() + RECORD_FOR.total_seconds()
+    pause = 0.1
+    while True:
+        try:
+            return _record_once(engine, row_id, kind, errcode, error, now)
+        except DBAPIError as failure:
+            lost = failure.connection_invalidated or isinstance(failure, OperationalError)
+            if not lost or time.monotonic() + pause > deadline:
+                raise
+            log.warning(
+                "outbox %d: recording its outcome lost the database connection (%s);"
+                " recording it again (it is not sent again)",
+                row_id,
+                type(failure.orig).__name__,
+            )
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+
+def _record_once(
+    engine: Engine, row_id: int, kind: str, errcode: int | None, error: str, now: datetime
+) -> int:
     with session_scope(engine) as session:
         row = session.get(Outbox, row_id)
         assert row is not None

@@ -385,3 +385,34 @@ def test_redis_hung(
     assert resends == 0
     assert max(took) < 1.0
     assert ready.status_code == 200 and ready.json()["redis"] == "timeout"
+
+
+def test_database_connections_cut_during_delivery(
+    tmp_path: Path, fake_api: FakeWeChatAPI, plain_wechat: FakeWeChat
+) -> None:
+    """Backends are terminated while the scheduler's calls to WeChat are in flight:
+    each outcome is recorded on a fresh connection, so nothing is sent twice."""
+    with own_postgres_database("farmhelp_delivery_cut") as (url, admin):
+        engine = make_engine(url, pool_pre_ping=True)
+        try:
+            env = server_env(url, tmp_path / "instance", WECHAT_API_BASE_URL=fake_api.base_url)
+            import_roster(env, tmp_path, utcnow())
+            pushes = the_pushes(plain_wechat, "deliver")
+            cut = cut_connections(admin, url.rsplit("/", 1)[1])
+            with gunicorn(env, tmp_path / "web.log") as (base, _master):
+                send_like_wechat(base, plain_wechat, pushes)
+                fake_api.delay = 0.3  # every call is in flight for a while when the cut comes
+                terminated = 0
+                with scheduler(env, tmp_path / "scheduler.log"):
+                    for step in range(1, 7):
+                        fake_api.wait_for(lambda api, n=step: len(api.sent()) >= 3 * n, timeout=60)
+                        terminated += cut()
+                    fake_api.delay = 0.0
+                    print(
+                        f"\ninjected: {terminated} PostgreSQL backends terminated while the"
+                        " scheduler's calls to WeChat were in flight"
+                    )
+                    print(check_invariants(engine, pushes, fake_api))
+            assert terminated >= 6
+        finally:
+            engine.dispose()

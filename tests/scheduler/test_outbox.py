@@ -6,18 +6,20 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
 from bot.wechat_api import WeChatAPI
 from handlers.notify import text_payload
-from models.db import session_scope
+from models.db import make_engine, session_scope
 from models.outbox import enqueue
 from models.tables import Message, Outbox, utcnow
-from scheduler.outbox import deliver_outbox
+from scheduler.outbox import LEASE, deliver_outbox
+from tests.conftest import own_postgres_database
 from tests.fake_wechat_api import FakeWeChatAPI
 from tests.wechat_client import FakeWeChat, post
 
@@ -263,3 +265,39 @@ def test_two_processes_share_one_token(
     assert [process.returncode for process in processes] == [0, 0]
     assert tokens[0] == tokens[1] == "token-1"
     assert fake_api.paths().count("stable_token") == 1
+
+
+def test_a_connection_cut_during_the_call_does_not_send_twice(fake_api: FakeWeChatAPI) -> None:
+    """PostgreSQL backends are terminated while WeChat is being called: the outcome is
+    recorded on a fresh connection, and the row is not sent again when its lease ends."""
+    with own_postgres_database("farmhelp_delivery") as (url, admin):
+        engine = make_engine(url)
+        try:
+            api = WeChatAPI(
+                base_url=fake_api.base_url, app_id=APP_ID, app_secret="s", engine=engine
+            )
+            name = url.rsplit("/", 1)[1]
+
+            class CuttingSender:
+                def send(self, kind: str, openid: str, payload: dict[str, Any]) -> dict[str, Any]:
+                    answer = api.send(kind, openid, payload)
+                    with admin.connect() as connection:
+                        cut = connection.execute(
+                            text(
+                                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                " WHERE datname = :name"
+                            ),
+                            {"name": name},
+                        ).all()
+                    assert cut  # the deliverer's pooled connection
+                    return answer
+
+            row_id = queue(engine)
+            now = utcnow()
+            assert deliver_outbox(engine=engine, sender=CuttingSender(), now=now) == 1
+            assert load(engine, row_id).status == "sent"
+            # After the lease, nothing is due again.
+            assert deliver_outbox(engine=engine, sender=api, now=now + LEASE * 2) == 0
+            assert fake_api.texts_to("user-1") == ["你好"]
+        finally:
+            engine.dispose()
