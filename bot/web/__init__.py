@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 
+from bot.photos import MAX_PHOTO_BYTES, MAX_PHOTOS
 from bot.settings import Settings
+
+FORM_ALLOWANCE = 1024 * 1024  # the typed fields beside the files
+# Bodies larger than the app-wide limit (FARMHELP_MAX_BODY_BYTES, sized for WeChat's
+# pushes), by endpoint: a prescription with its photos, a spreadsheet to import.
+BODY_LIMITS = {
+    "workbench.act": MAX_PHOTOS * MAX_PHOTO_BYTES + FORM_ALLOWANCE,
+    "console.import_file": 20 * 1024 * 1024,
+}
 
 
 def init_app(app: Flask, settings: Settings) -> None:
@@ -13,6 +22,15 @@ def init_app(app: Flask, settings: Settings) -> None:
     from bot.web.console import init_app as init_console
     from bot.web.workbench import init_app as init_workbench
 
+    # First of all, before CSRF protection reads the form under the app-wide limit.
+    app.before_request_funcs.setdefault(None, []).insert(0, allow_larger_bodies)
     auth.init_app(app, settings)
     init_console(app)
     init_workbench(app)
+
+
+def allow_larger_bodies() -> None:
+    """Raise the body limit for the endpoints that take files (Flask 3.1, per request)."""
+    limit = BODY_LIMITS.get(request.endpoint or "")
+    if limit is not None:
+        request.max_content_length = limit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
@@ -26,6 +27,7 @@ from sqlmodel import Session
 from werkzeug.wrappers import Response as BaseResponse
 
 from bot.database import get_engine
+from bot.photos import MAX_PHOTO_BYTES, MAX_PHOTOS, PhotoRefused, shrink_photo
 from bot.web.workbench import bp
 from handlers import texts
 from handlers.config import Policy
@@ -41,7 +43,7 @@ from models.farmers import lock_farmer
 from models.media import list_media
 from models.messages import get_inbound_by_key
 from models.offers import offers_for, requests_offered_to
-from models.requests import get_request_by_code, requests_of_expert
+from models.requests import get_request_by_code, lock_request, requests_of_expert
 from models.similar import similar_solved
 from models.tables import Expert, Farmer, HelpRequest, MediaFile, Message, utcnow
 
@@ -119,6 +121,13 @@ def _gate(db: Session, code: str) -> tuple[Expert, HelpRequest] | BaseResponse:
 @bp.get("/r/<code>")
 def show_request(code: str) -> BaseResponse | str:
     """The request, for the expert's phone."""
+    return _request_page(code)
+
+
+def _request_page(
+    code: str, typed: Any = None, refusal: str | None = None, status: int = 200
+) -> BaseResponse | str:
+    """The request page; `typed` fills the prescription form again after a refusal."""
     with Session(get_engine()) as db:
         gated = _gate(db, code)
         if isinstance(gated, BaseResponse):
@@ -151,8 +160,10 @@ def show_request(code: str) -> BaseResponse | str:
         ]
         tz = _policy().tz
         tomorrow = (utcnow().astimezone(tz) + timedelta(days=1)).date()
-        return render_template(
+        page = render_template(
             "workbench/request.html",
+            typed=typed or {},
+            refusal=refusal,
             req=found,
             farmer=farmer,
             expert=expert,
@@ -170,10 +181,11 @@ def show_request(code: str) -> BaseResponse | str:
             action_id=secrets.token_hex(12),
             suggested=datetime.combine(tomorrow, clock(9, 0)).strftime("%Y-%m-%dT%H:%M"),
         )
+        return page if status == 200 else Response(page, status=status)
 
 
 @bp.post("/r/<code>/act")
-def act(code: str) -> BaseResponse:
+def act(code: str) -> BaseResponse | str:
     """One tap: accept, decline, book, message or record the visit."""
     engine = get_engine()
     with Session(engine) as db:
@@ -189,14 +201,22 @@ def act(code: str) -> BaseResponse:
     if command is None:
         flash("请把内容填完整。", "error")
         return redirect(url_for("workbench.show_request", code=code))
-    action_id = "".join(c for c in request.form.get("action_id", "") if c.isalnum())[:24]
-    reply = run_as_typed(
-        engine, openid=openid, words=command, action_id=action_id or secrets.token_hex(12)
-    )
+    action_id = "".join(c for c in request.form.get("action_id", "") if c.isascii() and c.isalnum())
+    then = None
     if action == "prescribe" and request_id is not None:
-        stored = _store_prescription(engine, request_id, request.form, openid)
-        if stored:
-            reply += f"（{stored} 张现场照片已存）"
+        try:
+            photos = _visit_photos()
+        except PhotoRefused as error:
+            # Nothing is done; the form comes back with what was typed.
+            return _request_page(code, typed=request.form, refusal=str(error), status=400)
+        then = _prescription_keeper(request_id, expert.id, request.form, photos)
+    reply = run_as_typed(
+        engine,
+        openid=openid,
+        words=command,
+        action_id=action_id[:24] or secrets.token_hex(12),
+        then=then,
+    )
     flash(reply, "ok")
     return redirect(url_for("workbench.show_request", code=code))
 
@@ -295,31 +315,38 @@ def prescription_text(form: Any) -> str:
     return "\n".join(lines)
 
 
-def _store_prescription(engine: Any, request_id: int, form: Any, openid: str) -> int:
-    """Keep the structured prescription and the visit's photos; return how many photos."""
-    with session_scope(engine) as db:
-        found = db.get(HelpRequest, request_id)
-        if found is None or found.status != "visited" or not found.visit_record:
-            return 0  # the visit was not recorded (not the holder, or already done)
+def _visit_photos() -> list[bytes]:
+    """The uploaded visit photos, shrunk; PhotoRefused names the first that cannot be kept."""
+    uploads = [u for u in request.files.getlist("photos") if u.filename or u.content_length]
+    if len(uploads) > MAX_PHOTOS:
+        raise PhotoRefused(f"最多传 {MAX_PHOTOS} 张照片，这次选了 {len(uploads)} 张")
+    return [shrink_photo(u.read(MAX_PHOTO_BYTES + 1), u.filename or "") for u in uploads]
+
+
+def _prescription_keeper(
+    request_id: int, expert_id: int | None, form: Any, photos: list[bytes]
+) -> Callable[[Session, datetime], str]:
+    """What `完成` from the form also keeps, in the command's own transaction."""
+
+    def keep(db: Session, now: datetime) -> str:
+        # Authorised here, on the locked row: only the expert who holds the request
+        # and recorded its visit in this very transaction writes the prescription.
+        found = lock_request(session=db, request_id=request_id)
+        if found.expert_id != expert_id or found.status != "visited" or found.visited_at != now:
+            return ""
         found.prescription = prescription_of(form)
-        return _store_visit_photos(db, found, openid)
+        stored = _store_visit_photos(db, found, now, photos)
+        return f"（{stored} 张现场照片已存）" if stored else ""
+
+    return keep
 
 
-PHOTO_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
-MAX_PHOTO_BYTES = 10 * 1024 * 1024
-MAX_VISIT_PHOTOS = 6
-
-
-def _store_visit_photos(db: Session, found: HelpRequest, openid: str) -> int:
+def _store_visit_photos(db: Session, found: HelpRequest, now: datetime, photos: list[bytes]) -> int:
     """Photos from the visit, kept like the farmer's (files and media rows)."""
     media_dir: Path = current_app.extensions["farmhelp.settings"].media_dir
-    now = utcnow()
-    kept = 0
-    for upload in request.files.getlist("photos")[:MAX_VISIT_PHOTOS]:
-        suffix = PHOTO_TYPES.get(upload.mimetype or "")
-        content = upload.read(MAX_PHOTO_BYTES + 1)
-        if suffix is None or not content or len(content) > MAX_PHOTO_BYTES:
-            continue
+    holder = db.get(Expert, found.expert_id)
+    openid = holder.openid if holder is not None else ""
+    for content in photos:
         message = Message(
             direction="in",
             channel="workbench",
@@ -340,25 +367,33 @@ def _store_visit_photos(db: Session, found: HelpRequest, openid: str) -> int:
             message_id=message.id,
             request_id=found.id,
             status="stored",
-            content_type=upload.mimetype,
+            content_type="image/jpeg",
             size=len(content),
             created_at=now,
             stored_at=now,
         )
         db.add(media)
         db.flush()
-        path = media_dir / str(found.code) / f"{media.id}-visit{suffix}"
+        path = media_dir / str(found.code) / f"{media.id}-visit.jpg"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
         media.path = str(path)
-        kept += 1
-    return kept
+    return len(photos)
 
 
-def run_as_typed(engine: Any, *, openid: str, words: str, action_id: str) -> str:
+def run_as_typed(
+    engine: Any,
+    *,
+    openid: str,
+    words: str,
+    action_id: str,
+    then: Callable[[Session, datetime], str] | None = None,
+) -> str:
     """Handle `words` as if the expert had typed them into the account; return the reply.
 
     The same action id is handled once: a repeated tap is answered, not repeated.
+    `then(session, now)` runs in the same transaction after the command, and what it
+    returns is added to the reply.
     """
     now = utcnow()
     inbound = Inbound(
@@ -376,7 +411,19 @@ def run_as_typed(engine: Any, *, openid: str, words: str, action_id: str) -> str
         if get_inbound_by_key(session=db, dedupe_key=inbound.dedupe_key) is not None:
             return "这一步已经做过了。"
         received = receive(session=db, inbound=inbound, now=now, config=_policy(), farmer=farmer)
-        return received.reply or "好的。"
+        extra = then(db, now) if then is not None else ""
+        return (received.reply or "好的。") + extra
+
+
+@bp.errorhandler(413)
+def too_large(_error: Exception) -> BaseResponse:
+    """A body over the workbench's limit: say what fits (the browser's Back keeps the form)."""
+    return _notice(
+        "照片太大或太多",
+        f"一次最多传 {MAX_PHOTOS} 张照片，每张不超过 {MAX_PHOTO_BYTES // (1024 * 1024)} MB。"
+        "请点手机的“返回”，少选几张再提交，填好的内容还在。",
+        413,
+    )
 
 
 @bp.get("/tasks")
