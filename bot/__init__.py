@@ -40,6 +40,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
         demo.init_app(app)  # a development tool: the fake WeChat API and the simulator
     app.config["FARMHELP_TRUST_PROXY"] = settings.trust_proxy
+    # Lexicons and pinyin tables, built now rather than on the first push: under
+    # gunicorn's preload_app this happens once, in the master, before the fork.
+    from handlers.understanding import default_parser
+
+    default_parser()
     return app
 
 

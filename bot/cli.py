@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -470,7 +471,7 @@ def staff_list() -> None:
 @click.argument("username")
 def staff_disable(username: str) -> None:
     """Disable a staff account: it can no longer sign in."""
-    from models.staff import get_staff, record_audit
+    from models.staff import end_staff_sessions, get_staff, record_audit
     from models.tables import utcnow
 
     with _database() as (_settings, session):
@@ -478,6 +479,8 @@ def staff_disable(username: str) -> None:
         if user is None:
             raise click.ClickException(f"no staff account {username!r}")
         user.active = False
+        assert user.id is not None
+        end_staff_sessions(session=session, now=utcnow(), staff_id=user.id)
         record_audit(
             session=session,
             username="cli",
@@ -488,6 +491,43 @@ def staff_disable(username: str) -> None:
             after={"active": False},
         )
     click.echo(f"disabled {username}")
+
+
+@staff.command("password")
+@click.argument("username")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the new password from standard input instead of asking.",
+)
+def staff_password(username: str, password_stdin: bool) -> None:
+    """Set a new password for a staff account; every session it has open ends."""
+    from bot.web.auth import hash_password
+    from models.staff import end_staff_sessions, get_staff, record_audit
+    from models.tables import utcnow
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("new password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 10:
+        raise click.ClickException("the password needs at least 10 characters")
+    with _database() as (_settings, session):
+        user = get_staff(session=session, username=username)
+        if user is None:
+            raise click.ClickException(f"no staff account {username!r}")
+        user.password_hash = hash_password(password)
+        assert user.id is not None
+        ended = end_staff_sessions(session=session, now=utcnow(), staff_id=user.id)
+        record_audit(
+            session=session,
+            username="cli",
+            action="staff_password",
+            target=f"staff {username}",
+            now=utcnow(),
+            after={"sessions_ended": ended},
+        )
+    click.echo(f"new password set for {username}; {ended} open session(s) ended")
 
 
 @main.group()
@@ -551,5 +591,17 @@ def requests_export(fmt: str, output: Path | None) -> None:
                     count = write_ledger(rows, stream, fmt, ZoneInfo(settings.timezone))
         except Exception as error:
             raise click.ClickException(f"export failed: {error}") from error
+    from models.staff import record_audit
+    from models.tables import utcnow
+
+    with _database() as (_settings, session):
+        record_audit(  # the ledger holds personal data: who exported it, and where
+            session=session,
+            username=f"cli:{os.environ.get('USER', '?')}"[:64],
+            action="export_ledger",
+            target=f"{count} requests",
+            now=utcnow(),
+            after={"format": fmt, "output": str(output) if output else "stdout"},
+        )
     if output is not None:
         click.echo(f"wrote {count} requests to {output}", err=True)

@@ -17,7 +17,7 @@ from handlers import texts
 from handlers.config import Policy
 from handlers.inbound import Inbound
 from handlers.notify import send_text
-from handlers.privacy import mask_phone
+from handlers.privacy import first_phone, mask_phone, without_phones
 from handlers.registry import Context, handles
 from handlers.relay import relay
 from handlers.routing import route_request
@@ -49,7 +49,8 @@ _CROP_NEEDED_FOR = (
 )
 _SYMPTOM_NEEDED_FOR = ("plant_protection", "livestock", "aquaculture")
 _PUNCTUATION = re.compile(r"[\s,.!?;:，。！？；：、~～…“”\"'()（）]+")
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
+# What may stand around a number in a message that only gives it (我的电话是 …).
+_PHONE_FILLER = re.compile(r"我的|我|电话|手机|号码|号|是|打|联系|[:：,，。.!！\s]")
 GREETINGS = {
     *("你好", "您好", "你好啊", "您好啊", "你们好", "大家好", "在吗", "在不在", "在么", "有人吗"),
     *("有人在吗", "喂", "嗨", "哈喽", "hello", "hi", "早上好", "上午好", "下午好", "晚上好"),
@@ -111,7 +112,7 @@ def handle_farmer_message(context: Context, inbound: Inbound) -> str:
     understand_request(context, request)
     if unheard:
         return texts.VOICE_ADDED.format(code=request.code)
-    if phone and bare == phone:
+    if _only_phone(inbound.words, phone):
         return texts.PHONE_NOTED_FOR_REQUEST.format(code=request.code)
     return texts.ADDED_TO_REQUEST.format(code=request.code)
 
@@ -124,18 +125,22 @@ def _small_talk(inbound: Inbound, bare: str, phone: str | None) -> str | None:
         return texts.GREETING
     if bare in THANKS:
         return texts.YOU_ARE_WELCOME
-    if phone and bare == phone:
+    if _only_phone(inbound.words, phone):
         return texts.PHONE_NOTED
     return None
 
 
 def remember_phone(context: Context, inbound: Inbound) -> str | None:
     """Keep a mobile number the farmer wrote, so an expert can call; return it."""
-    found = _PHONE.search(normalise(inbound.words)) if inbound.words else None
-    if found is None:
-        return None
-    context.farmer.phone = found.group(1)
-    return found.group(1)
+    found = first_phone(inbound.words) if inbound.words else None
+    if found is not None:
+        context.farmer.phone = found
+    return found
+
+
+def _only_phone(words: str, phone: str | None) -> bool:
+    """Whether a message gives a phone number and nothing else."""
+    return phone is not None and not _PHONE_FILLER.sub("", without_phones(words or ""))
 
 
 @handles("location")

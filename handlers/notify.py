@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from handlers import texts
 from handlers.config import Policy
+from handlers.privacy import mask_phones
 from models.experts import RosterExpert
 from models.outbox import enqueue
 from models.tables import Expert, Farmer, HelpRequest
@@ -116,7 +117,8 @@ def page_expert(
     """Queue the page offering a request to an expert (template when configured)."""
     summary = f"{request.crop or '作物未说明'} · {texts.CATEGORY_NAMES[request.category]} · "
     summary += texts.URGENCY_NAMES[request.urgency]
-    words = request.text.strip() or "（只发了照片或语音）"
+    # The farmer's number is shown only to the expert who accepts (the workbench, 接单).
+    words = mask_phones(request.text.strip()) or "（只发了照片或语音）"
     earlier = earlier_rounds(request)
     content = texts.EXPERT_PAGE.format(
         code=request.code,

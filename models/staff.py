@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_
+from sqlalchemy import case, delete, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from models.tables import AuditEvent, LoginFailure, StaffUser
+from models.tables import AuditEvent, LoginThrottle, StaffSession, StaffUser
 
 ROLES = ("admin", "coordinator", "viewer")
 
@@ -54,34 +55,60 @@ def list_audit(*, session: Session, limit: int = 200, offset: int = 0) -> list[A
     return list(session.exec(statement))
 
 
-def count_recent_failures(
-    *, session: Session, username: str, address: str, since: datetime
-) -> tuple[int, int]:
-    """Wrong passwords since `since`: (for this username, from this address)."""
+def count_attempt(*, session: Session, key: str, now: datetime, window: timedelta) -> int:
+    """Count one sign-in attempt under `key` in the current window; return the count so far.
 
-    def count(condition: Any) -> int:
-        statement = (
-            select(func.count())
-            .select_from(LoginFailure)
-            .where(condition, col(LoginFailure.at) >= since)
+    One atomic upsert: parallel attempts in other workers each get their own number.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    upsert = insert(LoginThrottle).values(key=key[:100], window_start=now, attempts=1)
+    stale = col(LoginThrottle.window_start) <= now - window
+    statement = upsert.on_conflict_do_update(
+        index_elements=[col(LoginThrottle.key)],
+        set_={
+            "attempts": case((stale, 1), else_=LoginThrottle.attempts + 1),
+            "window_start": case(
+                (stale, upsert.excluded.window_start), else_=LoginThrottle.window_start
+            ),
+        },
+    ).returning(col(LoginThrottle.attempts))
+    return int(session.execute(statement).scalar_one())
+
+
+def forget_attempts(*, session: Session, key: str) -> None:
+    """Start counting afresh for `key` (after a successful sign-in)."""
+    session.execute(delete(LoginThrottle).where(col(LoginThrottle.key) == key[:100]))
+
+
+def start_staff_session(
+    *, session: Session, staff_id: int, token_hash: str, now: datetime, address: str
+) -> None:
+    """Remember a new signed-in browser."""
+    session.add(
+        StaffSession(
+            token_hash=token_hash,
+            staff_id=staff_id,
+            created_at=now,
+            last_seen_at=now,
+            address=address[:64],
         )
-        return int(session.exec(statement).one())
-
-    return count(col(LoginFailure.username) == username), count(
-        col(LoginFailure.address) == address
     )
 
 
-def record_failure(*, session: Session, username: str, address: str, now: datetime) -> None:
-    """Remember one wrong password (and forget those older than a day)."""
-    session.add(LoginFailure(username=username[:64], address=address[:64], at=now))
-    session.execute(delete(LoginFailure).where(col(LoginFailure.at) < now - timedelta(days=1)))
+def get_staff_session(*, session: Session, token_hash: str) -> StaffSession | None:
+    """Return the signed-in browser with this token's hash."""
+    return session.get(StaffSession, token_hash)
 
 
-def clear_failures(*, session: Session, username: str, address: str) -> None:
-    """A successful sign-in forgets that user's and that address's wrong passwords."""
-    session.execute(
-        delete(LoginFailure).where(
-            or_(col(LoginFailure.username) == username, col(LoginFailure.address) == address)
-        )
-    )
+def end_staff_sessions(
+    *, session: Session, now: datetime, staff_id: int | None = None, token_hash: str | None = None
+) -> int:
+    """End one browser's session, or every session of one account; return how many."""
+    statement = update(StaffSession).where(col(StaffSession.ended_at).is_(None))
+    if token_hash is not None:
+        statement = statement.where(col(StaffSession.token_hash) == token_hash)
+    if staff_id is not None:
+        statement = statement.where(col(StaffSession.staff_id) == staff_id)
+    result = session.execute(statement.values(ended_at=now))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -381,15 +381,36 @@ class AuditEvent(SQLModel, table=True):
     address: str = Field(default="", max_length=64)
 
 
-class LoginFailure(SQLModel, table=True):
-    """A wrong password, kept for a while to rate-limit guessing across workers."""
+class StaffSession(SQLModel, table=True):
+    """One signed-in browser of a staff member, checked on every request.
 
-    __tablename__ = "login_failure"
+    The cookie carries a random token; only its hash is stored. Signing out, disabling
+    the account or changing its password ends the row, and with it the cookie, however
+    it was copied; a row also ends when idle too long or past its absolute lifetime.
+    """
 
-    id: int | None = Field(default=None, primary_key=True)
-    username: str = Field(max_length=64, index=True)
-    address: str = Field(max_length=64, index=True)
-    at: datetime = Field(default_factory=utcnow, index=True)
+    __tablename__ = "staff_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    staff_id: int = Field(foreign_key="staff_user.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+    address: str = Field(default="", max_length=64)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Sign-in attempts in the current minute, by username and by address.
+
+    Counted with one atomic upsert before a password is checked, so parallel guesses
+    from many workers cannot slip past the limit.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: str = Field(primary_key=True, max_length=100)
+    window_start: datetime
+    attempts: int = 0
 
 
 class SearchTerm(SQLModel, table=True):
@@ -450,3 +471,5 @@ class Advisory(SQLModel, table=True):
     sent_at: datetime | None = None
     recipients: int = 0
     alert_id: int | None = Field(default=None, foreign_key="outbreak_alert.id")
+    # The one-time key of the form that sent it: a double-click sends one advisory.
+    submission: str | None = Field(default=None, max_length=32, unique=True)

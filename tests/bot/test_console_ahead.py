@@ -131,9 +131,16 @@ def test_alert_on_the_dashboard_leads_to_an_advisory_that_reaches_exactly_the_co
     count = re.search(r"将发给 <b>(\d+)</b> 位农户", preview)
     assert count is not None and count.group(1) == "3"  # the three wheat growers, not the maize one
     assert not [r for r in rows(engine, Outbox) if r.purpose == "advisory"]  # nothing sent yet
-    coordinator.post("/console/advisories/send", data=draft)
+    submission = re.search(r'name="submission" value="([0-9a-f]{32})"', preview)
+    assert submission is not None
+    confirmed = {**draft, "submission": submission.group(1)}
+    first = coordinator.post("/console/advisories/send", data=confirmed)
+    again = coordinator.post("/console/advisories/send", data=confirmed)  # a double-click
+    assert again.headers["Location"] == first.headers["Location"]
+    assert "只发一次" in coordinator.get(again.headers["Location"]).get_data(as_text=True)
     queued = [r for r in rows(engine, Outbox) if r.purpose == "advisory"]
     assert len(queued) == 3 and {r.openid for r in queued} == {"wheat-0", "wheat-1", "wheat-2"}
+    assert len(rows(engine, Advisory)) == 1
     advisory = rows(engine, Advisory)[0]
     page = coordinator.get(f"/console/advisories/{advisory.id}").get_data(as_text=True)
     assert "小麦条锈病预警" in page and "<b>3</b>待发" in page

@@ -110,6 +110,12 @@ def audit(
     )
 
 
+def audit_read(action: str, target: str, **details: Any) -> None:
+    """Record that the signed-in staff member read personal data (its own transaction)."""
+    with changing() as session:
+        audit(session, action, target, after=details or None)
+
+
 def done(message: str) -> None:
     flash(message, "ok")
 

@@ -5,14 +5,30 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
+from bot.database import get_engine
 from bot.imports import ImportFileError, import_duty, import_experts, import_places
-from bot.web.auth import SignedIn, check_login, client_address, hash_password, requires
+from bot.web.auth import (
+    SignedIn,
+    begin_session,
+    check_login,
+    client_address,
+    end_session,
+    hash_password,
+    requires,
+)
 from bot.web.console import audit, bp, changing, done, policy, reading, refused
-from models.staff import ROLES, get_staff, list_audit, list_staff, record_audit
+from models.staff import (
+    ROLES,
+    end_staff_sessions,
+    get_staff,
+    list_audit,
+    list_staff,
+    record_audit,
+)
 from models.tables import StaffUser, utcnow
 
 IMPORTERS = {"experts": "专家", "duty": "值班表", "places": "地名"}
@@ -25,19 +41,22 @@ def login() -> str | Response:
     if request.method == "POST":
         username = request.form.get("username", "").strip()[:64]
         password = request.form.get("password", "")
-        with changing() as session:
-            result = check_login(session, username, password, client_address())
-            if result.user is not None:
-                login_user(SignedIn(result.user))
+        engine = get_engine()
+        result = check_login(engine, username, password, client_address())
+        if result.user is not None:
+            token = begin_session(engine, result.user, client_address())
+            session.clear()  # nothing from before sign-in is carried over
+            session["sid"] = token
+            login_user(SignedIn(result.user))
+            with changing() as db:
                 record_audit(
-                    session=session,
+                    session=db,
                     username=username,
                     action="login",
                     target=f"staff {username}",
                     now=utcnow(),
                     address=client_address(),
                 )
-        if result.user is not None:
             target = request.args.get("next", "")
             safe = target.startswith("/console") and not target.startswith("//")
             return redirect(target if safe else url_for("console.show_dashboard"))
@@ -47,8 +66,13 @@ def login() -> str | Response:
 
 @bp.post("/logout")
 def logout() -> Response:
-    """Sign out."""
+    """Sign out: this browser's session ends on the server too."""
+    if current_user.is_authenticated:
+        with changing() as db:
+            audit(db, "logout", f"staff {current_user.username}")
+    end_session(get_engine(), session.get("sid"))
     logout_user()
+    session.clear()
     return redirect(url_for("console.login"))
 
 
@@ -128,6 +152,7 @@ def disable_staff(staff_id: int) -> Response:
             refused("不能停用自己的账号")
             return redirect(url_for("console.list_staff_accounts"))
         user.active = False
+        end_staff_sessions(session=session, now=utcnow(), staff_id=staff_id)
         audit(
             session,
             "staff_disable",

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import re
+import secrets
+import string
 
 from flask import Response, abort, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -203,7 +206,13 @@ def preview_advisory() -> str | BaseResponse:
             refused(str(error))
             return redirect(url_for("console.list_advisories"))
     return render_template(
-        "console/advisories.html", sent=[], counts={}, draft=draft, count=len(reached), **_choices()
+        "console/advisories.html",
+        sent=[],
+        counts={},
+        draft=draft,
+        count=len(reached),
+        submission=secrets.token_hex(16),  # one send per preview, however often clicked
+        **_choices(),
     )
 
 
@@ -213,8 +222,37 @@ def send_advisory_now() -> BaseResponse:
     """Send the advisory the coordinator previewed."""
     draft = _draft_from_form()
     alert = str(draft["alert"])
+    submission = "".join(c for c in request.form.get("submission", "") if c in HEX)[:32]
+    if len(submission) != 32:
+        refused("这个表单不完整，请重新预览后再发送")
+        return redirect(url_for("console.list_advisories"))
+    earlier = _sent_by(submission)
+    if earlier is not None:
+        done("这条通知已经发出了（按了两次也只发一次）。")
+        return redirect(url_for("console.show_advisory", advisory_id=earlier))
+    try:
+        return _send(draft, alert, submission)
+    except IntegrityError:
+        # The same form was sent at the same moment by another click: show that one.
+        earlier = _sent_by(submission)
+        if earlier is None:
+            raise
+        done("这条通知已经发出了（按了两次也只发一次）。")
+        return redirect(url_for("console.show_advisory", advisory_id=earlier))
+
+
+HEX = set(string.hexdigits.lower())
+
+
+def _sent_by(submission: str) -> int | None:
+    with reading() as session:
+        return session.exec(select(Advisory.id).where(Advisory.submission == submission)).first()
+
+
+def _send(draft: dict[str, object], alert: str, submission: str) -> BaseResponse:
     with changing() as session:
         advisory = Advisory(
+            submission=submission,
             title=str(draft["title"]),
             body=str(draft["body"]),
             crop=str(draft["crop"]) or None,

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from bot.imports import SPECIALTY_NAMES, split_values
 from bot.web.auth import requires
-from bot.web.console import audit, bp, changing, done, policy, reading, refused
+from bot.web.console import audit, audit_read, bp, changing, done, policy, reading, refused
 from handlers.routing import deactivate_expert
 from models.console import timeline
 from models.experts import get_team
@@ -26,7 +26,13 @@ BROWSER_AUDIO = ("audio/mpeg", "audio/mp3", "audio/ogg", "audio/wav", "audio/x-w
 @bp.get("/farmers/<int:farmer_id>")
 @requires("viewer")
 def show_farmer(farmer_id: int) -> str:
-    """Every conversation with one farmer, across all their requests."""
+    """Every conversation with one farmer, across all their requests (the read is audited)."""
+    return _farmer_page(farmer_id, revealed=False)
+
+
+def _farmer_page(farmer_id: int, *, revealed: bool) -> str:
+    if not revealed:  # a reveal wrote its own "unmask" row
+        audit_read("read_farmer", f"farmer {farmer_id}")
     with reading() as session:
         farmer = session.get(Farmer, farmer_id)
         if farmer is None:
@@ -38,7 +44,6 @@ def show_farmer(farmer_id: int) -> str:
                 .order_by(col(HelpRequest.id))
             )
         )
-        revealed = request.args.get("reveal") == "1" and current_user.can("coordinator")
         return render_template(
             "console/farmer.html",
             farmer=farmer,
@@ -50,11 +55,11 @@ def show_farmer(farmer_id: int) -> str:
 
 @bp.post("/farmers/<int:farmer_id>/reveal")
 @requires("coordinator")
-def reveal_farmer(farmer_id: int) -> Response:
-    """Show this farmer's phone and openid (audited)."""
+def reveal_farmer(farmer_id: int) -> str:
+    """Show this farmer's phone and openid, answering the POST itself (audited)."""
     with changing() as session:
         audit(session, "unmask", f"farmer {farmer_id}")
-    return redirect(url_for("console.show_farmer", farmer_id=farmer_id, reveal="1"))
+    return _farmer_page(farmer_id, revealed=True)
 
 
 @bp.get("/media/<int:media_id>")
@@ -65,6 +70,7 @@ def show_media(media_id: int) -> Response:
         media = session.get(MediaFile, media_id)
     if media is None or media.status != "stored" or not media.path:
         abort(404)
+    audit_read("read_media", f"media {media_id}", request_id=media.request_id)
     path = Path(media.path)
     if not path.is_file():
         abort(404)

@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from bot.spreadsheet import write_csv, write_xlsx_row
 from bot.web.auth import requires
-from bot.web.console import audit, bp, changing, done, policy, reading, refused
+from bot.web.console import audit, audit_read, bp, changing, done, policy, reading, refused
 from bot.web.console.views_ahead import alert_requests
 from handlers import coordination, texts
 from handlers.outbreaks import live_alerts
@@ -171,6 +171,12 @@ def export_requests(fmt: str) -> Response:
         workbook.close()
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     buffer.seek(0)
+    audit_read(
+        "export_requests",
+        f"{len(table)} requests",
+        format=fmt,
+        filters={k: v[:50] for k, v in request.args.items()},
+    )
     stamp = utcnow().astimezone(tz).strftime("%Y%m%d-%H%M")
     return send_file(
         buffer, mimetype=mimetype, as_attachment=True, download_name=f"求助-{stamp}.{fmt}"
@@ -187,7 +193,13 @@ def _load(session: Any, code: str) -> HelpRequest:
 @bp.get("/requests/<code>")
 @requires("viewer")
 def show_request(code: str) -> str:
-    """One request: its conversation, its routing decision and the actions on it."""
+    """One request: its conversation, its routing decision and the actions on it (audited)."""
+    return _request_page(code, revealed=False)
+
+
+def _request_page(code: str, *, revealed: bool) -> str:
+    if not revealed:  # a reveal wrote its own "unmask" row
+        audit_read("read_request", f"request {code.upper()[:16]}")
     with reading() as session:
         found = _load(session, code)
         assert found.id is not None
@@ -196,7 +208,6 @@ def show_request(code: str) -> str:
         offers = offers_for(session=session, request_id=found.id)
         names = {e.id: e for e in session.exec(select(Expert))}
         candidates = rank_candidates(session, found, utcnow())
-        revealed = request.args.get("reveal") == "1" and current_user.can("coordinator")
         return render_template(
             "console/request.html",
             req=found,
@@ -329,9 +340,9 @@ def note(code: str) -> BaseResponse:
 
 @bp.post("/requests/<code>/reveal")
 @requires("coordinator")
-def reveal(code: str) -> BaseResponse:
-    """Show the farmer's phone number and openid on the page (audited)."""
+def reveal(code: str) -> str:
+    """Show the farmer's phone number and openid, answering the POST itself (audited)."""
     with changing() as session:
         found = _load(session, code)
-        audit(session, "unmask", f"request {code}", after={"farmer_id": found.farmer_id})
-    return redirect(url_for("console.show_request", code=code, reveal="1"))
+        audit(session, "unmask", f"request {found.code}", after={"farmer_id": found.farmer_id})
+    return _request_page(code, revealed=True)
