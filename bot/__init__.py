@@ -22,6 +22,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
+    from bot.web import params
+
+    params.init_app(app)  # before any route: bounded ids in URLs, readable 400 pages
     app.extensions["farmhelp.settings"] = settings
     app.extensions["farmhelp.policy"] = settings.policy()
     configure_logging(settings.log_format)

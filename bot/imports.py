@@ -61,6 +61,11 @@ _SPLIT = re.compile(r"[;；、]")
 # What the expert table holds; longer cells are reported, not cut.
 _LIMITS = {"name": 64, "openid": 64, "phone": 32, "team": 64}
 _LIST_ITEM_LIMIT = 64
+_PLACE_LIMIT = 64
+# No cell of any import is longer; a longer one (a pasted document) makes its row bad.
+MAX_CELL = 1000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
 LONGEST_SHIFT = timedelta(days=14)
 
 
@@ -83,8 +88,12 @@ class ImportReport:
         return "\n".join([text, *(f"  {error}" for error in self.errors)])
 
 
-def read_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (line number, row) from a CSV or XLSX file with a header row."""
+def read_rows(
+    path: Path, required: tuple[str, ...]
+) -> Iterator[tuple[int, dict[str, str], str | None]]:
+    """Yield (line number, row, what is wrong with it or None) from a CSV or XLSX file
+    with a header row. A cell over MAX_CELL characters or with control characters
+    makes its row bad; the caller reports it and goes on."""
     if not path.exists():
         raise ImportFileError(f"no such file: {path}")
     suffix = path.suffix.lower()
@@ -105,10 +114,19 @@ def read_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict
         if not any(cell.strip() for cell in cells):
             continue
         padded = [*cells, *[""] * (len(header) - len(cells))]
-        yield number, {name: value.strip() for name, value in zip(header, padded, strict=False)}
+        row = {name: value.strip() for name, value in zip(header, padded, strict=False)}
+        problem = None
+        if any(len(cell) > MAX_CELL for cell in cells):
+            problem = f"a cell is longer than {MAX_CELL} characters"
+        elif any(_CONTROL.search(cell) for cell in cells):
+            problem = "a cell holds a control character (such as NUL)"
+        yield number, row, problem
 
 
 def _csv_rows(path: Path) -> Iterator[list[str]]:
+    # The csv module refuses fields over 128 KiB with an error that ends the file; let
+    # it read them, so that such a row is reported as bad and the rest imported.
+    csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
     yield from csv.reader(decode_csv(path).splitlines())
 
 
@@ -161,7 +179,10 @@ def import_experts(session: Session, path: Path) -> ImportReport:
     parser = default_parser()
     required = ("name", "openid", "phone", "team", "specialties", "crops", "regions")
     seen: dict[str, int] = {}
-    for line, row in read_rows(path, required):
+    for line, row, bad in read_rows(path, required):
+        if bad:
+            report.errors.append(f"line {line}: {bad}")
+            continue
         problems = [
             f"{name} is longer than {limit} characters"
             for name, limit in _LIMITS.items()
@@ -230,7 +251,10 @@ def import_duty(session: Session, path: Path, timezone: str) -> ImportReport:
     """Add shifts from openid,start,end (local ISO 8601 times unless they carry an offset)."""
     report = ImportReport()
     tz = ZoneInfo(timezone)
-    for line, row in read_rows(path, ("openid", "start", "end")):
+    for line, row, bad in read_rows(path, ("openid", "start", "end")):
+        if bad:
+            report.errors.append(f"line {line}: {bad}")
+            continue
         expert = get_expert(session=session, openid=row["openid"])
         try:
             start = _local_time(row["start"], tz)
@@ -286,13 +310,24 @@ def _local_time(text: str, tz: ZoneInfo) -> datetime:
         value = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
     except ValueError as error:
         raise ValueError(f"{text!r} is not an ISO 8601 time like 2026-11-23T08:00") from error
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"{text!r} is not between {EARLIEST_YEAR} and {LATEST_YEAR}")
     return value.replace(tzinfo=tz) if value.tzinfo is None else value
 
 
 def import_places(session: Session, path: Path) -> ImportReport:
     """Add places from county,township,village (township and village may be empty)."""
     report = ImportReport()
-    for line, row in read_rows(path, ("county", "township", "village")):
+    for line, row, bad in read_rows(path, ("county", "township", "village")):
+        if bad:
+            report.errors.append(f"line {line}: {bad}")
+            continue
+        too_long = [n for n in ("county", "township", "village") if len(row[n]) > _PLACE_LIMIT]
+        if too_long:
+            report.errors.append(
+                f"line {line}: {', '.join(too_long)} longer than {_PLACE_LIMIT} characters"
+            )
+            continue
         if not row["county"]:
             report.errors.append(f"line {line}: county is empty")
             continue

@@ -178,6 +178,9 @@ def read_body(limit: int) -> bytes:
     """Read the body, at most `limit` bytes, whatever the transfer encoding says."""
     if request.content_length is not None and request.content_length > limit:
         raise RequestEntityTooLarge()
+    # A chunked body has no length to check: werkzeug's stream stops at its maximum
+    # without a word, so let it read one byte more and see whether there was one.
+    request.max_content_length = limit + 1
     body = request.stream.read(limit + 1)
     if len(body) > limit:
         raise RequestEntityTooLarge()

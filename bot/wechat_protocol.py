@@ -100,7 +100,26 @@ def parse_xml(body: bytes) -> dict[str, Any]:
     for name, value in fields.items():
         if name != "SubscribeMsgPopupEvent" and not (value is None or isinstance(value, str)):
             raise ProtocolError(400, f"field {name} is repeated or nested")
+        if nesting_depth(value) > MAX_NESTING:
+            raise ProtocolError(400, f"field {name} is nested deeper than {MAX_NESTING} levels")
     return fields
+
+
+MAX_NESTING = 4  # WeChat's own nested fields go 3 deep (SubscribeMsgPopupEvent/List/…)
+
+
+def nesting_depth(value: Any) -> int:
+    """How deep lists and dicts nest in a parsed value (counted without recursion)."""
+    deepest, waiting = 0, [(value, 0)]
+    while waiting:
+        item, depth = waiting.pop()
+        if isinstance(item, dict):
+            waiting += [(v, depth + 1) for v in item.values()]
+        elif isinstance(item, list):
+            waiting += [(v, depth + 1) for v in item]
+        else:
+            deepest = max(deepest, depth)
+    return deepest
 
 
 def decrypt_body(

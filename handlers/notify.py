@@ -51,7 +51,7 @@ def _sign(config: Policy, code: str, expires: int) -> str:
 
 def link_signature_ok(config: Policy, code: str, expires: str, signature: str) -> bool:
     """Check a request link's signature in constant time (not its expiry)."""
-    if not expires.isdigit() or len(expires) > 12:
+    if not (expires.isascii() and expires.isdigit()) or len(expires) > 12:
         return False
     expected = _sign(config, code, int(expires)).encode()
     return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))

@@ -45,7 +45,18 @@ def _number(text: str) -> int:
 
 
 def parse_visit_time(text: str, *, now: datetime, tz: tzinfo) -> datetime | None:
-    """Return the time meant, in `tz`, or None when the text names no time of day."""
+    """Return the time meant, in `tz`, or None when the text names no time of day, or a
+    day that does not exist (2月30日, 13月), or one far from now."""
+    try:
+        found = _parse_visit_time(text, now=now, tz=tz)
+    except (ValueError, OverflowError):
+        return None
+    if found is None or abs(found.year - now.year) > 1:
+        return None
+    return found
+
+
+def _parse_visit_time(text: str, *, now: datetime, tz: tzinfo) -> datetime | None:
     local_now = now.astimezone(tz)
     text = text.strip()
     iso = _ISO.search(text)

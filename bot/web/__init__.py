@@ -18,12 +18,13 @@ BODY_LIMITS = {
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Sign-in, CSRF protection and the console."""
-    from bot.web import auth
+    from bot.web import auth, params
     from bot.web.console import init_app as init_console
     from bot.web.workbench import init_app as init_workbench
 
     # First of all, before CSRF protection reads the form under the app-wide limit.
-    app.before_request_funcs.setdefault(None, []).insert(0, allow_larger_bodies)
+    first = app.before_request_funcs.setdefault(None, [])
+    first[0:0] = [allow_larger_bodies, params.refuse_nul]
     auth.init_app(app, settings)
     init_console(app)
     init_workbench(app)

@@ -194,6 +194,10 @@ def init_app(app: Flask, settings: Settings) -> None:
         if session.get("_user_id"):
             session["seen"] = time.time()
             session.permanent = True
+            # Check the server-side session now, before a view opens a database session
+            # of its own (on SQLite a write inside another open transaction would wait).
+            if not current_user.is_authenticated:
+                session.clear()
         # Before CSRF: without a session every console URL but sign-in goes there.
         console = request.path.startswith("/console")
         if (

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import io
-import re
 import secrets
 import string
+from typing import Any
 
 from flask import Response, abort, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from bot.report_export import FIGURE_NAMES, SCOPE_NAMES, shown
 from bot.spreadsheet import write_xlsx_row
+from bot.web import params
 from bot.web.auth import requires
 from bot.web.console import audit, bp, changing, done, policy, reading, refused
 from bot.web.console.charts import bars, columns
@@ -24,12 +25,10 @@ from handlers.report import FIGURES, compute_month, month_details, previous_mont
 from models.experts import all_places
 from models.tables import Advisory, HelpRequest, OutbreakAlert, utcnow
 
-_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
-
 
 def _month() -> str:
-    chosen = request.args.get("month", "")
-    if _MONTH.fullmatch(chosen):
+    chosen = params.month(request.args.get("month"))
+    if chosen is not None:
         return chosen
     return previous_month(utcnow(), policy().tz) if request.args.get("last") else _this_month()
 
@@ -81,7 +80,7 @@ def show_report() -> str:
 @requires("viewer")
 def export_report(month: str) -> Response:
     """The same figures as the page, one sheet per table."""
-    if not _MONTH.fullmatch(month):
+    if params.month(month) is None:
         abort(404)
     tz = policy().tz
     with reading() as session:
@@ -158,7 +157,8 @@ def list_advisories() -> str:
     with reading() as session:
         sent = list(session.exec(select(Advisory).order_by(col(Advisory.id).desc()).limit(50)))
         counts = {a.id: progress(session, advisory_id=a.id or 0) for a in sent}
-        alert = session.get(OutbreakAlert, int(request.args.get("alert", "0") or 0))
+        alert_id = params.ident(request.args.get("alert"))
+        alert = session.get(OutbreakAlert, alert_id) if alert_id is not None else None
     draft = {
         "title": f"{alert.crop}病虫害预警" if alert else "",
         "crop": request.args.get("crop", alert.crop if alert else ""),
@@ -244,6 +244,12 @@ def send_advisory_now() -> BaseResponse:
 HEX = set(string.hexdigits.lower())
 
 
+def _existing_alert(session: Any, value: str) -> int | None:
+    """The alert an advisory answers, if the form names one that exists."""
+    alert_id = params.ident(value)
+    return alert_id if alert_id is not None and session.get(OutbreakAlert, alert_id) else None
+
+
 def _sent_by(submission: str) -> int | None:
     with reading() as session:
         return session.exec(select(Advisory.id).where(Advisory.submission == submission)).first()
@@ -261,7 +267,7 @@ def _send(draft: dict[str, object], alert: str, submission: str) -> BaseResponse
             everyone=bool(draft["everyone"]),
             created_by=current_user.username,
             created_at=utcnow(),
-            alert_id=int(alert) if alert.isdigit() else None,
+            alert_id=_existing_alert(session, alert),
         )
         session.add(advisory)
         session.flush()

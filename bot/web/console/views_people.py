@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from werkzeug.wrappers import Response
 
 from bot.imports import SPECIALTY_NAMES, split_values
+from bot.web import params
 from bot.web.auth import requires
 from bot.web.console import audit, audit_read, bp, changing, done, policy, reading, refused
 from handlers.routing import deactivate_expert
@@ -207,11 +208,7 @@ def edit_team(team_id: int) -> Response:
 
 
 def _week_start(text: str | None) -> date:
-    today = utcnow().astimezone(policy().tz).date()
-    try:
-        chosen = date.fromisoformat(text) if text else today
-    except ValueError:
-        chosen = today
+    chosen = params.day(text) or utcnow().astimezone(policy().tz).date()
     return chosen - timedelta(days=chosen.weekday())
 
 
@@ -263,11 +260,7 @@ def show_rota() -> str:
 
 
 def _local(text: str) -> datetime | None:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return value.replace(tzinfo=policy().tz) if value.tzinfo is None else value
+    return params.moment(text, policy().tz)
 
 
 def _shift_problem(
@@ -295,7 +288,7 @@ def _shift_problem(
 @requires("admin")
 def add_shift() -> Response:
     """Add a shift."""
-    expert_id = int(request.form.get("expert_id", "0") or 0)
+    expert_id = params.ident(request.form.get("expert_id")) or 0
     start, end = _local(request.form.get("start", "")), _local(request.form.get("end", ""))
     with changing() as session:
         problem = _shift_problem(session, expert_id, start, end, None)

@@ -20,6 +20,7 @@ from sqlmodel import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from bot.spreadsheet import write_csv, write_xlsx_row
+from bot.web import params
 from bot.web.auth import requires
 from bot.web.console import audit, audit_read, bp, changing, done, policy, reading, refused
 from bot.web.console.views_ahead import alert_requests
@@ -84,26 +85,24 @@ def _filters() -> RequestFilter:
     args = request.args
     tz = policy().tz
 
-    def day(name: str, offset: int = 0) -> datetime | None:
-        try:
-            value = datetime.strptime(args.get(name, ""), "%Y-%m-%d")
-        except ValueError:
+    def local_day(name: str, offset: int = 0) -> datetime | None:
+        chosen = params.day(args.get(name))
+        if chosen is None:
             return None
-        return (value + timedelta(days=offset)).replace(tzinfo=tz)
+        return datetime.combine(chosen + timedelta(days=offset), time(), tz)
 
-    expert = args.get("expert", "")
     return RequestFilter(
-        status=args.get("status", ""),
-        urgency=args.get("urgency", ""),
-        crop=args.get("crop", "").strip(),
-        category=args.get("category", ""),
-        place=args.get("place", "").strip(),
-        expert_id=int(expert) if expert.isdigit() else None,
-        team=args.get("team", ""),
-        since=day("from"),
-        until=day("to", 1),
-        q=args.get("q", "")[:40],
-        sort=args.get("sort", "newest"),
+        status=params.text(args.get("status"), 16),
+        urgency=params.text(args.get("urgency"), 16),
+        crop=params.text(args.get("crop"), 32),
+        category=params.text(args.get("category"), 32),
+        place=params.text(args.get("place"), 64),
+        expert_id=params.ident(args.get("expert")),
+        team=params.text(args.get("team"), 64),
+        since=local_day("from"),
+        until=local_day("to", 1),
+        q=params.text(args.get("q"), 40),
+        sort=params.text(args.get("sort"), 16) or "newest",
     )
 
 
@@ -111,11 +110,7 @@ def _filters() -> RequestFilter:
 @requires("viewer")
 def list_all_requests() -> str:
     """Requests, filtered, searched, sorted and paginated."""
-    page = (
-        max(int(request.args.get("page", "1") or 1), 1)
-        if request.args.get("page", "1").isdigit()
-        else 1
-    )
+    page = params.page_number(request.args.get("page"))
     with reading() as session:
         rows, total = list_requests(session, _filters(), page=page, per_page=PER_PAGE)
         experts = active_experts(session=session)
@@ -254,10 +249,10 @@ def _act(code: str, action: str, run: Any) -> BaseResponse:
 @requires("coordinator")
 def reassign(code: str) -> BaseResponse:
     """Offer the request to the expert staff chose."""
-    expert_id = request.form.get("expert_id", "")
+    expert_id = params.ident(request.form.get("expert_id"))
 
     def run(session: Any, found: HelpRequest) -> HelpRequest:
-        expert = session.get(Expert, int(expert_id)) if expert_id.isdigit() else None
+        expert = session.get(Expert, expert_id) if expert_id is not None else None
         if expert is None:
             raise coordination.ActionRefused("请选一位专家")
         assert found.id is not None

@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from bot.database import get_engine
 from bot.photos import MAX_PHOTO_BYTES, MAX_PHOTOS, PhotoRefused, shrink_photo
+from bot.web import params
 from bot.web.workbench import bp
 from handlers import texts
 from handlers.config import Policy
@@ -229,7 +230,7 @@ def _consult(engine: Any, action: str, code: str, request_id: int | None) -> Bas
             expert = _signed_in_expert(db)
             assert expert is not None
             if action == "invite":
-                ids = [int(v) for v in request.form.getlist("expert_id") if v.isdigit()]
+                ids = params.idents(request.form.getlist("expert_id"))
                 chosen = [e for e in (db.get(Expert, i) for i in ids) if e is not None]
                 invited = invite_colleagues(
                     db,
