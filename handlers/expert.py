@@ -92,6 +92,11 @@ def run_command(context: Context, expert: Expert, inbound: Inbound) -> str | Non
     )
 
 
+def is_addressed(inbound: Inbound) -> bool:
+    """Whether a message starts with a request code (meant for that request's farmer)."""
+    return inbound.msg_type == "text" and _ADDRESSED.match(inbound.words) is not None
+
+
 def relay_to_farmer(context: Context, expert: Expert, inbound: Inbound) -> str:
     """Relay an expert's message to the farmer of the request it names, or of the latest one.
 

@@ -177,11 +177,14 @@ def take_expert_command(context: Context, inbound: Inbound) -> Taken | None:
 
 
 def take_expert_relay(context: Context, inbound: Inbound) -> Taken | None:
-    """Anything else an active expert writes goes to the farmer of one of their requests."""
-    if context.expert is None or not context.expert.active:
+    """Anything else an active expert writes goes to the farmer of one of their requests.
+
+    A deactivated expert's message addressed to a request (`A1251 …`) is refused with
+    the reason; anything else they write is taken as any user's."""
+    if context.expert is None or inbound.msg_type in ("event", "unknown"):
         return None
-    if inbound.msg_type in ("event", "unknown"):
-        return None
+    if not context.expert.active:
+        return Taken(expert.ACCOUNT_DISABLED) if expert.is_addressed(inbound) else None
     return Taken(expert.relay_to_farmer(context, context.expert, inbound))
 
 

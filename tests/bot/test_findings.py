@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from bot.cli import main
 from bot.settings import Settings, SettingsError, load_settings
 from bot.wechat_api import WeChatAPI
-from models.tables import Expert, HelpRequest, Message, Offer, Outbox, utcnow
+from models.tables import Expert, Farmer, HelpRequest, Message, Offer, Outbox, utcnow
 from scheduler.media import fetch_due_media
 from scheduler.outbox import deliver_outbox, release_orphaned_claims
 from tests.conftest import TEST_APP_ID, TEST_TOKEN
@@ -238,6 +238,13 @@ def test_deactivated_expert_gets_nothing_and_can_do_nothing(
     assert {o.expert_id: o.status for o in offers}[wang.id] == "withdrawn"
     assert any(o.status == "pending" and o.expert_id != wang.id for o in offers)  # moved on
     assert "已停用" in say(client, plain_wechat, "exp-wang", f"接单 {code}")
+    # A message addressed to the request is refused too, and opens nothing.
+    assert "已停用" in say(client, plain_wechat, "exp-wang", f"{code} 明天上午过去看看")
+    with Session(engine) as session:
+        opened_by_wang = session.exec(
+            select(HelpRequest).join(Farmer).where(Farmer.openid == "exp-wang")
+        ).all()
+    assert opened_by_wang == []
     say(client, plain_wechat, "farmer-11", "玉米叶子上有斑点 木鱼镇石坝村")
     with Session(engine) as session:
         assert all(
