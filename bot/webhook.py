@@ -139,6 +139,8 @@ def _receive_push() -> tuple[Response, str, str]:
                 admit_alone(get_engine(), seal)
             except ReplayRefused:
                 return _refuse(REPLAY), "unknown", "refused_403"
+            except Exception:  # the database is failing: the push is refused anyway
+                log.exception("could not remember the nonce of a refused push")
         return _refuse(error), "unknown", f"refused_{error.status}"
 
     try:

@@ -18,12 +18,18 @@ _DIGIT_VALUES = {
     **dict(zip("〇零一二三四五六七八九", "00123456789", strict=True)),
     "幺": "1",  # how a 1 is read out in a phone number
 }
-_DIGIT = "[" + "".join(_DIGIT_VALUES) + "]"
+_DIGIT = "[0-9０-９]"
+_NUMERAL = "[〇零一二三四五六七八九幺]"
 _SEPARATOR = r"[ \t\-.·－—_/()（）]{1,2}"
-# A run of digit-like characters, possibly grouped by separators, possibly after +86.
+# Digits in groups of three or more (139 8765 4322, 0931-8123456), perhaps after +86:
+# shorter groups are dates, prices and doses (2026-12-06, 1.5-2.0), not numbers to call.
 _RUN = re.compile(
-    rf"(?<!{_DIGIT})(?:[+＋]\s?)?[（(]?{_DIGIT}(?:(?:{_SEPARATOR})?{_DIGIT}){{6,16}}(?!{_DIGIT})"
+    rf"(?<![0-9０-９.])(?:[+＋]\s?(?:86|８６)\s?)?{_DIGIT}{{3,}}(?:{_SEPARATOR}{_DIGIT}{{3,}})*"
+    rf"(?![0-9０-９])"
 )
+# A number read out in Chinese numerals, all of it (一三九八七六五四三二一).
+_SPOKEN = re.compile(rf"(?<!{_NUMERAL}){_NUMERAL}{{10,12}}(?!{_NUMERAL})")
+_GROUP = re.compile(r"[0-9０-９]+")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 _LANDLINE = re.compile(r"0[1-9]\d{1,2}\d{7,8}")
 
@@ -40,17 +46,30 @@ def phone_digits(text: str) -> str | None:
 
 
 def find_phones(text: str) -> Iterator[tuple[int, int, str]]:
-    """Every phone number in a text, as (start, end, digits)."""
-    for run in _RUN.finditer(text):
+    """Every phone number in a text, as (start, end, digits).
+
+    Within a run of digit groups, the first stretch of consecutive groups that makes a
+    number is taken, then the search goes on after it: two numbers side by side, or a
+    landline followed by its extension, are each found."""
+    for run in _SPOKEN.finditer(text):
         digits = phone_digits(run.group())
         if digits is not None:
             yield run.start(), run.end(), digits
-            continue
-        # Two numbers side by side (`13987654321 13800000001`): try each part.
-        for part in re.finditer(r"\S+", run.group()):
-            digits = phone_digits(part.group())
-            if digits is not None:
-                yield run.start() + part.start(), run.start() + part.end(), digits
+    for run in _RUN.finditer(text):
+        groups = list(_GROUP.finditer(run.group()))
+        first = 0
+        while first < len(groups):
+            for last in range(first, len(groups)):
+                # The first stretch starts with the run, so a +86 is part of it.
+                start = run.start() + (0 if first == 0 else groups[first].start())
+                end = run.start() + groups[last].end()
+                digits = phone_digits(text[start:end])
+                if digits is not None:
+                    yield start, end, digits
+                    first = last + 1
+                    break
+            else:
+                first += 1
 
 
 def first_phone(text: str) -> str | None:

@@ -112,3 +112,16 @@ def end_staff_sessions(
         statement = statement.where(col(StaffSession.staff_id) == staff_id)
     result = session.execute(statement.values(ended_at=now))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def prune_sign_ins(*, session: Session, now: datetime) -> int:
+    """Forget sign-in counts older than a day and sessions that ended (or went idle past
+    any limit) more than a day ago; return how many rows went."""
+    day_ago = now - timedelta(days=1)
+    counts = session.execute(delete(LoginThrottle).where(col(LoginThrottle.window_start) < day_ago))
+    sessions = session.execute(
+        delete(StaffSession).where(
+            (col(StaffSession.ended_at) < day_ago) | (col(StaffSession.last_seen_at) < day_ago)
+        )
+    )
+    return int(getattr(counts, "rowcount", 0) or 0) + int(getattr(sessions, "rowcount", 0) or 0)

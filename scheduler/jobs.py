@@ -17,6 +17,7 @@ from handlers.outbreaks import find_outbreaks
 from models.db import session_scope
 from models.nonces import prune_nonces
 from models.search import index_pending
+from models.staff import prune_sign_ins
 from models.tables import utcnow
 from scheduler import runtime
 from scheduler.intake import move_on_unanswered
@@ -92,10 +93,12 @@ def run_index_search() -> int:
 
 
 def run_prune_nonces() -> int:
-    """Forget push nonces too old to be accepted anyway."""
+    """Forget push nonces too old to be accepted anyway, sign-in counts of past minutes
+    and staff sessions ended or expired more than a day ago."""
     context = runtime.current()
     with session_scope(context.engine) as session:
-        return prune_nonces(session=session, now=utcnow())
+        now = utcnow()
+        return prune_nonces(session=session, now=now) + prune_sign_ins(session=session, now=now)
 
 
 def declared_jobs(timezone: str) -> tuple[JobSpec, ...]:

@@ -39,9 +39,9 @@ MAX_ATTEMPTS = 12
 WINDOW_CLOSED = {45015, 45047}  # outside the 48 h window / over the message count
 # System busy, frequency limit, and token errors the client's one refresh did not cure.
 RETRYABLE = {-1, 45009, 40001, 40014, 42001}
-# Recording a send's outcome is tried again on a fresh connection for this long: well
-# inside the lease, so no other deliverer takes the row meanwhile.
-RECORD_FOR = timedelta(seconds=20)
+# Recording a send's outcome is tried again on a fresh connection for this long, so that
+# with the call itself it stays inside the claim's lease in the usual case.
+RECORD_FOR = timedelta(seconds=10)
 
 
 class Sender(Protocol):
@@ -66,7 +66,7 @@ def deliver_outbox(
         if should_stop():
             break
         if row_id is not None and _claim(engine, row_id, now, deliverer):
-            sent += _deliver_one(engine, sender, row_id, now)
+            sent += _deliver_one(engine, sender, row_id, now, deliverer[:128])
     return sent
 
 
@@ -106,7 +106,7 @@ def release_orphaned_claims(*, engine: Engine, keep: str, now: datetime) -> int:
         return len(orphaned)
 
 
-def _deliver_one(engine: Engine, sender: Sender, row_id: int, now: datetime) -> int:
+def _deliver_one(engine: Engine, sender: Sender, row_id: int, now: datetime, deliverer: str) -> int:
     with session_scope(engine) as session:
         row = session.get(Outbox, row_id)
         assert row is not None
@@ -132,18 +132,24 @@ def _deliver_one(engine: Engine, sender: Sender, row_id: int, now: datetime) -> 
         errcode, error = -1, redact(f"network: {exc}")
     except Exception as exc:  # WeChatAPIError and anything unexpected
         errcode, error = int(getattr(exc, "errcode", -1)), redact(str(exc))
-    return _record_outcome(engine, row_id, kind, errcode, error, now)
+    return _record_outcome(engine, row_id, kind, errcode, error, now, deliverer)
 
 
 def _record_outcome(
-    engine: Engine, row_id: int, kind: str, errcode: int | None, error: str, now: datetime
+    engine: Engine,
+    row_id: int,
+    kind: str,
+    errcode: int | None,
+    error: str,
+    now: datetime,
+    deliverer: str,
 ) -> int:
     """Record what the call did, again on a fresh connection if the database drops it."""
     deadline = time.monotonic() + RECORD_FOR.total_seconds()
     pause = 0.1
     while True:
         try:
-            return _record_once(engine, row_id, kind, errcode, error, now)
+            return _record_once(engine, row_id, kind, errcode, error, now, deliverer)
         except DBAPIError as failure:
             lost = failure.connection_invalidated or isinstance(failure, OperationalError)
             if not lost or time.monotonic() + pause > deadline:
@@ -159,11 +165,20 @@ def _record_outcome(
 
 
 def _record_once(
-    engine: Engine, row_id: int, kind: str, errcode: int | None, error: str, now: datetime
+    engine: Engine,
+    row_id: int,
+    kind: str,
+    errcode: int | None,
+    error: str,
+    now: datetime,
+    deliverer: str,
 ) -> int:
     with session_scope(engine) as session:
         row = session.get(Outbox, row_id)
         assert row is not None
+        if row.claimed_by != deliverer:
+            # An earlier try committed before its connection dropped: recorded already.
+            return int(row.status == "sent")
         row.attempts = [
             *row.attempts,
             {"at": now.isoformat(), "kind": kind, "errcode": errcode or 0, "error": error},

