@@ -7,6 +7,7 @@ the rest is imported. Re-importing updates what is there and never duplicates it
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -67,6 +68,9 @@ MAX_CELL = 1000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
 LONGEST_SHIFT = timedelta(days=14)
+# The csv module refuses fields over 128 KiB with an error that ends the whole file; let
+# it read them (imports are capped at 20 MB), so that such a row is reported as bad.
+csv.field_size_limit(32 * 1024 * 1024)
 
 
 class ImportFileError(Exception):
@@ -124,10 +128,9 @@ def read_rows(
 
 
 def _csv_rows(path: Path) -> Iterator[list[str]]:
-    # The csv module refuses fields over 128 KiB with an error that ends the file; let
-    # it read them, so that such a row is reported as bad and the rest imported.
-    csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
-    yield from csv.reader(decode_csv(path).splitlines())
+    # newline="" keeps control characters inside cells (splitlines would cut at them),
+    # so that their row is reported.
+    yield from csv.reader(io.StringIO(decode_csv(path), newline=""))
 
 
 def decode_csv(path: Path) -> str:
@@ -341,4 +344,9 @@ def import_places(session: Session, path: Path) -> ImportReport:
             report.created += 1
         else:
             report.unchanged += 1
+    if report.created:
+        from handlers.places import resolve_pending_places
+
+        session.flush()
+        resolve_pending_places(session)  # requests whose place was not known until now
     return report

@@ -17,12 +17,13 @@ from handlers import texts
 from handlers.config import Policy
 from handlers.inbound import Inbound
 from handlers.notify import send_text
+from handlers.places import choices_text, find_places, pick_choice
 from handlers.privacy import first_phone, mask_phone, without_phones
 from handlers.registry import Context, handles
 from handlers.relay import relay
 from handlers.routing import route_request
 from handlers.understanding import default_parser, normalise
-from models.experts import place_book
+from models.experts import KnownPlace, place_book
 from models.media import count_media
 from models.offers import offers_for, record_event
 from models.outbox import drop_pending
@@ -38,7 +39,7 @@ from models.tables import Expert, Farmer, HelpRequest, MediaFile, Offer
 MEDIA_KINDS = ("image", "voice", "video", "shortvideo")
 MAX_QUESTIONS = 2
 _SHORT_ANSWER = 6
-CANCEL_WORDS = {"取消", "取消求助", "撤销", "不用了", "不需要了"}
+CANCEL_WORDS = {"取消", "取消求助", "撤销", "撤销求助"}  # other ways of saying it: conversation.py
 SKIP_WORDS = {"不知道", "跳过", "不清楚", "不晓得", "不懂", "不确定", "没有", "不知", "不说", "过"}
 _CROP_NEEDED_FOR = (
     "plant_protection",
@@ -88,14 +89,13 @@ def handle_farmer_message(context: Context, inbound: Inbound) -> str:
         small_talk = _small_talk(inbound, bare, phone)
         if small_talk is not None:
             return small_talk  # a greeting or a phone number alone opens nothing
-        request = open_request(session=context.session, farmer=context.farmer, now=context.now)
-        attach_message(context, inbound, request)
-        understand_request(context, request)
-        reply = next_step(context, request, inbound)
-        if request.status != "intake":
-            return reply  # confirmed at once: the confirmation carries the code
-        opened = texts.OPENED_WITH_PHOTO if inbound.msg_type == "image" else texts.OPENED
-        return opened.format(code=request.code) + reply
+        if inbound.msg_type == "text" and not default_parser().about_farming(inbound.words):
+            return texts.ASK_WHAT_PROBLEM  # no crop, animal, symptom or farming word at all
+        return open_new_request(context, inbound)
+    if inbound.msg_type == "text" and request.pending_question is None:
+        second = second_problem(context, inbound, request)
+        if second is not None:
+            return second
     unheard = inbound.msg_type == "voice" and not inbound.words
     if request.status == "intake" and request.pending_question:
         if unheard:
@@ -115,6 +115,33 @@ def handle_farmer_message(context: Context, inbound: Inbound) -> str:
     if _only_phone(inbound.words, phone):
         return texts.PHONE_NOTED_FOR_REQUEST.format(code=request.code)
     return texts.ADDED_TO_REQUEST.format(code=request.code)
+
+
+def open_new_request(context: Context, inbound: Inbound, place: str | None = None) -> str:
+    """Open a request with this message and ask what is missing (or confirm it);
+    `place` is where the farmer said they are before, if this message does not say."""
+    request = open_request(session=context.session, farmer=context.farmer, now=context.now)
+    attach_message(context, inbound, request)
+    understand_request(context, request)
+    request.place = request.place or place
+    reply = next_step(context, request, inbound)
+    if request.status != "intake":
+        return reply  # confirmed at once: the confirmation carries the code
+    opened = texts.OPENED_WITH_PHOTO if inbound.msg_type == "image" else texts.OPENED
+    return opened.format(code=request.code) + reply
+
+
+def second_problem(context: Context, inbound: Inbound, request: HelpRequest) -> str | None:
+    """A message about a clearly different crop, animal or kind of problem than the open
+    request opens a request of its own; the farmer is told both codes (None: same one)."""
+    parser = default_parser()
+    known = known_place_names(context)
+    said = parser.parse(inbound.words, known_places=known)
+    if not parser.different_problem(crop=request.crop, category=request.category, other=said):
+        return None
+    earlier = request.code
+    reply = open_new_request(context, inbound, place=request.place)
+    return texts.SECOND_PROBLEM.format(earlier=earlier) + reply
 
 
 def _small_talk(inbound: Inbound, bare: str, phone: str | None) -> str | None:
@@ -160,7 +187,7 @@ def handle_location(context: Context, inbound: Inbound) -> str:
         if pending and pending != "place":
             # The location answers nothing that was asked: note it and ask again.
             noted = texts.LOCATION_NOTED.format(place=place)
-            return noted + texts.QUESTIONS[pending]
+            return noted + question_text(context, request, pending)
         request.pending_question = None
         return next_step(context, request, inbound)
     return texts.LOCATION_NOTED_FOR_REQUEST.format(place=place, code=request.code)
@@ -213,6 +240,45 @@ def understand_request(context: Context, request: HelpRequest) -> None:
     request.urgency = understood.urgency
     request.symptoms = understood.symptoms
     request.place = request.place or understood.place
+    settle_place(context, request)
+
+
+def settle_place(context: Context, request: HelpRequest) -> tuple[KnownPlace, ...]:
+    """Resolve the request's place against the imported villages (the farmer's words stay
+    in `place`); return the choices when the name fits several."""
+    if request.village:
+        return ()
+    book = place_book(session=context.session)
+    found = [
+        find_places(source, book)
+        for source in (request.text, request.place, context.farmer.place)
+        if source
+    ]
+    # A village beats a choice of villages, which beats a township alone.
+    village = next((f for f in found if f.resolved and f.resolved.village), None)
+    choice = next((f for f in found if len(f.places) > 1), None)
+    township = next((f for f in found if f.resolved), None)
+    best = village or choice or township
+    if best is None:
+        return ()
+    request.place = request.place or best.words
+    if best.resolved is None:
+        return best.places
+    request.village = best.resolved.village or None
+    request.township = best.resolved.township or None
+    return ()
+    book = place_book(session=context.session)
+    for source in (request.place, request.text, context.farmer.place):
+        found = find_places(source or "", book)
+        if found.resolved is not None:
+            request.village = found.resolved.village or None
+            request.township = found.resolved.township or None
+            request.place = request.place or found.words
+            return ()
+        if found.places:
+            request.place = request.place or found.words
+            return found.places
+    return ()
 
 
 def answer_question(
@@ -254,6 +320,11 @@ def fill_from_answer(context: Context, request: HelpRequest, question: str, word
             request.place = place  # told us where, not what
         elif plain_word or (len(clean) <= 8 and not understood.symptoms):
             request.crop = words[:16]  # a crop the lexicons do not know
+    elif question == "place_choice":
+        picked = pick_choice(words, settle_place(context, request))
+        if picked is not None:
+            request.village, request.township = picked.village or None, picked.township or None
+            request.place = picked.village or picked.township
     elif question == "place":
         if place:
             request.place = place
@@ -281,6 +352,8 @@ def missing_questions(context: Context, request: HelpRequest, inbound: Inbound) 
         needed.append("crop_voice" if no_words and inbound.msg_type == "voice" else "crop")
     if request.place is None and context.farmer.place is None:
         needed.append("place")
+    elif len(settle_place(context, request)) > 1:
+        needed.append("place_choice")
     if (
         request.category in _SYMPTOM_NEEDED_FOR
         and not request.symptoms
@@ -300,14 +373,22 @@ def next_step(context: Context, request: HelpRequest, inbound: Inbound) -> str:
         if needed and len(request.questions_asked) < MAX_QUESTIONS:
             request.pending_question = needed[0]
             request.questions_asked = [*request.questions_asked, needed[0]]
-            reply += texts.QUESTIONS[needed[0]]
+            reply += question_text(context, request, needed[0])
         return reply
     if needed and len(request.questions_asked) < MAX_QUESTIONS:
         question = needed[0]
         request.pending_question = question
         request.questions_asked = [*request.questions_asked, question]
-        return texts.QUESTIONS[question]
+        return question_text(context, request, question)
     return confirm_request(context, request)
+
+
+def question_text(context: Context, request: HelpRequest, question: str) -> str:
+    """The question as the farmer reads it (the place's choices spelled out)."""
+    if question == "place_choice":
+        choices = settle_place(context, request)
+        return texts.PLACE_CHOICE.format(choices=choices_text(choices))
+    return texts.QUESTIONS[question]
 
 
 def confirm_request(context: Context, request: HelpRequest) -> str:
@@ -369,7 +450,8 @@ def summarise(request: HelpRequest) -> str:
     parts = [request.crop] if request.crop else []
     parts += [texts.CATEGORY_NAMES[request.category], texts.URGENCY_NAMES[request.urgency]]
     summary = " · ".join(parts)
-    return f"{summary}（{request.place}）" if request.place else summary
+    where = request.village or request.township or request.place
+    return f"{summary}（{where}）" if where else summary
 
 
 def cancel_request(context: Context, request: HelpRequest | None) -> str:
@@ -426,6 +508,11 @@ def relay_if_accepted(context: Context, inbound: Inbound) -> str | None:
     request = context.open_request()
     if request is None or request.status not in RELAYED_STATUSES:
         return None
+    if inbound.msg_type == "text" and request.pending_question is None:
+        # Not relayed to an expert who cannot help with it: a request of its own.
+        second = second_problem(context, inbound, request)
+        if second is not None:
+            return second
     return relay_to_expert(context, inbound, request)
 
 

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from handlers import notify, texts
 from handlers.config import Policy
-from handlers.routing import resolve_place
+from handlers.routing import place_of
 from models.tables import Expert, HelpRequest, OutbreakAlert
 
 SEEN = ("new", "offered", "unassigned", "accepted", "visit_booked", "visited", "closed", "reopened")
@@ -34,7 +34,7 @@ def find_outbreaks(session: Session, *, config: Policy, now: datetime) -> list[O
     )
     groups: dict[tuple[str, str], list[HelpRequest]] = defaultdict(list)
     for request in recent:
-        township = resolve_place(session, request.place).township
+        township = place_of(session, request).township
         if township and request.crop and request.symptoms:
             groups[(request.crop, township)].append(request)
     raised = []

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlmodel import Session
 
-from handlers import events, expert, intake, texts  # noqa: F401  (registers their handlers)
+from handlers import conversation, events, expert, intake, texts  # noqa: F401  (registers handlers)
 from handlers.advisories import change_subscription
 from handlers.config import Policy
 from handlers.inbound import MAX_MESSAGE_CHARS, Inbound
@@ -188,6 +188,14 @@ def take_expert_relay(context: Context, inbound: Inbound) -> Taken | None:
     return Taken(expert.relay_to_farmer(context, context.expert, inbound))
 
 
+def take_conversation_turn(context: Context, inbound: Inbound) -> Taken | None:
+    """Social talk, status questions, cancelling in words and asking for a person."""
+    if context.expert is not None and context.expert.active:
+        return None
+    reply = conversation.take_turn(context, inbound)
+    return None if reply is None else Taken(reply)
+
+
 def take_farmer_relay(context: Context, inbound: Inbound) -> Taken | None:
     """A farmer whose request an expert holds talks to that expert."""
     reply = intake.relay_if_accepted(context, inbound)
@@ -205,6 +213,7 @@ STEPS: tuple[Step, ...] = (
     take_survey_answer,
     take_expert_command,
     take_expert_relay,
+    take_conversation_turn,
     take_farmer_relay,
     take_by_type,
 )

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from handlers.routing import resolve_place
+from handlers.routing import place_of
 from models.tables import Consultation, Expert, HelpRequest, Offer, RequestEvent, Survey
 
 UNKNOWN_COUNTY = "未知县区"
@@ -117,7 +117,7 @@ def compute_month(
     requests = {r.id: r for r in session.exec(select(HelpRequest))}
     counties: dict[int | None, str] = {}
     for request in requests.values():
-        parts = resolve_place(session, request.place)
+        parts = place_of(session, request)
         counties[request.id] = parts.county or UNKNOWN_COUNTY
         keys = [
             ("total", "合计"),
@@ -141,7 +141,7 @@ def compute_month(
         if visit is None or not within(event.at):
             continue
         visitor = expert_by_openid.get(event.actor.removeprefix("expert:"))
-        parts = resolve_place(session, visit.place)
+        parts = place_of(session, visit)
         keys = [
             ("total", "合计"),
             ("county", counties[visit.id]),
@@ -240,7 +240,7 @@ def month_details(session: Session, month: str, tz: ZoneInfo) -> MonthDetails:
         assert request.confirmed_at is not None
         days[request.confirmed_at.astimezone(tz).date()] += 1
         categories[request.category] += 1
-        townships[resolve_place(session, request.place).township or "未知乡镇"] += 1
+        townships[place_of(session, request).township or "未知乡镇"] += 1
     for request in session.exec(select(HelpRequest)):
         if within(request.accepted_at) and request.confirmed_at and request.accepted_at:
             accept.append((request.accepted_at - request.confirmed_at).total_seconds() / 3600)

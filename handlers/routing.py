@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from handlers import notify, texts
 from handlers.config import Policy
+from handlers.understanding import default_parser
 from models.experts import Roster, RosterExpert, duty_roster, open_request_counts, place_book
 from models.offers import offers_for, pending_offers_of_expert, record_event
 from models.outbox import drop_pending
@@ -71,6 +72,21 @@ def resolve_place(session: Session, place: str | None) -> PlaceParts:
     return best
 
 
+def place_of(session: Session, request: HelpRequest) -> PlaceParts:
+    """Where a request is: its resolved village and township, else what its words name."""
+    if request.village or request.township:
+        county = next(
+            (
+                p.county
+                for p in place_book(session=session).places
+                if p.township == request.township
+            ),
+            None,
+        )
+        return PlaceParts(county, request.township, request.village)
+    return resolve_place(session, request.place)
+
+
 def region_tier(expert: Expert | RosterExpert, parts: PlaceParts) -> str:
     """How close an expert's regions are to the request's place."""
     regions = set(expert.regions)
@@ -87,7 +103,10 @@ def qualifies(expert: Expert | RosterExpert, request: HelpRequest) -> bool:
     """Whether an expert's specialties (and crops, if listed) cover the request."""
     if request.category not in expert.specialties:
         return False
-    return not (expert.crops and request.crop and request.crop not in expert.crops)
+    if not (expert.crops and request.crop):
+        return True
+    parser = default_parser()
+    return any(parser.crops_match(request.crop, listed) for listed in expert.crops)
 
 
 def rank_candidates(
@@ -109,7 +128,7 @@ def rank_candidates(
         }
     on_duty = roster.on_duty_ids(now)
     loads = open_request_counts(session=session)
-    parts = resolve_place(session, request.place)
+    parts = place_of(session, request)
     candidates = [
         Candidate(expert, expert.id in on_duty, region_tier(expert, parts), loads.get(expert.id, 0))
         for expert in roster.experts

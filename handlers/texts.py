@@ -34,6 +34,7 @@ QUESTIONS = {
     "不知道就回“跳过”。",
     "place": "您在哪个村？回村名就行，也可以发个位置。不想说就回“跳过”。",
 }
+PLACE_CHOICE = "有几个村叫这个名字，您是哪一个？回数字就行：{choices}"
 CONFIRMED = "好的，求助 {code} 已登记：{summary}。我们正在联系专家，专家接单后会马上告诉您。"
 CONFIRMED_URGENT = "好的，求助 {code} 已登记：{summary}。情况紧急，已优先通知专家。"
 URGENT_WILL_CALL = "专家会打您留的电话 {phone}。"
@@ -44,8 +45,28 @@ CONFIRMED_NOBODY = (
 )
 GREETING = "您好！庄稼、果树、牲畜、鱼塘遇到什么问题，直接打字、说话或拍照发给我们就行。"
 YOU_ARE_WELCOME = "不客气！有问题随时发给我们。"
-PHONE_NOTED = "已记下您的手机号，专家需要时会打给您。有问题直接发给我们就行。"
-PHONE_NOTED_FOR_REQUEST = "已记下您的手机号，接单的专家可以直接打给您（求助 {code}）。"
+ACKNOWLEDGED = "好的。有问题随时发给我们。"
+ASK_WHAT_PROBLEM = (
+    "您好！请说说遇到了什么问题：什么庄稼或牲畜、什么症状、在哪个村。也可以直接拍照或说话发给我们。"
+)
+SECOND_PROBLEM = "这是另一个问题，我们单独登记（求助 {earlier} 照常处理）。"
+FAREWELL = "再见！庄稼牲畜有问题随时发给我们。"
+STATUS_NO_REQUEST = "您现在没有进行中的求助。遇到什么问题，直接打字、说话或拍照发给我们就行。"
+STATUS_INTAKE = "求助 {code} 还差一点情况就能找专家了。"
+STATUS_LOOKING = "求助 {code} 正在联系专家，专家接单后会马上告诉您。"
+STATUS_UNASSIGNED = "求助 {code}：暂时还没有专家接单，县里的负责人正在安排，请您稍等。"
+STATUS_ACCEPTED = "求助 {code} 由{name}负责，还没约上门时间。您可以直接在这里和专家说。"
+STATUS_BOOKED = "求助 {code}：{name}预约 {when} 上门，请留意。"
+STATUS_FORWARDED = "（您的话也转给了专家。）"
+PERSON_NO_REQUEST = (
+    "好的。请直接说说遇到了什么问题（作物或牲畜、症状、哪个村），我们马上找专家；"
+    "急事请留下手机号，专家会打给您。"
+)
+PERSON_WITH_REQUEST = "着急的话请留下手机号，专家会打给您。"
+CONFIRM_CANCEL = "要取消求助 {code} 吗？回复“是”取消；不取消就继续说情况。"
+NOT_CANCELLED = "好的，求助 {code} 不取消，继续为您处理。"
+PHONE_NOTED = "已记下您的电话，专家需要时会打给您。有问题直接发给我们就行。"
+PHONE_NOTED_FOR_REQUEST = "已记下您的电话，接单的专家可以直接打给您（求助 {code}）。"
 VOICE_ADDED = "收到语音，已补充到求助 {code}，专家能听到。语音没听清的话，打几个字说说会更快。"
 INTAKE_MOVED_ON = "求助 {code}：我们先按您已经说的情况联系专家了。想补充什么，直接发给我们就行。"
 INTAKE_MOVED_ON_NOBODY = (

@@ -48,6 +48,7 @@ ANIMAL_GROUPS = {"livestock": "livestock", "poultry": "livestock", "aquatic": "a
 _PLANT_CATEGORIES = ("plant_protection", "cultivation", "soil_fertilizer")
 _SYMPTOM_WEIGHT = 1.5
 _ANIMAL_WEIGHT = 2.5
+_INTENT_DECIDES = 3.0  # a decisive selling or buying word
 
 # Characters that many crop names share; a homophone match must share another one.
 _GENERIC_MORPHEMES = set("子儿头树苗菜瓜果豆花叶草米麦椒茶油白红黑青大小")
@@ -118,6 +119,8 @@ class Lexicon:
 
     crops: Any  # ahocorasick.Automaton: term -> (canonical | None, group)
     crop_groups: dict[str, str]
+    families: dict[str, str]  # canonical name -> the generic name of its family
+    ordinary: frozenset[str]  # everyday words the sound-alike fallback leaves alone
     crop_pinyin: dict[tuple[str, ...], tuple[str, str]]  # syllables -> (canonical, term)
     symptoms: Any  # term -> (symptom, category)
     cues: Any  # term -> (category, weight)
@@ -149,7 +152,15 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
     groups: dict[str, str] = {}
     pinyin: dict[tuple[str, ...], tuple[str, str]] = {}
     ambiguous: set[tuple[str, ...]] = set()
+    families: dict[str, str] = {}
+    ordinary: set[str] = set()
     for group, table in _read("crops", directory).items():
+        if group == "ordinary":
+            ordinary.update(normalise(word) for word in table.get("words", []))
+            continue
+        if group == "families":
+            families.update({member: name for name, members in table.items() for member in members})
+            continue
         if group == "ignore":
             for word in table.get("words", []):
                 crop_terms[normalise(word)] = (None, "ignore")
@@ -183,6 +194,8 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
     return Lexicon(
         crops=_automaton(crop_terms),
         crop_groups=groups,
+        families=families,
+        ordinary=frozenset(ordinary),
         crop_pinyin=pinyin,
         symptoms=_automaton(symptoms),
         cues=_automaton(cues),
@@ -258,6 +271,46 @@ class Parser:
             place=(clean[spans[0][0] : spans[0][1]] if spans else None) or place,
         )
 
+    def about_farming(self, text: str) -> bool:
+        """Whether a text names any crop, animal, symptom or farming word at all."""
+        clean = normalise(text)
+        lexicon = self.lexicon
+        if _any(lexicon.symptoms, clean) or _any(lexicon.cues, clean):
+            return True
+        if _any(lexicon.urgent, clean) or _any(lexicon.animal_death, clean):
+            return True
+        return self.find_crop(clean) is not None
+
+    def different_problem(self, *, crop: str | None, category: str, other: Understanding) -> bool:
+        """Whether `other` is clearly about something else than a request of this crop
+        and category: another crop or animal, or plants against animals."""
+        if crop and other.crop:
+            return self.family(crop) != self.family(other.crop)
+        if not (other.symptoms or other.crop):
+            return False  # no subject of its own: it adds to the request
+        animal = {"livestock", "aquaculture"}
+        was_animal = (
+            category in animal
+            or ANIMAL_GROUPS.get(self.lexicon.crop_groups.get(crop or "", ""), "") in animal
+        )
+        is_animal = other.category in animal
+        if category == "other" or other.category == "other":
+            return False
+        return was_animal != is_animal
+
+    def family(self, crop: str) -> str:
+        """The family a crop or animal belongs to for matching (肉牛 and 奶牛: 牛)."""
+        return self.lexicon.families.get(crop, crop)
+
+    def crops_match(self, farmer_crop: str, expert_crop: str) -> bool:
+        """Whether an expert listing `expert_crop` covers a case about `farmer_crop`:
+        the same name, or a generic name and one of its family (牛 ↔ 肉牛)."""
+        return (
+            farmer_crop == expert_crop
+            or self.family(farmer_crop) == expert_crop
+            or self.family(expert_crop) == farmer_crop
+        )
+
     def find_crop(self, clean: str, outside: list[tuple[int, int]] | None = None) -> str | None:
         """Return the crop or animal named most often (first on a tie), pinyin as fallback.
 
@@ -287,6 +340,8 @@ class Parser:
                         continue
                     canonical, term = found
                     written = run[start : start + size]
+                    if any(word in self.lexicon.ordinary for word in _around(run, start, size)):
+                        continue  # part of an everyday word: 地里 is not 地栗
                     # A typo changes a character, rarely all of them: "都叫" is not 豆角,
                     # and sharing only a suffix is no evidence: "叶子" is not 椰子.
                     if any(
@@ -308,6 +363,10 @@ class Parser:
             scores[category] += weight
         for _symptom, category in symptoms:
             scores[category] += _SYMPTOM_WEIGHT
+        if not symptoms and scores.get("market", 0.0) >= _INTENT_DECIDES:
+            # Selling, buying and prices decide over the animal or crop named:
+            # 土鸡想卖 is for the market, not the vet.
+            return "market"
         animal_category = ANIMAL_GROUPS.get(group or "")
         if animal_category:
             # Illness, care and feed of animals are the vet's or the fish farmer's job.
@@ -375,6 +434,17 @@ class Parser:
             else:
                 merged.append((start, stop))
         return merged
+
+
+def _around(run: str, start: int, size: int) -> list[str]:
+    """The window itself and the stretches one character wider on either side."""
+    stop = start + size
+    return [
+        run[start:stop],
+        run[max(start - 1, 0) : stop],
+        run[start : stop + 1],
+        run[max(start - 1, 0) : stop + 1],
+    ]
 
 
 def _blank_out(text: str, spans: list[tuple[int, int]]) -> str:

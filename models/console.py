@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from models.search import matches_phrase
@@ -63,7 +63,15 @@ class RequestFilter:
         if self.category:
             conditions.append(col(HelpRequest.category) == self.category)
         if self.place:
-            conditions.append(col(HelpRequest.place).contains(self.place))
+            # A township or village of the hierarchy (木鱼镇: every request resolved to one
+            # of its villages), or the farmer's own words for a place not resolved.
+            conditions.append(
+                or_(
+                    col(HelpRequest.township) == self.place,
+                    col(HelpRequest.village) == self.place,
+                    col(HelpRequest.place).contains(self.place),
+                )
+            )
         if self.expert_id is not None:
             conditions.append(col(HelpRequest.expert_id) == self.expert_id)
         if self.team:
@@ -310,3 +318,20 @@ def dashboard(
     return Dashboard(
         int(new_today), waiting, past_timeout, overdue, on_duty, gaps_now, gaps_next_day
     )
+
+
+def unresolved_places(session: Session, limit: int = 20) -> list[tuple[str, int]]:
+    """The farmers' words for places that match no imported village or township, with how
+    many open or recent requests use each (for staff to add to the place list)."""
+    statement = (
+        select(col(HelpRequest.place), func.count())
+        .where(
+            col(HelpRequest.place).is_not(None),
+            col(HelpRequest.township).is_(None),
+            col(HelpRequest.village).is_(None),
+        )
+        .group_by(col(HelpRequest.place))
+        .order_by(func.count().desc())
+        .limit(limit)
+    )
+    return [(str(place), int(count)) for place, count in session.execute(statement)]

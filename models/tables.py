@@ -77,6 +77,10 @@ class HelpRequest(SQLModel, table=True):
     symptoms: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     urgency: str = Field(default="normal", max_length=10)
     place: str | None = Field(default=None, max_length=128)
+    # The place resolved against the imported villages (handlers/places.py); both
+    # empty while the farmer's words in `place` match none (listed for staff to map).
+    township: str | None = Field(default=None, max_length=64, index=True)
+    village: str | None = Field(default=None, max_length=64, index=True)
     latitude: float | None = None
     longitude: float | None = None
     pending_question: str | None = Field(default=None, max_length=20)

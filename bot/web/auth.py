@@ -49,6 +49,7 @@ def wall_clock() -> datetime:
     """The real time: sessions and sign-in limits ignore the demo's moved clock."""
     return datetime.now(UTC)
 
+
 _decoy_hash: list[str] = []  # checked for unknown usernames, so that they cost the same
 csrf = CSRFProtect()
 F = TypeVar("F", bound=Callable[..., Any])

@@ -149,7 +149,7 @@ def test_cancel_closes_the_open_request(
 def test_at_most_two_questions(client: FlaskClient, wechat: FakeWeChat, session: Session) -> None:
     replies = [say(client, wechat, "f9", msg_type="image", PicUrl="p", MediaId="m-9")]
     for _ in range(4):
-        replies.append(say(client, wechat, "f9", Content="嗯"))
+        replies.append(say(client, wechat, "f9", Content="不知道"))
     questions = [r for r in replies if any(q in r for q in texts.QUESTIONS.values())]
     assert len(questions) == 2
     assert "已登记" in replies[2]

@@ -28,7 +28,14 @@ from handlers import coordination, texts
 from handlers.outbreaks import live_alerts
 from handlers.privacy import mask_phone, mask_phones
 from handlers.routing import rank_candidates
-from models.console import RequestFilter, dashboard, iter_matching, list_requests, timeline
+from models.console import (
+    RequestFilter,
+    dashboard,
+    iter_matching,
+    list_requests,
+    timeline,
+    unresolved_places,
+)
 from models.experts import active_experts, on_duty_expert_ids
 from models.offers import offers_for
 from models.requests import get_request_by_code
@@ -78,7 +85,14 @@ def show_dashboard() -> str:
             (alert, alert_requests(session, alert))
             for alert in live_alerts(session, config=policy(), now=now)
         ]
-        return render_template("console/dashboard.html", figures=figures, now=now, alerts=alerts)
+        unresolved = unresolved_places(session)
+        return render_template(
+            "console/dashboard.html",
+            figures=figures,
+            now=now,
+            alerts=alerts,
+            unresolved=unresolved,
+        )
 
 
 def _filters() -> RequestFilter:
