@@ -228,3 +228,39 @@ def test_a_double_tapped_prescription_stores_its_photos_once(
         replies.append(answer.get_data(as_text=True))
     assert "1 张现场照片已存" in replies[0] and "已经做过了" in replies[1]
     assert len(visit_photos(engine)) == 1
+
+
+def test_a_vets_prescription_is_written_per_head_not_per_mu(
+    app: Any,
+    client: FlaskClient,
+    plain_wechat: FakeWeChat,
+    engine: Engine,
+    api: WeChatAPI,
+    fake_api: FakeWeChatAPI,
+    county: None,
+) -> None:
+    from tests.bot.test_workbench import page_link
+
+    code = ask(client, plain_wechat, "farmer-pig", "我家的猪不吃食还拉稀 石坝村")
+    deliver_outbox(engine=engine, sender=api, now=utcnow())
+    vet = app.test_client()
+    vet.get(page_link(fake_api, "exp-zhang"))
+    page = vet.get(f"/w/r/{code}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    action = re.search(r'name="action_id" value="([0-9a-f]+)"', page)
+    assert token and action
+    vet.post(
+        f"/w/r/{code}/act",
+        data={"csrf_token": token.group(1), "action_id": f"{action.group(1)}a", "action": "accept"},
+    )
+    page = vet.get(f"/w/r/{code}").get_data(as_text=True)
+    assert ">每头</option>" in page and ">每公斤体重</option>" in page and "每亩" not in page
+    assert "兑水或拌料" in page
+    form = prescription_form(page, "仔猪腹泻")
+    form.update(product0="恩诺沙星注射液", dose0="0.1 毫升", unit0="每公斤体重")
+    answer = vet.post(f"/w/r/{code}/act", data=form, follow_redirects=True)
+    assert "已记录" in answer.get_data(as_text=True)
+    with Session(engine) as session:
+        found = session.exec(select(HelpRequest).where(HelpRequest.code == code)).one()
+    assert found.visit_record == "仔猪腹泻\n用药1：恩诺沙星注射液，每公斤体重 0.1 毫升"
+    assert found.prescription is not None and found.prescription["items"][0]["unit"] == "每公斤体重"

@@ -165,6 +165,8 @@ def _request_page(
             "workbench/request.html",
             typed=typed or {},
             refusal=refusal,
+            units=dose_units(found),
+            mixing=MIXING[subject_of(found)],
             req=found,
             farmer=farmer,
             expert=expert,
@@ -198,7 +200,7 @@ def act(code: str) -> BaseResponse | str:
     action = request.form.get("action", "")
     if action in ("invite", "consult_note"):
         return _consult(engine, action, code, request_id)
-    command = _command(action, found.code or code, request.form)
+    command = _command(action, found.code or code, request.form, dose_units(found))
     if command is None:
         flash("请把内容填完整。", "error")
         return redirect(url_for("workbench.show_request", code=code))
@@ -255,7 +257,7 @@ def _consult(engine: Any, action: str, code: str, request_id: int | None) -> Bas
     return redirect(url_for("workbench.show_request", code=code))
 
 
-def _command(action: str, code: str, form: Any) -> str | None:
+def _command(action: str, code: str, form: Any, units: tuple[str, ...]) -> str | None:
     """The text command a tap stands for (None: the form is incomplete)."""
     if action == "accept":
         return f"接单 {code}"
@@ -272,20 +274,43 @@ def _command(action: str, code: str, form: Any) -> str | None:
         words = form.get("text", "").strip()[:1000]
         return f"{code} {words}" if words else None
     if action == "prescribe":
-        readable = prescription_text(form)
+        readable = prescription_text(form, units)
         return f"完成 {code} {readable}" if readable else None
     return None
 
 
-PRODUCT_FIELDS = ("product", "dose", "dilution", "method", "timing", "interval")
+PRODUCT_FIELDS = ("product", "dose", "unit", "dilution", "method", "timing", "interval")
 PRODUCT_ROWS = 3
+# What a dose is counted per, by subject: a field, an animal, a pond.
+DOSE_UNITS = {
+    "plant": ("每亩", "每株", "每桶水（15 公斤）"),
+    "animal": ("每头", "每只", "每公斤体重", "每吨饲料"),
+    "water": ("每亩水面", "每立方米水体", "每公斤鱼体重"),
+}
+MIXING = {"plant": "兑水", "animal": "兑水或拌料", "water": "兑水"}
 
 
-def prescription_of(form: Any) -> dict[str, Any]:
-    """The structured prescription from the form."""
+def subject_of(found: HelpRequest) -> str:
+    """Whether a request is about a crop, an animal or a pond (for the prescription's units)."""
+    from handlers.understanding import ANIMAL_GROUPS, default_parser
+
+    group = default_parser().lexicon.crop_groups.get(found.crop or "", "")
+    kind = ANIMAL_GROUPS.get(group) or found.category
+    return {"livestock": "animal", "aquaculture": "water"}.get(kind, "plant")
+
+
+def dose_units(found: HelpRequest) -> tuple[str, ...]:
+    """The units a dose can be written in for this request, the usual one first."""
+    return DOSE_UNITS[subject_of(found)]
+
+
+def prescription_of(form: Any, units: tuple[str, ...] = DOSE_UNITS["plant"]) -> dict[str, Any]:
+    """The structured prescription from the form (a unit not offered becomes the usual one)."""
     items = []
     for row in range(PRODUCT_ROWS):
         item = {name: form.get(f"{name}{row}", "").strip()[:100] for name in PRODUCT_FIELDS}
+        if item["unit"] not in units:
+            item["unit"] = units[0]
         if item["product"]:
             items.append(item)
     return {
@@ -295,17 +320,18 @@ def prescription_of(form: Any) -> dict[str, Any]:
     }
 
 
-def prescription_text(form: Any) -> str:
+def prescription_text(form: Any, units: tuple[str, ...] = DOSE_UNITS["plant"]) -> str:
     """The prescription as the farmer reads it (empty without a diagnosis)."""
-    found = prescription_of(form)
+    found = prescription_of(form, units)
     if not found["diagnosis"]:
         return ""
+    mixing = next(MIXING[kind] for kind, offered in DOSE_UNITS.items() if offered == units)
     lines = [found["diagnosis"]]
     for number, item in enumerate(found["items"], start=1):
         parts = [item["product"]]
         parts += [
-            f"每亩 {item['dose']}" if item["dose"] else "",
-            f"兑水 {item['dilution']}" if item["dilution"] else "",
+            f"{item['unit']} {item['dose']}" if item["dose"] else "",
+            f"{mixing} {item['dilution']}" if item["dilution"] else "",
         ]
         parts += [item["method"], item["timing"]]
         if item["interval"]:
@@ -335,7 +361,7 @@ def _prescription_keeper(
         found = lock_request(session=db, request_id=request_id)
         if found.expert_id != expert_id or found.status != "visited" or found.visited_at != now:
             return ""
-        found.prescription = prescription_of(form)
+        found.prescription = prescription_of(form, dose_units(found))
         stored = _store_visit_photos(db, found, now, photos)
         return f"（{stored} 张现场照片已存）" if stored else ""
 
