@@ -48,6 +48,7 @@ ANIMAL_GROUPS = {"livestock": "livestock", "poultry": "livestock", "aquatic": "a
 _PLANT_CATEGORIES = ("plant_protection", "cultivation", "soil_fertilizer")
 _SYMPTOM_WEIGHT = 1.5
 _ANIMAL_WEIGHT = 2.5
+_NAME_WEIGHT = 5.0  # a pesticide, fertiliser or disease named (lexicon/names.toml) decides
 _INTENT_DECIDES = 3.0  # a decisive selling or buying word
 
 # Characters that many crop names share; a homophone match must share another one.
@@ -185,10 +186,17 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
         for term in (symptom, *variants)
     }
     cues = {
-        normalise(term): (category, float(weight))
-        for category, table in _read("categories", directory).items()
-        for term, weight in table.items()
+        normalise(term): (category, _NAME_WEIGHT)
+        for category, table in _read("names", directory).items()
+        for term in table["names"]
     }
+    cues.update(
+        {
+            normalise(term): (category, float(weight))
+            for category, table in _read("categories", directory).items()
+            for term, weight in table.items()
+        }
+    )
     urgency = _read("urgency", directory)
     places = _read("places", directory)
     return Lexicon(
@@ -261,7 +269,7 @@ class Parser:
         crop = self.find_crop(clean, outside=spans)
         group = self.lexicon.crop_groups.get(crop) if crop else None
         symptoms = self._symptoms(clean)
-        category = self._category(clean, group, symptoms)
+        category = self._category(clean, group, symptoms, outside=spans)
         urgency = self._urgency(clean, group, category, symptoms)
         return Understanding(
             crop=crop,
@@ -357,9 +365,17 @@ class Parser:
             seen.setdefault(symptom, category)
         return list(seen.items())
 
-    def _category(self, clean: str, group: str | None, symptoms: list[tuple[str, str]]) -> str:
+    def _category(
+        self,
+        clean: str,
+        group: str | None,
+        symptoms: list[tuple[str, str]],
+        outside: list[tuple[int, int]] = (),  # type: ignore[assignment]
+    ) -> str:
         scores: dict[str, float] = defaultdict(float)
-        for _start, _term, (category, weight) in _matches(self.lexicon.cues, clean):
+        for start, term, (category, weight) in _matches(self.lexicon.cues, clean):
+            if len(term) == 1 and any(begin <= start < end for begin, end in outside):
+                continue  # one character inside a place name: the 肥 of 合肥 is no fertiliser
             scores[category] += weight
         for _symptom, category in symptoms:
             scores[category] += _SYMPTOM_WEIGHT
@@ -406,8 +422,15 @@ class Parser:
 
     def place_spans(self, clean: str, known_places: tuple[str, ...] = ()) -> list[tuple[int, int]]:
         """Every place name in the text as (start, end), adjacent ones merged, in order."""
+        # A city inside a longer word is no place: 复合肥 holds 合肥.
+        words = [(at, at + len(term)) for at, term, _ in _matches(self.lexicon.cues, clean)]
         spans = [
-            (start, start + len(term)) for start, term, _ in _matches(self.lexicon.places, clean)
+            (start, start + len(term))
+            for start, term, _ in _matches(self.lexicon.places, clean)
+            if not any(
+                begin <= start and start + len(term) <= end and end - begin > len(term)
+                for begin, end in words
+            )
         ]
         for name in known_places:
             at = clean.find(name) if name else -1
