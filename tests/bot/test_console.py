@@ -6,6 +6,7 @@ import io
 import re
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -386,3 +387,41 @@ def test_voice_notes_play_when_the_browser_can_and_download_otherwise(
     page = signed_in("viewer1").get("/console/farmers/1").get_data(as_text=True)
     assert page.count("<audio") == 1  # only the MP3 plays in a browser
     assert "浏览器放不了" in page and page.count("下载语音") == 2
+
+
+@pytest.mark.usefixtures("county")
+def test_the_place_filter_and_the_report_use_the_place_hierarchy(
+    signed_in: Callable[[str], FlaskClient],
+    client: FlaskClient,
+    plain_wechat: FakeWeChat,
+    engine: Engine,
+) -> None:
+    """`石坝` (no suffix) is 石坝村 of 木鱼镇; `东河` is 东河村 of 城关镇; `王家湾` is nowhere."""
+    codes = {}
+    for farmer, words in (
+        ("farmer-p1", "玉米叶子上有虫子 我是石坝的"),
+        ("farmer-p2", "玉米叶子上有虫子 东河"),
+        ("farmer-p3", "玉米叶子上有虫子 王家湾村"),
+    ):
+        reply = reply_text(
+            plain_wechat, post(client, plain_wechat, plain_wechat.text(farmer, words))
+        )
+        found = CODE.search(reply)
+        assert found is not None, reply
+        codes[farmer] = found.group()
+    viewer = signed_in("viewer1")
+    township = viewer.get("/console/requests", query_string={"place": "木鱼镇"}).get_data(
+        as_text=True
+    )
+    assert codes["farmer-p1"] in township
+    assert codes["farmer-p2"] not in township and codes["farmer-p3"] not in township
+    village = viewer.get("/console/requests", query_string={"place": "东河村"}).get_data(
+        as_text=True
+    )
+    assert codes["farmer-p2"] in village and codes["farmer-p1"] not in village
+    month = utcnow().astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    report = viewer.get("/console/reports", query_string={"month": month}).get_data(as_text=True)
+    by_township = report.split("按乡镇", 1)[1].split("</section>", 1)[0]
+    assert "木鱼镇" in by_township and "城关镇" in by_township
+    dashboard = viewer.get("/console/").get_data(as_text=True)
+    assert "没认出的地名" in dashboard and "王家湾村" in dashboard
