@@ -51,6 +51,10 @@ _ANIMAL_WEIGHT = 2.5
 _NAME_WEIGHT = 5.0  # a pesticide, fertiliser or disease named (lexicon/names.toml) decides
 _INTENT_DECIDES = 3.0  # a decisive selling or buying word
 
+# Grammar characters: a stretch holding one is a phrase (菜都), not a misspelt name.
+_FUNCTION_CHARACTERS = frozenset(
+    "的了是在有都就也还又和与很太不没要会能可把被给让着过吧呢吗啊呀得地"
+)
 # Characters that many crop names share; a homophone match must share another one.
 _GENERIC_MORPHEMES = set("子儿头树苗菜瓜果豆花叶草米麦椒茶油白红黑青大小")
 
@@ -339,22 +343,36 @@ class Parser:
 
     def _crop_by_pinyin(self, clean: str) -> str | None:
         index = self.lexicon.crop_pinyin
-        for run in _CJK_RUN.findall(clean):
+        # Characters already read as a symptom (小虫 is an insect, not 小葱).
+        understood = {
+            at
+            for start, term, _ in _matches(self.lexicon.symptoms, clean)
+            for at in range(start, start + len(term))
+        }
+        for found in _CJK_RUN.finditer(clean):
+            run, offset = found.group(), found.start()
             syllables = [_fuzzy(s) for s in lazy_pinyin(run)]
             for size in (4, 3, 2):
                 for start in range(len(run) - size + 1):
-                    found = index.get(tuple(syllables[start : start + size]))
-                    if found is None:
+                    known = index.get(tuple(syllables[start : start + size]))
+                    if known is None:
                         continue
-                    canonical, term = found
+                    canonical, term = known
                     written = run[start : start + size]
                     if any(word in self.lexicon.ordinary for word in _around(run, start, size)):
                         continue  # part of an everyday word: 地里 is not 地栗
                     # A typo changes a character, rarely all of them: "都叫" is not 豆角,
                     # and sharing only a suffix is no evidence: "叶子" is not 椰子.
-                    if any(
-                        a == b and a not in _GENERIC_MORPHEMES
-                        for a, b in zip(written, term, strict=True)
+                    shared = [a for a, b in zip(written, term, strict=True) if a == b]
+                    # A shared generic character (花 of 花生) is enough when every other
+                    # character sounds the same and the stretch is no everyday word.
+                    if any(a not in _GENERIC_MORPHEMES for a in shared) or (
+                        shared
+                        and written not in self.lexicon.ordinary
+                        and not _FUNCTION_CHARACTERS.intersection(written)
+                        and not understood.intersection(
+                            range(offset + start, offset + start + size)
+                        )
                     ):
                         return canonical
         return None
@@ -373,17 +391,27 @@ class Parser:
         outside: list[tuple[int, int]] = (),  # type: ignore[assignment]
     ) -> str:
         scores: dict[str, float] = defaultdict(float)
+        named_animal = None
+        crop_words = [(at, at + len(term)) for at, term, _ in _matches(self.lexicon.crops, clean)]
         for start, term, (category, weight) in _matches(self.lexicon.cues, clean):
             if len(term) == 1 and any(begin <= start < end for begin, end in outside):
                 continue  # one character inside a place name: the 肥 of 合肥 is no fertiliser
+            if any(
+                b <= start and start + len(term) <= e and e - b > len(term) for b, e in crop_words
+            ):
+                continue  # inside a crop's name: the 菌 of 羊肚菌 is no disease
             scores[category] += weight
+            if weight >= _NAME_WEIGHT and category in ("livestock", "aquaculture"):
+                named_animal = named_animal or category  # 蓝耳病, 小瓜虫: the animal is meant
         for _symptom, category in symptoms:
             scores[category] += _SYMPTOM_WEIGHT
         if not symptoms and scores.get("market", 0.0) >= _INTENT_DECIDES:
             # Selling, buying and prices decide over the animal or crop named:
             # 土鸡想卖 is for the market, not the vet.
             return "market"
-        animal_category = ANIMAL_GROUPS.get(group or "")
+        animal_category = ANIMAL_GROUPS.get(group or "") or (
+            named_animal if group is None else None
+        )
         if animal_category:
             # Illness, care and feed of animals are the vet's or the fish farmer's job.
             scores[animal_category] += _ANIMAL_WEIGHT
