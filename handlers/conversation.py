@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from handlers import texts
 from handlers.inbound import Inbound
 from handlers.registry import Context
-from handlers.understanding import normalise
+from handlers.understanding import default_parser, normalise
 from models.requests import RELAYED_STATUSES
 from models.tables import Expert, HelpRequest
 
@@ -197,3 +197,18 @@ def _answer_cancel_question(context: Context, inbound: Inbound, request: HelpReq
     if inbound.msg_type in ("text", "voice") and read_turn(inbound).purpose == SOCIAL:
         return texts.NOT_CANCELLED.format(code=request.code)
     return None  # not a yes: the message is taken as it is, and nothing is cancelled
+
+
+def second_problem(context: Context, inbound: Inbound, request: HelpRequest) -> str | None:
+    """A message about a clearly different crop, animal or kind of problem than the open
+    request opens a request of its own; the farmer is told both codes (None: same one)."""
+    from handlers.intake import known_place_names, open_new_request
+
+    parser = default_parser()
+    known = known_place_names(context)
+    said = parser.parse(inbound.words, known_places=known)
+    if not parser.different_problem(crop=request.crop, category=request.category, other=said):
+        return None
+    earlier = request.code
+    reply = open_new_request(context, inbound, place=request.place)
+    return texts.SECOND_PROBLEM.format(earlier=earlier) + reply

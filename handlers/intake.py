@@ -13,17 +13,17 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from handlers import texts
+from handlers import conversation, texts
 from handlers.config import Policy
 from handlers.inbound import Inbound
 from handlers.notify import send_text
-from handlers.places import choices_text, find_places, pick_choice
+from handlers.places import choices_text, pick_choice, settle_request_place
 from handlers.privacy import first_phone, mask_phone, without_phones
 from handlers.registry import Context, handles
 from handlers.relay import relay
 from handlers.routing import route_request
 from handlers.understanding import default_parser, normalise
-from models.experts import KnownPlace, place_book
+from models.experts import place_book
 from models.media import count_media
 from models.offers import offers_for, record_event
 from models.outbox import drop_pending
@@ -93,7 +93,7 @@ def handle_farmer_message(context: Context, inbound: Inbound) -> str:
             return texts.ASK_WHAT_PROBLEM  # no crop, animal, symptom or farming word at all
         return open_new_request(context, inbound)
     if inbound.msg_type == "text" and request.pending_question is None:
-        second = second_problem(context, inbound, request)
+        second = conversation.second_problem(context, inbound, request)
         if second is not None:
             return second
     unheard = inbound.msg_type == "voice" and not inbound.words
@@ -129,19 +129,6 @@ def open_new_request(context: Context, inbound: Inbound, place: str | None = Non
         return reply  # confirmed at once: the confirmation carries the code
     opened = texts.OPENED_WITH_PHOTO if inbound.msg_type == "image" else texts.OPENED
     return opened.format(code=request.code) + reply
-
-
-def second_problem(context: Context, inbound: Inbound, request: HelpRequest) -> str | None:
-    """A message about a clearly different crop, animal or kind of problem than the open
-    request opens a request of its own; the farmer is told both codes (None: same one)."""
-    parser = default_parser()
-    known = known_place_names(context)
-    said = parser.parse(inbound.words, known_places=known)
-    if not parser.different_problem(crop=request.crop, category=request.category, other=said):
-        return None
-    earlier = request.code
-    reply = open_new_request(context, inbound, place=request.place)
-    return texts.SECOND_PROBLEM.format(earlier=earlier) + reply
 
 
 def _small_talk(inbound: Inbound, bare: str, phone: str | None) -> str | None:
@@ -240,45 +227,7 @@ def understand_request(context: Context, request: HelpRequest) -> None:
     request.urgency = understood.urgency
     request.symptoms = understood.symptoms
     request.place = request.place or understood.place
-    settle_place(context, request)
-
-
-def settle_place(context: Context, request: HelpRequest) -> tuple[KnownPlace, ...]:
-    """Resolve the request's place against the imported villages (the farmer's words stay
-    in `place`); return the choices when the name fits several."""
-    if request.village:
-        return ()
-    book = place_book(session=context.session)
-    found = [
-        find_places(source, book)
-        for source in (request.text, request.place, context.farmer.place)
-        if source
-    ]
-    # A village beats a choice of villages, which beats a township alone.
-    village = next((f for f in found if f.resolved and f.resolved.village), None)
-    choice = next((f for f in found if len(f.places) > 1), None)
-    township = next((f for f in found if f.resolved), None)
-    best = village or choice or township
-    if best is None:
-        return ()
-    request.place = request.place or best.words
-    if best.resolved is None:
-        return best.places
-    request.village = best.resolved.village or None
-    request.township = best.resolved.township or None
-    return ()
-    book = place_book(session=context.session)
-    for source in (request.place, request.text, context.farmer.place):
-        found = find_places(source or "", book)
-        if found.resolved is not None:
-            request.village = found.resolved.village or None
-            request.township = found.resolved.township or None
-            request.place = request.place or found.words
-            return ()
-        if found.places:
-            request.place = request.place or found.words
-            return found.places
-    return ()
+    settle_request_place(context, request)
 
 
 def answer_question(
@@ -321,7 +270,7 @@ def fill_from_answer(context: Context, request: HelpRequest, question: str, word
         elif plain_word or (len(clean) <= 8 and not understood.symptoms):
             request.crop = words[:16]  # a crop the lexicons do not know
     elif question == "place_choice":
-        picked = pick_choice(words, settle_place(context, request))
+        picked = pick_choice(words, settle_request_place(context, request))
         if picked is not None:
             request.village, request.township = picked.village or None, picked.township or None
             request.place = picked.village or picked.township
@@ -352,7 +301,7 @@ def missing_questions(context: Context, request: HelpRequest, inbound: Inbound) 
         needed.append("crop_voice" if no_words and inbound.msg_type == "voice" else "crop")
     if request.place is None and context.farmer.place is None:
         needed.append("place")
-    elif len(settle_place(context, request)) > 1:
+    elif len(settle_request_place(context, request)) > 1:
         needed.append("place_choice")
     if (
         request.category in _SYMPTOM_NEEDED_FOR
@@ -386,7 +335,7 @@ def next_step(context: Context, request: HelpRequest, inbound: Inbound) -> str:
 def question_text(context: Context, request: HelpRequest, question: str) -> str:
     """The question as the farmer reads it (the place's choices spelled out)."""
     if question == "place_choice":
-        choices = settle_place(context, request)
+        choices = settle_request_place(context, request)
         return texts.PLACE_CHOICE.format(choices=choices_text(choices))
     return texts.QUESTIONS[question]
 
@@ -510,7 +459,7 @@ def relay_if_accepted(context: Context, inbound: Inbound) -> str | None:
         return None
     if inbound.msg_type == "text" and request.pending_question is None:
         # Not relayed to an expert who cannot help with it: a request of its own.
-        second = second_problem(context, inbound, request)
+        second = conversation.second_problem(context, inbound, request)
         if second is not None:
             return second
     return relay_to_expert(context, inbound, request)

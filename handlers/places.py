@@ -20,8 +20,9 @@ import ahocorasick
 from pypinyin import lazy_pinyin
 from sqlmodel import Session, col, select
 
+from handlers.registry import Context
 from handlers.understanding import _fuzzy, normalise
-from models.experts import KnownPlace, PlaceBook
+from models.experts import KnownPlace, PlaceBook, place_book
 from models.tables import HelpRequest
 
 _SUFFIX = re.compile(r"(?:村民委员会|村委会|社区|村|屯|庄|组|镇|乡|街道|办事处)$")
@@ -143,6 +144,44 @@ def _sounds_like(clean: str, index: _Index) -> dict[KnownPlace, str]:
     return villages if len(villages) == 1 else {}
 
 
+def settle_request_place(context: Context, request: HelpRequest) -> tuple[KnownPlace, ...]:
+    """Resolve the request's place against the imported villages (the farmer's words stay
+    in `place`); return the choices when the name fits several."""
+    if request.village:
+        return ()
+    book = place_book(session=context.session)
+    found = [
+        find_places(source, book)
+        for source in (request.text, request.place, context.farmer.place)
+        if source
+    ]
+    # A village beats a choice of villages, which beats a township alone.
+    village = next((f for f in found if f.resolved and f.resolved.village), None)
+    choice = next((f for f in found if len(f.places) > 1), None)
+    township = next((f for f in found if f.resolved), None)
+    best = village or choice or township
+    if best is None:
+        return ()
+    request.place = request.place or best.words
+    if best.resolved is None:
+        return best.places
+    request.village = best.resolved.village or None
+    request.township = best.resolved.township or None
+    return ()
+    book = place_book(session=context.session)
+    for source in (request.place, request.text, context.farmer.place):
+        found = find_places(source or "", book)
+        if found.resolved is not None:
+            request.village = found.resolved.village or None
+            request.township = found.resolved.township or None
+            request.place = request.place or found.words
+            return ()
+        if found.places:
+            request.place = request.place or found.words
+            return found.places
+    return ()
+
+
 def choices_text(places: tuple[KnownPlace, ...]) -> str:
     """`1 新庄村（彭堡镇） 2 新庄村（头营镇）`: the choices for an ambiguous name."""
     return " ".join(
@@ -165,8 +204,6 @@ def pick_choice(answer: str, places: tuple[KnownPlace, ...]) -> KnownPlace | Non
 def resolve_pending_places(session: Session) -> int:
     """Resolve again the requests whose place matched nothing (after a places import);
     return how many now have a village or township."""
-    from models.experts import place_book
-
     book = place_book(session=session)
     unresolved = session.exec(
         select(HelpRequest).where(
