@@ -46,7 +46,12 @@ def phone_digits(text: str) -> str | None:
 
 
 def find_phones(text: str) -> Iterator[tuple[int, int, str]]:
-    """Every phone number in a text, as (start, end, digits).
+    """Every phone number in a text, as (start, end, digits), in the order written."""
+    yield from sorted(_find_phones(text))
+
+
+def _find_phones(text: str) -> Iterator[tuple[int, int, str]]:
+    """Phone numbers in a text, spoken ones first.
 
     Within a run of digit groups, the first stretch of consecutive groups that makes a
     number is taken, then the search goes on after it: two numbers side by side, or a

@@ -24,6 +24,7 @@ from tests.wechat_client import FakeWeChat, post
 FUZZ = settings(
     max_examples=400,
     deadline=None,
+    derandomize=True,  # the same 400 requests in every run: CI never depends on luck
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 # Every name a page reads from its query or form (see bot/web/params.py for their types).
@@ -108,7 +109,7 @@ def test_no_page_answers_500_to_hostile_input(
     app, admin, expert, shared = visitors
     routes = pages(app)
     assert len(routes) > 30
-    answers: collections.Counter[int] = collections.Counter()
+    answers: collections.Counter[int | str] = collections.Counter()
 
     @FUZZ
     @given(
@@ -138,13 +139,15 @@ def test_no_page_answers_500_to_hostile_input(
             response = who.get(url, query_string=fields or None)
         else:
             response = who.post(url, data=fields)
-        answers[response.status_code] += 1
+        signed_out = response.status_code == 302 and "/login" in response.headers["Location"]
+        answers["sign-in" if signed_out else response.status_code] += 1
         assert response.status_code < 500, (method, url, fields, response.status_code)
 
     one_request()
-    print(f"\nanswers by status: {dict(sorted(answers.items()))}")
-    # The fuzz reached the views, not only the sign-in page or a refusal.
-    assert answers[200] >= sum(answers.values()) // 5, answers
+    print(f"\nanswers by status: {dict(answers)}")
+    # Most requests reached a view, not only the sign-in page or the workbench's gate.
+    reached = sum(answers.values()) - answers["sign-in"] - answers[403]
+    assert reached >= sum(answers.values()) // 2, answers
 
 
 def test_three_hostile_requests_without_signing_in_get_clear_answers(app: Flask) -> None:
