@@ -98,14 +98,27 @@ def parse_xml(body: bytes) -> dict[str, Any]:
     if not isinstance(fields, dict):
         raise ProtocolError(400, "empty <xml> element")
     for name, value in fields.items():
-        if name != "SubscribeMsgPopupEvent" and not (value is None or isinstance(value, str)):
+        if name in SCALAR_FIELDS and not (value is None or isinstance(value, str)):
             raise ProtocolError(400, f"field {name} is repeated or nested")
         if nesting_depth(value) > MAX_NESTING:
             raise ProtocolError(400, f"field {name} is nested deeper than {MAX_NESTING} levels")
     return fields
 
 
-MAX_NESTING = 4  # WeChat's own nested fields go 3 deep (SubscribeMsgPopupEvent/List/…)
+# WeChat's nested fields (SendPicsInfo/PicList/item/PicMd5Sum, PublishEventInfo/
+# article_detail/item/…) go four or five levels deep; more is not WeChat.
+MAX_NESTING = 6
+# Fields farmhelp reads as one text: repeated or nested, the push is malformed. Every
+# other field may nest (menu events, subscription and publishing reports) and is
+# stored with its whole structure.
+SCALAR_FIELDS = frozenset(
+    {
+        "ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "MsgID", "Event",
+        "EventKey", "Content", "MediaId", "ThumbMediaId", "Format", "Recognition", "PicUrl",
+        "Location_X", "Location_Y", "Scale", "Label", "Url", "Title", "Description",
+        "Latitude", "Longitude", "Precision", "Encrypt", "Status",
+    }
+)  # fmt: skip
 
 
 def nesting_depth(value: Any) -> int:

@@ -60,9 +60,40 @@ def handle_menu_click(context: Context, inbound: Inbound) -> str:
     return texts.HELP
 
 
-@handles("event:view", "event:templatesendjobfinish")
+@handles(
+    "event:pic_sysphoto",
+    "event:pic_photo_or_album",
+    "event:pic_weixin",
+    "event:location_select",
+    "event:scancode_push",
+)
+def handle_menu_pick(context: Context, inbound: Inbound) -> None:
+    """A photo or location chosen from the menu: WeChat sends it next as a message of its
+    own, which opens or continues the request; the event itself adds nothing."""
+
+
+@handles("event:scancode_waitmsg")
+def handle_menu_scan(context: Context, inbound: Inbound) -> str:
+    """A code scanned from the menu, waiting for our answer: say how to ask for help."""
+    return texts.HELP
+
+
+@handles(
+    "event:*",
+    "event:view",
+    "event:view_miniprogram",
+    "event:templatesendjobfinish",
+    "event:masssendjobfinish",
+    "event:publishjobfinish",
+    "event:subscribe_msg_popup_event",
+    "event:subscribe_msg_change_event",
+    "event:subscribe_msg_sent_event",
+    "event:kf_create_session",
+    "event:kf_close_session",
+    "event:kf_switch_session",
+)
 def handle_silent_event(context: Context, inbound: Inbound) -> None:
-    """Events that only need to be logged."""
+    """Reports from WeChat and events no person waits on: stored, answered `success`."""
 
 
 @handles("unknown")

@@ -60,5 +60,7 @@ def handles(*kinds: str) -> Callable[[Handler], Handler]:
 
 def find_handler(inbound: Inbound) -> Handler:
     """Return the handler for this push, or the one for anything unknown."""
-    kind = f"event:{inbound.event}" if inbound.msg_type == "event" else inbound.msg_type
-    return _HANDLERS.get(kind) or _HANDLERS["unknown"]
+    if inbound.msg_type == "event":
+        # An event nobody handles is a report from WeChat, not a person waiting.
+        return _HANDLERS.get(f"event:{inbound.event}") or _HANDLERS["event:*"]
+    return _HANDLERS.get(inbound.msg_type) or _HANDLERS["unknown"]

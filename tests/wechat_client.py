@@ -101,7 +101,10 @@ class FakeWeChat:
 
     def envelope(self, fields: dict[str, Any]) -> tuple[dict[str, str], bytes]:
         """Return (query, body) for a push, encrypted when in safe mode."""
-        plain = to_xml(fields)
+        return self.envelope_xml(to_xml(fields))
+
+    def envelope_xml(self, plain: bytes) -> tuple[dict[str, str], bytes]:
+        """Return (query, body) for a push written as XML, encrypted when in safe mode."""
         if not self.safe_mode:
             return self.query(), plain
         encrypted = aes_encrypt(plain, self.aes_key, self.app_id)

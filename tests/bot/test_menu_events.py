@@ -1,0 +1,142 @@
+"""Menu events and WeChat's reports, in the shapes WeChat documents (nested elements
+included): every one is answered 200, stored once, and a retry gets the same answer.
+
+The samples follow the examples of WeChat's 自定义菜单事件推送, 订阅通知事件推送,
+群发结果 and 发布结果 documentation, as the public SDKs' tests carry them.
+"""
+
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from handlers import texts
+from models.tables import HelpRequest, Message
+from tests.wechat_client import FakeWeChat, reply_text
+
+HEAD = (
+    "<xml><ToUserName><![CDATA[gh_farmhelp_test]]></ToUserName>"
+    "<FromUserName><![CDATA[{openid}]]></FromUserName><CreateTime>{time}</CreateTime>"
+    "<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event>"
+)
+SAMPLES = {
+    "pic_photo_or_album": "<EventKey><![CDATA[photo]]></EventKey><SendPicsInfo><Count>2</Count>"
+    "<PicList><item><PicMd5Sum><![CDATA[5a75aaca956d97be686719218f275c6b]]></PicMd5Sum></item>"
+    "<item><PicMd5Sum><![CDATA[1b5f7c23b5bf75682a53e7b6d163e185]]></PicMd5Sum></item>"
+    "</PicList></SendPicsInfo>",
+    "pic_sysphoto": "<EventKey><![CDATA[6]]></EventKey><SendPicsInfo><Count>1</Count><PicList>"
+    "<item><PicMd5Sum><![CDATA[1b5f7c23b5bf75682a53e7b6d163e185]]></PicMd5Sum></item>"
+    "</PicList></SendPicsInfo>",
+    "pic_weixin": "<EventKey><![CDATA[6]]></EventKey><SendPicsInfo><Count>1</Count><PicList>"
+    "<item><PicMd5Sum><![CDATA[5a75aaca956d97be686719218f275c6b]]></PicMd5Sum></item>"
+    "</PicList></SendPicsInfo>",
+    "location_select": "<EventKey><![CDATA[where]]></EventKey><SendLocationInfo>"
+    "<Location_X><![CDATA[32.2]]></Location_X><Location_Y><![CDATA[105.1]]></Location_Y>"
+    "<Scale><![CDATA[15]]></Scale><Label><![CDATA[青川县木鱼镇石坝村]]></Label>"
+    "<Poiname><![CDATA[]]></Poiname></SendLocationInfo>",
+    "scancode_push": "<EventKey><![CDATA[scan]]></EventKey><ScanCodeInfo>"
+    "<ScanType><![CDATA[qrcode]]></ScanType><ScanResult><![CDATA[1]]></ScanResult>"
+    "</ScanCodeInfo>",
+    "scancode_waitmsg": "<EventKey><![CDATA[scan]]></EventKey><ScanCodeInfo>"
+    "<ScanType><![CDATA[qrcode]]></ScanType><ScanResult><![CDATA[2]]></ScanResult>"
+    "</ScanCodeInfo>",
+    "subscribe_msg_popup_event": "<SubscribeMsgPopupEvent><List>"
+    "<TemplateId><![CDATA[VRR0UEO9VJOLs0MHlU0OilqX6MVFDwH3_3gz3Oc0NIc]]></TemplateId>"
+    "<SubscribeStatusString><![CDATA[accept]]></SubscribeStatusString>"
+    "<PopupScene>2</PopupScene></List><List>"
+    "<TemplateId><![CDATA[9nLIlbOQZC5Y89AZteFEux3WCXRRRG5Wfzkpssu4bLI]]></TemplateId>"
+    "<SubscribeStatusString><![CDATA[reject]]></SubscribeStatusString>"
+    "<PopupScene>2</PopupScene></List></SubscribeMsgPopupEvent>",
+    "subscribe_msg_change_event": "<SubscribeMsgChangeEvent><List>"
+    "<TemplateId><![CDATA[VRR0UEO9VJOLs0MHlU0OilqX6MVFDwH3_3gz3Oc0NIc]]></TemplateId>"
+    "<SubscribeStatusString><![CDATA[reject]]></SubscribeStatusString></List>"
+    "</SubscribeMsgChangeEvent>",
+    "subscribe_msg_sent_event": "<SubscribeMsgSentEvent><List>"
+    "<TemplateId><![CDATA[VRR0UEO9VJOLs0MHlU0OilqX6MVFDwH3_3gz3Oc0NIc]]></TemplateId>"
+    "<MsgID>1700827132819554304</MsgID><ErrorCode>0</ErrorCode>"
+    "<ErrorStatus><![CDATA[success]]></ErrorStatus></List></SubscribeMsgSentEvent>",
+    "MASSSENDJOBFINISH": "<MsgID>1988</MsgID><Status><![CDATA[sendsuccess]]></Status>"
+    "<TotalCount>100</TotalCount><FilterCount>80</FilterCount><SentCount>75</SentCount>"
+    "<ErrorCount>5</ErrorCount><CopyrightCheckResult><Count>1</Count><ResultList><item>"
+    "<ArticleIdx>1</ArticleIdx><UserDeclareState>0</UserDeclareState>"
+    "<AuditState>2</AuditState><OriginalArticleUrl><![CDATA[Url_1]]></OriginalArticleUrl>"
+    "<OriginalArticleType>1</OriginalArticleType><CanReprint>1</CanReprint>"
+    "<NeedReplaceContent>1</NeedReplaceContent><NeedShowReprintSource>1</NeedShowReprintSource>"
+    "</item></ResultList><CheckState>2</CheckState></CopyrightCheckResult>"
+    "<ArticleUrlResult><Count>1</Count><ResultList><item><ArticleIdx>1</ArticleIdx>"
+    "<ArticleUrl><![CDATA[Url]]></ArticleUrl></item></ResultList></ArticleUrlResult>",
+    "PUBLISHJOBFINISH": "<PublishEventInfo><publish_id>2247503051</publish_id>"
+    "<publish_status>0</publish_status><article_id><![CDATA[b5O2OUs25HBxRceL7hfReg-U9Qfe]]>"
+    "</article_id><article_detail><count>1</count><item><idx>1</idx>"
+    "<article_url><![CDATA[ARTICLE_URL]]></article_url></item></article_detail>"
+    "</PublishEventInfo>",
+    "kf_create_session": "<KfAccount><![CDATA[test1@test]]></KfAccount>",
+    "qualification_verify_success": "<ExpiredTime>1442401156</ExpiredTime>",
+}
+ANSWERED_FOR_A_PERSON = {"scancode_waitmsg": texts.HELP}
+# Where each sample's nested structure is, to check it is stored whole.
+NESTED = {
+    "pic_photo_or_album": ("SendPicsInfo", "PicList", "item", 1, "PicMd5Sum"),
+    "pic_sysphoto": ("SendPicsInfo", "PicList", "item", "PicMd5Sum"),
+    "pic_weixin": ("SendPicsInfo", "Count"),
+    "location_select": ("SendLocationInfo", "Label"),
+    "scancode_push": ("ScanCodeInfo", "ScanResult"),
+    "scancode_waitmsg": ("ScanCodeInfo", "ScanType"),
+    "subscribe_msg_popup_event": ("SubscribeMsgPopupEvent", "List", 1, "SubscribeStatusString"),
+    "subscribe_msg_change_event": ("SubscribeMsgChangeEvent", "List", "SubscribeStatusString"),
+    "subscribe_msg_sent_event": ("SubscribeMsgSentEvent", "List", "ErrorStatus"),
+    "MASSSENDJOBFINISH": ("CopyrightCheckResult", "ResultList", "item", "AuditState"),
+    "PUBLISHJOBFINISH": ("PublishEventInfo", "article_detail", "item", "article_url"),
+    "kf_create_session": ("KfAccount",),
+    "qualification_verify_success": ("ExpiredTime",),
+}
+
+
+def push(client: FlaskClient, wechat: FakeWeChat, xml: str) -> tuple[int, str]:
+    query, body = wechat.envelope_xml(xml.encode())
+    response = client.post("/wechat", query_string=query, data=body)
+    if response.status_code != 200 or response.data == b"success":
+        return response.status_code, response.get_data(as_text=True)
+    return 200, reply_text(wechat, response)
+
+
+@pytest.mark.parametrize("event", list(SAMPLES))
+def test_every_documented_event_is_stored_and_answered(
+    event: str, client: FlaskClient, wechat: FakeWeChat, engine: Engine
+) -> None:
+    openid = f"farmer-{event.lower()}"[:60]
+    xml = HEAD.format(openid=openid, time=1700000000, event=event) + SAMPLES[event] + "</xml>"
+    first = push(client, wechat, xml)
+    again = push(client, wechat, xml)  # WeChat's retry of the same push
+    assert first[0] == 200, first
+    assert again == first
+    assert first[1] == ANSWERED_FOR_A_PERSON.get(event, "success")
+    with Session(engine) as session:
+        stored = session.exec(select(Message).where(Message.openid == openid)).all()
+        opened = session.exec(select(HelpRequest)).all()
+    incoming = [m for m in stored if m.direction == "in"]
+    assert (
+        len(incoming) == 1 and incoming[0].dedupe_key == f"evt:{openid}:1700000000:{event.lower()}"
+    )
+    assert opened == []  # a report or a menu tap opens no request by itself
+    kept: object = incoming[0].payload
+    for step in NESTED[event]:  # the nested elements are kept whole
+        kept = kept[step]  # type: ignore[index]
+    assert isinstance(kept, str) and kept
+
+
+def test_a_photo_chosen_from_the_menu_opens_one_request_with_the_photo(
+    client: FlaskClient, wechat: FakeWeChat, engine: Engine
+) -> None:
+    xml = HEAD.format(openid="farmer-menu", time=1700000100, event="pic_photo_or_album")
+    assert push(client, wechat, xml + SAMPLES["pic_sysphoto"] + "</xml>") == (200, "success")
+    query, body = wechat.envelope(
+        wechat.message("farmer-menu", "image", PicUrl="http://p", MediaId="menu-photo")
+    )
+    reply = reply_text(wechat, client.post("/wechat", query_string=query, data=body))
+    assert "求助编号" in reply
+    with Session(engine) as session:
+        opened = session.exec(select(HelpRequest)).all()
+    assert len(opened) == 1
