@@ -414,6 +414,17 @@ def staff() -> None:
     """Staff accounts for the console (/console/)."""
 
 
+def _read_password(from_stdin: bool, prompt: str) -> str:
+    """A staff password from standard input or asked for twice; at least 10 characters."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    if len(password) < 10:
+        raise click.ClickException("the password needs at least 10 characters")
+    return password
+
+
 @staff.command("add")
 @click.argument("username")
 @click.option(
@@ -433,12 +444,7 @@ def staff_add(username: str, role: str, password_stdin: bool) -> None:
     from models.staff import get_staff, record_audit
     from models.tables import StaffUser, utcnow
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
-    if len(password) < 10:
-        raise click.ClickException("the password needs at least 10 characters")
+    password = _read_password(password_stdin, "password")
     with _database() as (settings, session):
         if get_staff(session=session, username=username) is not None:
             raise click.ClickException(f"{username!r} exists already")
@@ -506,12 +512,7 @@ def staff_password(username: str, password_stdin: bool) -> None:
     from models.staff import end_staff_sessions, get_staff, record_audit
     from models.tables import utcnow
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = click.prompt("new password", hide_input=True, confirmation_prompt=True)
-    if len(password) < 10:
-        raise click.ClickException("the password needs at least 10 characters")
+    password = _read_password(password_stdin, "new password")
     with _database() as (_settings, session):
         user = get_staff(session=session, username=username)
         if user is None:

@@ -56,6 +56,27 @@ def hung_listener() -> Iterator[str]:
         listener.close()
 
 
+def post_chunked(base: str, query: dict[str, str], body: bytes) -> int:
+    """POST a body to /wechat in 16 KiB chunks (Transfer-Encoding: chunked); return the status."""
+    import http.client
+
+    host, port = base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.putrequest("POST", "/wechat?" + "&".join(f"{k}={v}" for k, v in query.items()))
+    connection.putheader("Transfer-Encoding", "chunked")
+    connection.endheaders()
+    try:
+        for start in range(0, len(body), 16_384):
+            chunk = body[start : start + 16_384]
+            connection.send(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+        connection.send(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server may hang up as soon as the limit is passed
+    status = connection.getresponse().status
+    connection.close()
+    return status
+
+
 def server_env(database_url: str, instance_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FARMHELP_", "WECHAT_"))}
     env.update(

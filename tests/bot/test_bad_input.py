@@ -3,7 +3,6 @@ refuses what it cannot store (400) and what is too large however it is sent (413
 
 from __future__ import annotations
 
-import http.client
 import io
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from models.tables import DutyShift, Message, Place
 from tests.bot.test_console import add_staff, csrf_of, sign_in
 from tests.bot.test_faults import gunicorn
 from tests.queries import rows
-from tests.servers import server_env
+from tests.servers import post_chunked, server_env
 from tests.wechat_client import FakeWeChat, to_xml
 
 HUGE_CELL = "长" * (2 * 1024 * 1024 // 3)  # about 2 MB in UTF-8
@@ -102,21 +101,7 @@ def test_a_chunked_body_over_the_limit_is_413_under_gunicorn(
     valid = to_xml(plain_wechat.text("chunky", "玉米"))
     body = valid + b" " * 100_000  # still valid XML when cut at 64 KiB
     with gunicorn(env, tmp_path / "web.log", workers=1) as (base, _master):
-        host, port = base.removeprefix("http://").split(":")
-        query = "&".join(f"{k}={v}" for k, v in plain_wechat.query().items())
-        connection = http.client.HTTPConnection(host, int(port), timeout=10)
-        connection.putrequest("POST", f"/wechat?{query}")
-        connection.putheader("Transfer-Encoding", "chunked")
-        connection.endheaders()
-        try:
-            for start in range(0, len(body), 16_384):
-                chunk = body[start : start + 16_384]
-                connection.send(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
-            connection.send(b"0\r\n\r\n")
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server may hang up as soon as the limit is passed
-        status = connection.getresponse().status
-        connection.close()
+        status = post_chunked(base, plain_wechat.query(), body)
     assert status == 413
     stored = [m for m in rows_of(database_url) if m.openid == "chunky"]
     assert stored == []

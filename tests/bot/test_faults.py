@@ -320,26 +320,35 @@ def test_scheduler_killed_mid_delivery(
 def test_database_connections_cut_under_load(
     tmp_path: Path, fake_api: FakeWeChatAPI, plain_wechat: FakeWeChat
 ) -> None:
-    with own_postgres_database("farmhelp_faults") as (url, admin):
+    with cuttable_stack("farmhelp_faults", tmp_path, fake_api) as (env, engine, cut):
+        pushes = the_pushes(plain_wechat, "pg")
+        with (
+            gunicorn(env, tmp_path / "web.log") as (base, _master),
+            scheduler(env, tmp_path / "scheduler.log"),
+        ):
+            resends, terminated = while_sending(base, plain_wechat, pushes, cut, times=8)
+            terminated += cut()
+            print(
+                f"\ninjected: {terminated} PostgreSQL backends terminated while"
+                f" {len(pushes)} pushes flowed; resends after no answer: {resends}"
+            )
+            print(check_invariants(engine, pushes, fake_api))
+        assert terminated >= 3
+
+
+@contextmanager
+def cuttable_stack(
+    prefix: str, tmp_path: Path, fake_api: FakeWeChatAPI
+) -> Iterator[tuple[dict[str, str], Engine, Callable[[], int]]]:
+    """A PostgreSQL database of its own with the test county: yield the servers'
+    environment, the checker's engine and a function that terminates its backends."""
+    with own_postgres_database(prefix) as (url, admin):
         # The checker's own connections are cut too: it pings each before use.
         engine = make_engine(url, pool_pre_ping=True)
         try:
             env = server_env(url, tmp_path / "instance", WECHAT_API_BASE_URL=fake_api.base_url)
             import_roster(env, tmp_path, utcnow())
-            pushes = the_pushes(plain_wechat, "pg")
-            cut = cut_connections(admin, url.rsplit("/", 1)[1])
-            with (
-                gunicorn(env, tmp_path / "web.log") as (base, _master),
-                scheduler(env, tmp_path / "scheduler.log"),
-            ):
-                resends, terminated = while_sending(base, plain_wechat, pushes, cut, times=8)
-                terminated += cut()
-                print(
-                    f"\ninjected: {terminated} PostgreSQL backends terminated while"
-                    f" {len(pushes)} pushes flowed; resends after no answer: {resends}"
-                )
-                print(check_invariants(engine, pushes, fake_api))
-            assert terminated >= 3
+            yield env, engine, cut_connections(admin, url.rsplit("/", 1)[1])
         finally:
             engine.dispose()
 
@@ -420,27 +429,20 @@ def test_database_connections_cut_during_delivery(
 ) -> None:
     """Backends are terminated while the scheduler's calls to WeChat are in flight:
     each outcome is recorded on a fresh connection, so nothing is sent twice."""
-    with own_postgres_database("farmhelp_delivery_cut") as (url, admin):
-        engine = make_engine(url, pool_pre_ping=True)
-        try:
-            env = server_env(url, tmp_path / "instance", WECHAT_API_BASE_URL=fake_api.base_url)
-            import_roster(env, tmp_path, utcnow())
-            pushes = the_pushes(plain_wechat, "deliver")
-            cut = cut_connections(admin, url.rsplit("/", 1)[1])
-            with gunicorn(env, tmp_path / "web.log") as (base, _master):
-                send_like_wechat(base, plain_wechat, pushes)
-                fake_api.delay = 0.3  # every call is in flight for a while when the cut comes
-                terminated = 0
-                with scheduler(env, tmp_path / "scheduler.log"):
-                    for step in range(1, 7):
-                        fake_api.wait_for(lambda api, n=step: len(api.sent()) >= 3 * n, timeout=60)
-                        terminated += cut()
-                    fake_api.delay = 0.0
-                    print(
-                        f"\ninjected: {terminated} PostgreSQL backends terminated while the"
-                        " scheduler's calls to WeChat were in flight"
-                    )
-                    print(check_invariants(engine, pushes, fake_api))
-            assert terminated >= 6
-        finally:
-            engine.dispose()
+    with cuttable_stack("farmhelp_delivery_cut", tmp_path, fake_api) as (env, engine, cut):
+        pushes = the_pushes(plain_wechat, "deliver")
+        with gunicorn(env, tmp_path / "web.log") as (base, _master):
+            send_like_wechat(base, plain_wechat, pushes)
+            fake_api.delay = 0.3  # every call is in flight for a while when the cut comes
+            terminated = 0
+            with scheduler(env, tmp_path / "scheduler.log"):
+                for step in range(1, 7):
+                    fake_api.wait_for(lambda api, n=step: len(api.sent()) >= 3 * n, timeout=60)
+                    terminated += cut()
+                fake_api.delay = 0.0
+                print(
+                    f"\ninjected: {terminated} PostgreSQL backends terminated while the"
+                    " scheduler's calls to WeChat were in flight"
+                )
+                print(check_invariants(engine, pushes, fake_api))
+        assert terminated >= 6

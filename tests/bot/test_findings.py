@@ -317,33 +317,17 @@ def test_doctype_after_a_long_comment_is_refused(
 def test_chunked_body_over_the_limit_is_413_through_the_real_server(
     database_url: str, tmp_path: Path, plain_wechat: FakeWeChat
 ) -> None:
-    import http.client
-
-    from tests.servers import serve_process, server_env
+    from tests.servers import post_chunked, serve_process, server_env
 
     with serve_process(server_env(database_url, tmp_path / "instance"), tmp_path / "s.log") as (
         base,
         _,
     ):
-        host, port = base.removeprefix("http://").split(":")
         valid = to_xml(plain_wechat.text("chunky", "玉米"))
         body = valid + b"<!--" + b"x" * 300_000 + b"-->"
-        query = "&".join(f"{k}={v}" for k, v in plain_wechat.query().items())
-        connection = http.client.HTTPConnection(host, int(port), timeout=10)
         started = time.monotonic()
-        connection.putrequest("POST", f"/wechat?{query}")
-        connection.putheader("Transfer-Encoding", "chunked")
-        connection.endheaders()
-        try:
-            for start in range(0, len(body), 16_384):
-                chunk = body[start : start + 16_384]
-                connection.send(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
-            connection.send(b"0\r\n\r\n")
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server may hang up as soon as the limit is passed
-        status = connection.getresponse().status
+        status = post_chunked(base, plain_wechat.query(), body)
         elapsed = time.monotonic() - started
-        connection.close()
     assert status == 413 and elapsed < 5
     engine_rows = _messages(database_url)
     assert not [m for m in engine_rows if m.openid == "chunky"]

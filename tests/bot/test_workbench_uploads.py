@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import Engine
@@ -32,22 +34,30 @@ def phone_photo(width: int = 3000, height: int = 2250) -> bytes:
     return out.getvalue()
 
 
+Case = Callable[[str], tuple[str, FlaskClient]]
+
+
+@pytest.fixture
 def accepted_by_wang(
     app: Any,
     client: FlaskClient,
-    wechat: FakeWeChat,
+    plain_wechat: FakeWeChat,
     engine: Engine,
     api: WeChatAPI,
     fake_api: FakeWeChatAPI,
-    farmer: str,
-) -> tuple[str, FlaskClient]:
-    code = ask(client, wechat, farmer, PEPPER)
-    deliver_outbox(engine=engine, sender=api, now=utcnow())
-    wang, form = accept_form(app, fake_api, code)
-    assert "已接单" in wang.post(f"/w/r/{code}/act", data=form, follow_redirects=True).get_data(
-        as_text=True
-    )
-    return code, wang
+    county: None,
+) -> Case:
+    """A farmer's pepper request, accepted by 王植保 on the workbench: (code, his client)."""
+
+    def open_case(farmer: str) -> tuple[str, FlaskClient]:
+        code = ask(client, plain_wechat, farmer, PEPPER)
+        deliver_outbox(engine=engine, sender=api, now=utcnow())
+        wang, form = accept_form(app, fake_api, code)
+        accepted = wang.post(f"/w/r/{code}/act", data=form, follow_redirects=True)
+        assert "已接单" in accepted.get_data(as_text=True)
+        return code, wang
+
+    return open_case
 
 
 def prescription_form(page: str, diagnosis: str, **files: Any) -> dict[str, Any]:
@@ -71,16 +81,12 @@ def visit_photos(engine: Engine) -> list[MediaFile]:
 
 
 def test_an_expert_who_does_not_hold_the_request_cannot_write_its_prescription(
-    app: Any,
-    client: FlaskClient,
-    plain_wechat: FakeWeChat,
+    accepted_by_wang: Case,
     engine: Engine,
-    api: WeChatAPI,
-    fake_api: FakeWeChatAPI,
+    app: Any,
     settings: Settings,
-    county: None,
 ) -> None:
-    code, wang = accepted_by_wang(app, client, plain_wechat, engine, api, fake_api, "farmer-p1")
+    code, wang = accepted_by_wang("farmer-p1")
     page = wang.get(f"/w/r/{code}").get_data(as_text=True)
     wang.post(f"/w/r/{code}/act", data=prescription_form(page, "辣椒疫病"), follow_redirects=True)
     # 李植保 was offered it too and opened it then; he lost the board but may still open it.
@@ -115,15 +121,10 @@ def test_an_expert_who_does_not_hold_the_request_cannot_write_its_prescription(
 
 
 def test_phone_photos_of_several_megabytes_are_kept_shrunk(
-    app: Any,
-    client: FlaskClient,
-    plain_wechat: FakeWeChat,
+    accepted_by_wang: Case,
     engine: Engine,
-    api: WeChatAPI,
-    fake_api: FakeWeChatAPI,
-    county: None,
 ) -> None:
-    code, wang = accepted_by_wang(app, client, plain_wechat, engine, api, fake_api, "farmer-p2")
+    code, wang = accepted_by_wang("farmer-p2")
     big = phone_photo()
     assert len(big) > 2 * 1024 * 1024
     page = wang.get(f"/w/r/{code}").get_data(as_text=True)
@@ -145,15 +146,10 @@ def test_phone_photos_of_several_megabytes_are_kept_shrunk(
 
 
 def test_a_refused_photo_keeps_what_was_typed_and_does_nothing(
-    app: Any,
-    client: FlaskClient,
-    plain_wechat: FakeWeChat,
+    accepted_by_wang: Case,
     engine: Engine,
-    api: WeChatAPI,
-    fake_api: FakeWeChatAPI,
-    county: None,
 ) -> None:
-    code, wang = accepted_by_wang(app, client, plain_wechat, engine, api, fake_api, "farmer-p3")
+    code, wang = accepted_by_wang("farmer-p3")
     page = wang.get(f"/w/r/{code}").get_data(as_text=True)
     form = prescription_form(
         page,
@@ -172,15 +168,10 @@ def test_a_refused_photo_keeps_what_was_typed_and_does_nothing(
 
 
 def test_a_body_over_the_workbench_limit_gets_a_page_that_says_what_fits(
-    app: Any,
-    client: FlaskClient,
-    plain_wechat: FakeWeChat,
+    accepted_by_wang: Case,
     engine: Engine,
-    api: WeChatAPI,
-    fake_api: FakeWeChatAPI,
-    county: None,
 ) -> None:
-    code, wang = accepted_by_wang(app, client, plain_wechat, engine, api, fake_api, "farmer-p4")
+    code, wang = accepted_by_wang("farmer-p4")
     page = wang.get(f"/w/r/{code}").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token is not None
@@ -208,15 +199,10 @@ def test_a_body_over_the_workbench_limit_gets_a_page_that_says_what_fits(
 
 
 def test_a_double_tapped_prescription_stores_its_photos_once(
-    app: Any,
-    client: FlaskClient,
-    plain_wechat: FakeWeChat,
+    accepted_by_wang: Case,
     engine: Engine,
-    api: WeChatAPI,
-    fake_api: FakeWeChatAPI,
-    county: None,
 ) -> None:
-    code, wang = accepted_by_wang(app, client, plain_wechat, engine, api, fake_api, "farmer-p5")
+    code, wang = accepted_by_wang("farmer-p5")
     page = wang.get(f"/w/r/{code}").get_data(as_text=True)
     photo = phone_photo(800, 600)
     replies = []
