@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +20,7 @@ from sqlmodel import Session, select
 from bot.cli import main
 from bot.wechat_api import WeChatAPI
 from models.search import index_pending
-from models.tables import AuditEvent, Expert, HelpRequest, Offer, utcnow
+from models.tables import AuditEvent, Expert, HelpRequest, MediaFile, Offer, utcnow
 from scheduler.media import fetch_due_media
 from scheduler.outbox import deliver_outbox
 from tests.fake_wechat_api import FakeWeChatAPI
@@ -365,7 +366,12 @@ def test_an_idle_session_expires(signed_in: Callable[[str], FlaskClient]) -> Non
     assert response.status_code == 302 and response.headers["Location"].startswith("/console/login")
 
 
-def test_voice_notes_play_when_the_browser_can_and_download_otherwise(
+# One second of AMR-NB as WeChat sends it: the magic line, then 50 frames of 12.2 kbit/s
+# (mode 7: a 0x3C header byte and 31 bytes of speech bits).
+AMR_SECOND = b"#!AMR\n" + (b"\x3c" + bytes(31)) * 50
+
+
+def test_voice_notes_are_kept_as_sent_and_play_as_mp3(
     signed_in: Callable[[str], FlaskClient],
     client: FlaskClient,
     plain_wechat: FakeWeChat,
@@ -375,18 +381,31 @@ def test_voice_notes_play_when_the_browser_can_and_download_otherwise(
     settings: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import shutil
-
-    fake_api.media["v-amr"] = (b"#!AMR\n" + b"\x00" * 32, "audio/amr")
+    fake_api.media["v-amr"] = (AMR_SECOND, "audio/amr")
     fake_api.media["v-mp3"] = (b"ID3" + b"\x00" * 32, "audio/mpeg")
     for media_id in ("v-amr", "v-mp3"):
         voice = plain_wechat.message("farmer-v", "voice", MediaId=media_id, Format="amr")
         post(client, plain_wechat, voice)
     fetch_due_media(engine=engine, source=api, media_dir=settings.media_dir, now=utcnow())
-    monkeypatch.setattr(shutil, "which", lambda name: None)  # no ffmpeg on this host
-    page = signed_in("viewer1").get("/console/farmers/1").get_data(as_text=True)
-    assert page.count("<audio") == 1  # only the MP3 plays in a browser
-    assert "浏览器放不了" in page and page.count("下载语音") == 2
+    viewer = signed_in("viewer1")
+    page = viewer.get("/console/farmers/1").get_data(as_text=True)
+    assert page.count("<audio") == 2 and "浏览器放不了" not in page
+    with Session(engine) as session:
+        amr = session.exec(select(MediaFile).where(MediaFile.media_id == "v-amr")).one()
+    with viewer.get(f"/console/media/{amr.id}?play=1") as played:
+        assert played.status_code == 200 and played.mimetype == "audio/mpeg"
+        mp3 = played.get_data()
+    assert mp3[:3] == b"ID3" or (mp3[0] == 0xFF and mp3[1] & 0xE0 == 0xE0), mp3[:8]
+    assert len(mp3) > 1000  # a second of sound, not an empty container
+    stored = Path(str(amr.path))
+    assert stored.read_bytes() == AMR_SECOND  # the original is kept as the farmer sent it
+    assert stored.with_suffix(".mp3").read_bytes() == mp3  # converted once, beside it
+
+    # Without a converter the page says so and offers the download instead.
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", "/nonexistent/ffmpeg")
+    stored.with_suffix(".mp3").unlink()
+    page = viewer.get("/console/farmers/1").get_data(as_text=True)
+    assert page.count("<audio") == 1 and "浏览器放不了" in page
 
 
 @pytest.mark.usefixtures("county")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from sqlmodel import col, select
 from werkzeug.wrappers import Response
 
 from bot.imports import SPECIALTY_NAMES, split_values
+from bot.voice import can_play, playable_voice
 from bot.web import params
 from bot.web.auth import requires
 from bot.web.console import audit, audit_read, bp, changing, done, policy, reading, refused
@@ -20,8 +19,6 @@ from handlers.routing import deactivate_expert
 from models.console import timeline
 from models.experts import get_team
 from models.tables import DutyShift, Expert, Farmer, HelpRequest, MediaFile, Team, utcnow
-
-BROWSER_AUDIO = ("audio/mpeg", "audio/mp3", "audio/ogg", "audio/wav", "audio/x-wav", "audio/aac")
 
 
 @bp.get("/farmers/<int:farmer_id>")
@@ -89,28 +86,9 @@ def show_media(media_id: int) -> Response:
     )
 
 
-def playable_voice(path: Path, content_type: str) -> Path | None:
-    """An MP3 of a voice note a browser can play (made once with ffmpeg), or None."""
-    if content_type in BROWSER_AUDIO:
-        return path
-    converted = path.with_suffix(".mp3")
-    if converted.is_file():
-        return converted
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        return None
-    result = subprocess.run(
-        [ffmpeg, "-loglevel", "error", "-y", "-i", str(path), str(converted)],
-        capture_output=True,
-        timeout=30,
-        check=False,
-    )
-    return converted if result.returncode == 0 and converted.is_file() else None
-
-
 def voice_playable(media: MediaFile) -> bool:
-    """Whether the browser can play this voice note (as it is, or converted by ffmpeg)."""
-    return (media.content_type or "") in BROWSER_AUDIO or shutil.which("ffmpeg") is not None
+    """Whether the browser can play this voice note (as it is, or converted)."""
+    return can_play(media.content_type or "")
 
 
 @bp.get("/experts")

@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from bot.database import get_engine
 from bot.photos import MAX_PHOTO_BYTES, MAX_PHOTOS, PhotoRefused
+from bot.voice import playable_voice
 from bot.web import params
 from bot.web.workbench import bp
 from bot.web.workbench.prescriptions import (
@@ -372,6 +373,11 @@ def show_media(media_id: int) -> BaseResponse:
             abort(403)
     if media.status != "stored" or not media.path or not Path(media.path).is_file():
         abort(404)
+    if media.kind == "voice":  # WeChat's AMR, as MP3 for the phone's browser
+        playable = playable_voice(Path(media.path), media.content_type or "")
+        if playable is None:
+            abort(415)
+        return send_file(playable.resolve(), mimetype="audio/mpeg", max_age=3600)
     return send_file(
         Path(media.path).resolve(),
         mimetype=media.content_type or "application/octet-stream",
