@@ -10,7 +10,7 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -20,6 +20,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_API_BASE_URL = "https://api.weixin.qq.com/cgi-bin/"
 INSTANCE_DIR = Path.cwd() / "instance"
+TEMPLATE_KEY_COUNTS = {
+    "wechat_template_expert_page_keys": 4,
+    "wechat_template_survey_keys": 3,
+    "wechat_template_advisory_keys": 2,
+}
 
 
 class SettingsError(ValueError):
@@ -94,6 +99,40 @@ class Settings(BaseSettings):
     wechat_template_survey: str | None = Field(
         default=None, validation_alias="WECHAT_TEMPLATE_SURVEY"
     )
+    wechat_template_expert_page_keys: str = Field(
+        default="keyword1,keyword2,keyword3,keyword4",
+        validation_alias="WECHAT_TEMPLATE_EXPERT_PAGE_KEYS",
+    )
+    wechat_template_survey_keys: str = Field(
+        default="keyword1,keyword2,keyword3", validation_alias="WECHAT_TEMPLATE_SURVEY_KEYS"
+    )
+    wechat_template_advisory_keys: str = Field(
+        default="keyword1,keyword2", validation_alias="WECHAT_TEMPLATE_ADVISORY_KEYS"
+    )
+    account_name: str = Field(
+        default="农技服务", min_length=1, max_length=30, validation_alias="FARMHELP_ACCOUNT_NAME"
+    )
+    privacy_contact: str = Field(
+        default="", max_length=200, validation_alias="FARMHELP_PRIVACY_CONTACT"
+    )
+    retention: str = Field(default="3y", validation_alias="FARMHELP_RETENTION")
+    unfollow_grace: str = Field(default="30d", validation_alias="FARMHELP_UNFOLLOW_GRACE")
+
+    @field_validator(
+        "wechat_template_expert_page_keys",
+        "wechat_template_survey_keys",
+        "wechat_template_advisory_keys",
+    )
+    @classmethod
+    def _check_template_keys(cls, value: str, info: ValidationInfo) -> str:
+        wanted = TEMPLATE_KEY_COUNTS[str(info.field_name)]
+        keys = [key.strip() for key in value.split(",")]
+        if len(keys) != wanted or not all(re.fullmatch(r"[a-z_]+[0-9]*", k) for k in keys):
+            raise ValueError(
+                f"give {wanted} keyword names separated by commas, as the template shows them "
+                f"(e.g. thing1,character_string2), not {value!r}"
+            )
+        return ",".join(keys)
 
     @field_validator("quiet_hours")
     @classmethod
@@ -114,6 +153,8 @@ class Settings(BaseSettings):
         "link_lifetime",
         "intake_timeout",
         "outbreak_window",
+        "retention",
+        "unfollow_grace",
     )
     @classmethod
     def _check_duration(cls, value: str) -> str:
@@ -241,6 +282,13 @@ class Settings(BaseSettings):
             quiet_hours=parse_quiet_hours(self.quiet_hours),
             visit_reminder=parse_duration(self.visit_reminder),
             overdue_after=parse_duration(self.overdue_after),
+            expert_page_keys=tuple(self.wechat_template_expert_page_keys.split(",")),
+            survey_keys=tuple(self.wechat_template_survey_keys.split(",")),
+            advisory_keys=tuple(self.wechat_template_advisory_keys.split(",")),
+            account_name=self.account_name,
+            privacy_contact=self.privacy_contact,
+            retention=parse_duration(self.retention),
+            unfollow_grace=parse_duration(self.unfollow_grace),
         )
 
     @property

@@ -114,14 +114,13 @@ def send_advisory(
             row = enqueue(
                 session=session,
                 openid=farmer.openid,
-                payload={
-                    "template_id": config.advisory_template,
-                    "data": {
-                        "keyword1": {"value": notify.clip(advisory.title, notify.TEMPLATE_FIELD)},
-                        "keyword2": {"value": notify.clip(advisory.body, notify.TEMPLATE_FIELD)},
-                        "remark": {"value": "不想再收到请回复“退订”"},
-                    },
-                },
+                payload=notify.template_message(
+                    config.advisory_template,
+                    keys=config.advisory_keys,
+                    values=[advisory.title, advisory.body],
+                    # The whole text, and 退订 as a button.
+                    url=notify.farmer_link(config, "advisory", a=advisory.id, f=farmer.id or 0),
+                ),
                 now=now,
                 purpose="advisory",
                 kind="template",

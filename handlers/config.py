@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|days?)?\s*$")
+_DURATION = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|days?|w|weeks?|y|years?)?\s*$"
+)
 _UNITS = {
     "s": 1,
     "sec": 1,
@@ -22,6 +24,12 @@ _UNITS = {
     "d": 86400,
     "day": 86400,
     "days": 86400,
+    "w": 7 * 86400,
+    "week": 7 * 86400,
+    "weeks": 7 * 86400,
+    "y": 365 * 86400,
+    "year": 365 * 86400,
+    "years": 365 * 86400,
 }
 
 
@@ -68,6 +76,15 @@ class Policy:
     outbreak_window: timedelta = timedelta(hours=72)
     outbreak_min_requests: int = 3
     advisory_template: str | None = None
+    # The keyword names of each template as the account's template has them
+    # (category templates name them thing1, character_string2 …).
+    expert_page_keys: tuple[str, ...] = ("keyword1", "keyword2", "keyword3", "keyword4")
+    survey_keys: tuple[str, ...] = ("keyword1", "keyword2", "keyword3")
+    advisory_keys: tuple[str, ...] = ("keyword1", "keyword2")
+    account_name: str = "农技服务"
+    privacy_contact: str = ""
+    retention: timedelta = timedelta(days=3 * 365)
+    unfollow_grace: timedelta = timedelta(days=30)
 
     @property
     def tz(self) -> ZoneInfo:

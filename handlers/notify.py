@@ -44,6 +44,32 @@ def workbench_link(
     return f"{config.public_url.rstrip('/')}/w/{token}"
 
 
+FARMER_SALT = "farmhelp.farmer."
+FARMER_PAGES = ("survey", "advisory", "me")
+
+
+def farmer_link(config: Policy, page: str, **claims: int) -> str:
+    """A farmer's own link to one of their pages (survey, advisory, me); it expires.
+
+    It carries ids only, signed with the app's secret and the time it was made;
+    the page checks its age (see `read_farmer_link`).
+    """
+    from itsdangerous import URLSafeTimedSerializer
+
+    assert page in FARMER_PAGES, page
+    token = URLSafeTimedSerializer(config.link_secret, salt=FARMER_SALT + page).dumps(claims)
+    return f"{config.public_url.rstrip('/')}/f/{page}/{token}"
+
+
+def read_farmer_link(config: Policy, page: str, token: str, max_age: int) -> dict[str, int]:
+    """The ids a farmer's link carries; raises itsdangerous' BadSignature/SignatureExpired."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    serializer = URLSafeTimedSerializer(config.link_secret, salt=FARMER_SALT + page)
+    claims = serializer.loads(token, max_age=max_age)
+    return {str(k): int(v) for k, v in dict(claims).items()}
+
+
 def _sign(config: Policy, code: str, expires: int) -> str:
     message = f"{code}:{expires}".encode()
     return hmac.new(config.link_secret.encode(), message, hashlib.sha256).hexdigest()[:32]
@@ -57,8 +83,21 @@ def link_signature_ok(config: Policy, code: str, expires: str, signature: str) -
     return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
 
 
-# WeChat cuts a template's "thing" field after 20 characters.
+# Since 2023-05-04 WeChat shows a template's keyword fields only (no first/remark, no
+# colours), each on one line of at most 20 characters.
 TEMPLATE_FIELD = 20
+
+
+def template_message(
+    template_id: str, *, keys: tuple[str, ...], values: list[str], url: str
+) -> dict[str, Any]:
+    """A template message under today's rules: each value one line of ≤ 20 characters
+    (cut with …), and what the person must do behind `url`."""
+    data = {
+        key: {"value": clip(value, TEMPLATE_FIELD) or "无"}
+        for key, value in zip(keys, values, strict=True)
+    }
+    return {"template_id": template_id, "url": url, "data": data}
 
 
 def clip(text: str, limit: int) -> str:
@@ -132,21 +171,17 @@ def page_expert(
     link = workbench_link(config, expert=expert, request=request)
     content += f"\n看照片、接单或拒绝：{link}"
     if config.expert_page_template:
-        payload = {
-            "template_id": config.expert_page_template,
-            "url": link,
-            "data": {
-                "keyword1": {"value": clip(str(request.code), TEMPLATE_FIELD)},
-                "keyword2": {
-                    "value": clip(("重新派单 · " if earlier else "") + summary, TEMPLATE_FIELD)
-                },
-                "keyword3": {"value": clip(request.place or "未说明", TEMPLATE_FIELD)},
-                "keyword4": {"value": clip(words, TEMPLATE_FIELD)},
-                "remark": {
-                    "value": f"回复“接单 {request.code}”接单，“拒绝 {request.code} 理由”拒绝"
-                },
-            },
-        }
+        payload = template_message(
+            config.expert_page_template,
+            keys=config.expert_page_keys,
+            values=[
+                str(request.code),
+                ("重派·" if earlier else "") + summary.replace(" · ", "·"),
+                request.place or "未说明",
+                words,
+            ],
+            url=link,  # the workbench: photos, then 接单 / 拒绝 as taps
+        )
         enqueue(
             session=session,
             openid=expert.openid,

@@ -72,15 +72,78 @@ def schedule_survey(
     return survey
 
 
-def question_text(session: Session, survey: Survey, *, reminder: bool = False) -> str:
-    """The first survey question, naming the request and the expert."""
+def question_text(
+    session: Session, survey: Survey, *, reminder: bool = False, link: str | None = None
+) -> str:
+    """The first survey question, naming the request and the expert (and the page's link)."""
     request = session.get(HelpRequest, survey.request_id)
     expert = session.get(Expert, survey.expert_id) if survey.expert_id else None
     template = texts.SURVEY_REMINDER if reminder else texts.SURVEY_SOLVED
-    return template.format(
+    question = template.format(
         code=request.code if request else "",
         name=texts.expert_title(expert.name) if expert else "专家",
     )
+    return question + (texts.SURVEY_LINK.format(link=link) if link else "")
+
+
+def survey_template_values(session: Session, survey: Survey) -> list[str]:
+    """The survey template's fields: the case, the expert, what to do (each ≤ 20 characters)."""
+    request = session.get(HelpRequest, survey.request_id)
+    expert = session.get(Expert, survey.expert_id) if survey.expert_id else None
+    return [
+        f"求助 {request.code}" if request else "求助",
+        texts.expert_title(expert.name) if expert else "专家",
+        texts.SURVEY_TEMPLATE_ASK,
+    ]
+
+
+def answer_survey_page(
+    session: Session,
+    *,
+    survey: Survey,
+    solved: str,
+    rating: int,
+    comment: str,
+    policy: Policy,
+    now: datetime,
+) -> str:
+    """Record the one-tap survey page's answer: all three steps at once, as the chat would.
+
+    Idempotent: a survey already answered (in the chat or the page) is left as it is.
+    """
+    if survey.state not in ("sent", "held"):
+        return texts.SURVEY_PAGE_ANSWERED if survey.state == "answered" else texts.SURVEY_PAGE_ENDED
+    if survey.step not in ("solved", "rating"):
+        return texts.SURVEY_PAGE_ANSWERED
+    # Answered "3" in the chat already: the request was reopened then, not again now.
+    reopened = survey.step == "rating" and survey.solved == "no"
+    if survey.step == "solved":
+        survey.solved = solved
+    survey.rating = rating
+    if comment.strip():
+        said = comment.strip()[:2000]
+        survey.comment = f"{survey.comment}；{said}" if survey.comment else said
+    survey.state, survey.step = "answered", "done"
+    survey.last_answer_at = survey.answered_at = now
+    request = session.get(HelpRequest, survey.request_id)
+    assert request is not None
+    if survey.solved == "no" or rating <= 2:
+        reason = "农户说问题没解决" if survey.solved == "no" else f"农户给专家打了 {rating} 分"
+        if request.status == "visited" and not reopened:
+            reopen(session, request=request, survey=survey, policy=policy, now=now, reason=reason)
+            return texts.SURVEY_REOPENED + texts.SURVEY_PAGE_DONE
+        return texts.SURVEY_PAGE_DONE
+    if request.status == "visited":
+        request.closed_at = now
+        record_event(
+            session=session,
+            request=request,
+            to_status="closed",
+            actor="survey",
+            now=now,
+            note=f"回访：{texts.SOLVED_NAMES.get(survey.solved or '', '')}，{rating} 分",
+        )
+    return texts.SURVEY_PAGE_DONE
 
 
 def answer_survey(

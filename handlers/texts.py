@@ -1,10 +1,24 @@
 """Every sentence a farmer reads, in one place: short, plain and friendly."""
 
+from __future__ import annotations
+
+from datetime import timedelta
+
 # Names that already carry a title are not followed by 专家 (钱团长, 赵老师).
 _TITLES = (
     *("专家", "老师", "团长", "站长", "主任", "队长", "组长"),
     *("教授", "研究员", "技术员", "农艺师"),
 )
+
+
+def duration_words(span: timedelta) -> str:
+    """A duration as a farmer reads it: 3 年, 30 天, 12 小时."""
+    days = span.days
+    if days >= 365 and days % 365 == 0:
+        return f"{days // 365} 年"
+    if days >= 1:
+        return f"{days} 天"
+    return f"{max(1, round(span.total_seconds() / 3600))} 小时"
 
 
 def expert_title(name: str) -> str:
@@ -124,6 +138,11 @@ SURVEY_REOPENED = "很抱歉没帮上忙，我们马上另找专家。"
 SURVEY_COMMENT = "谢谢！还有什么想说的吗？直接回复就行，没有就回“没有”。"
 SURVEY_THANKS = "谢谢您的反馈！"
 SURVEY_THANKS_COMMENT = "谢谢，您的意见我们记下了。"
+SURVEY_LINK = "\n也可以点开链接，点一下就评价：{link}"
+SURVEY_TEMPLATE_ASK = "点开评价，或回复数字1-3"
+SURVEY_PAGE_DONE = "谢谢您的评价！已经记下了。"
+SURVEY_PAGE_ANSWERED = "这次回访您已经评价过了，谢谢！"
+SURVEY_PAGE_ENDED = "这次回访已经结束了。还有问题，直接在公众号里发给我们。"
 STAFF_SURVEY_REOPEN = "回访：{reason}，已重新派单"
 EXPERT_ROUND_OUTCOME = "求助 {code} 回访结果：{outcome}。已请其他专家再看看。{said}"
 EXPERT_VISIT_SOON = "提醒：您预约了求助 {code} 在 {when} 上门（{place}）。"

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from handlers import notify, texts
 from handlers.config import Policy
-from handlers.survey import question_text
+from handlers.survey import question_text, survey_template_values
 from models.db import session_scope
 from models.offers import record_event
 from models.outbox import enqueue
@@ -54,7 +54,8 @@ def _send_survey(session: Session, survey: Survey, policy: Policy, now: datetime
     if policy.out_of_quiet_hours(now) != now:
         survey.state, survey.due_at = "scheduled", policy.out_of_quiet_hours(now)
         return 0
-    question = question_text(session, survey)
+    link = notify.farmer_link(policy, "survey", s=survey.id or 0)
+    question = question_text(session, survey, link=link)
     payload = notify.text_payload(question)
     in_window = farmer.last_message_at is not None and farmer.last_message_at > now - WINDOW
     if in_window:
@@ -67,10 +68,12 @@ def _send_survey(session: Session, survey: Survey, policy: Policy, now: datetime
             request_id=survey.request_id,
         )
     elif policy.survey_template:
-        template = {
-            "template_id": policy.survey_template,
-            "data": {"keyword1": {"value": question}, "remark": {"value": "回复数字即可"}},
-        }
+        template = notify.template_message(
+            policy.survey_template,
+            keys=policy.survey_keys,
+            values=survey_template_values(session, survey),
+            url=link,
+        )
         enqueue(
             session=session,
             openid=farmer.openid,
@@ -129,7 +132,14 @@ def follow_up_surveys(*, engine: Engine, policy: Policy, now: datetime) -> int:
                         openid=farmer.openid,
                         now=now,
                         purpose="survey",
-                        payload=notify.text_payload(question_text(session, survey, reminder=True)),
+                        payload=notify.text_payload(
+                            question_text(
+                                session,
+                                survey,
+                                reminder=True,
+                                link=notify.farmer_link(policy, "survey", s=survey.id or 0),
+                            )
+                        ),
                         request_id=survey.request_id,
                     )
                 survey.reminded_at = now

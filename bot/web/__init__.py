@@ -20,6 +20,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     """Sign-in, CSRF protection and the console."""
     from bot.web import auth, params
     from bot.web.console import init_app as init_console
+    from bot.web.farmer import init_app as init_farmer
     from bot.web.workbench import init_app as init_workbench
 
     # First of all, before CSRF protection reads the form under the app-wide limit.
@@ -28,6 +29,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     auth.init_app(app, settings)
     init_console(app)
     init_workbench(app)
+    init_farmer(app)
 
 
 def allow_larger_bodies() -> None:

@@ -340,20 +340,20 @@ def test_staff_alerts_say_how_to_reach_the_farmer(
     assert alerts and "农户电话：13700001111" in alerts[0]
 
 
-# 14. Template fields are cut at a character with …, and the remark names 拒绝.
+# 14. Template fields are cut at a character with …; what to do is behind the link.
 @pytest.mark.usefixtures("county")
-def test_template_fields_are_clipped_and_name_both_commands(
+def test_template_fields_are_clipped_and_the_link_opens_the_workbench(
     settings: Settings, make_app: Any, plain_wechat: FakeWeChat, engine: Engine
 ) -> None:
     settings.wechat_template_expert_page = "TPL"
     client = make_app(settings).test_client()
     say(client, plain_wechat, "farmer-long", "辣椒叶子烂了好多\n大片大片的发黄 石坝村 " + "很" * 40)
     page = next(r.payload for r in rows(engine, Outbox) if r.kind == "template")
+    assert set(page["data"]) == {"keyword1", "keyword2", "keyword3", "keyword4"}
     for field in page["data"].values():
-        assert len(field["value"]) <= 20 or field is page["data"]["remark"]
-        assert "\n" not in field["value"]
+        assert 0 < len(field["value"]) <= 20 and "\n" not in field["value"]
     assert page["data"]["keyword4"]["value"].endswith("…")
-    assert "拒绝" in page["data"]["remark"]["value"] and "接单" in page["data"]["remark"]["value"]
+    assert page["url"].startswith(settings.public_url + "/w/")
 
 
 # 15. The small words people read.

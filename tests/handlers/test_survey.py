@@ -99,7 +99,10 @@ def test_survey_goes_out_after_the_delay_and_answers_close_the_request(
     assert send_due_surveys(engine=engine, policy=policy, now=later) == 1
     deliver_outbox(engine=engine, sender=api, now=later)
     question = [t for t in fake_api.texts_to("farmer-s") if "问题解决了吗" in t]
-    assert question == [texts.SURVEY_SOLVED.format(code=code, name="王植保专家")]
+    assert len(question) == 1
+    asked, link = question[0].split("\n")
+    assert asked == texts.SURVEY_SOLVED.format(code=code, name="王植保专家")
+    assert link.startswith("也可以点开链接") and "/f/survey/" in link  # the one-tap page
 
     assert say(client, plain_wechat, "farmer-s", "1") == texts.SURVEY_RATING
     assert say(client, plain_wechat, "farmer-s", "5") == texts.SURVEY_COMMENT
