@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from handlers import texts
+import logging
+
+from sqlmodel import select
+
+from handlers import notify, texts
 from handlers.inbound import Inbound
 from handlers.registry import Context, handles
+from handlers.routing import expire_offers
+from models.tables import Expert, HelpRequest, Offer, Outbox
+
+log = logging.getLogger(__name__)
 
 VILLAGE_SCENE_PREFIX = "village:"
 
@@ -82,7 +90,6 @@ def handle_menu_scan(context: Context, inbound: Inbound) -> str:
     "event:*",
     "event:view",
     "event:view_miniprogram",
-    "event:templatesendjobfinish",
     "event:masssendjobfinish",
     "event:publishjobfinish",
     "event:subscribe_msg_popup_event",
@@ -94,6 +101,61 @@ def handle_menu_scan(context: Context, inbound: Inbound) -> str:
 )
 def handle_silent_event(context: Context, inbound: Inbound) -> None:
     """Reports from WeChat and events no person waits on: stored, answered `success`."""
+
+
+@handles("event:templatesendjobfinish")
+def handle_template_report(context: Context, inbound: Inbound) -> None:
+    """WeChat's delivery report on a template message, kept on its outbox row.
+
+    A page that did not arrive (`failed:user block`: the expert refuses the account's
+    messages; `failed:system failed`) goes to the next expert at once, and staff are
+    told, instead of waiting out the acceptance timeout.
+    """
+    msgid = str(inbound.fields.get("MsgID") or inbound.fields.get("MsgId") or "")[:32]
+    status = str(inbound.fields.get("Status") or "")[:32]
+    row = context.session.exec(
+        select(Outbox).where(Outbox.wechat_msgid == msgid, Outbox.openid == inbound.openid)
+    ).first()
+    if not msgid or row is None:
+        log.info("template report %s for an unknown message %r", status, msgid)
+        return
+    row.delivery = status
+    if status == "success" or row.purpose != "page" or row.request_id is None:
+        if status != "success":
+            log.warning("outbox %d (%s) not delivered: %s", row.id, row.purpose, status)
+        return
+    expert = context.session.exec(select(Expert).where(Expert.openid == row.openid)).first()
+    offers = list(
+        context.session.exec(
+            select(Offer).where(
+                Offer.request_id == row.request_id,
+                Offer.expert_id == (expert.id if expert else -1),
+                Offer.status == "pending",
+            )
+        )
+    )
+    request = context.session.get(HelpRequest, row.request_id)
+    if request is None:
+        return
+    log.warning("page %d to %s not delivered (%s): next expert", row.id, row.openid, status)
+    for offer in offers:
+        offer.answer_note = f"派单没送到：{status}"
+    expire_offers(
+        context.session,
+        config=context.config,
+        now=context.now,
+        offers=offers,
+        status="undeliverable",
+    )
+    name = texts.expert_title(expert.name) if expert else row.openid
+    notify.alert_staff(
+        context.session,
+        config=context.config,
+        leader_openids=[],
+        request=request,
+        now=context.now,
+        reason=texts.STAFF_PAGE_UNDELIVERED.format(expert=name, status=status),
+    )
 
 
 @handles("unknown")

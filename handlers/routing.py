@@ -124,7 +124,7 @@ def rank_candidates(
         tried |= {
             offer.expert_id
             for offer in offers_for(session=session, request_id=request.id)
-            if offer.status in ("declined", "timed_out", "pending")
+            if offer.status in ("declined", "timed_out", "undeliverable", "pending")
         }
     on_duty = roster.on_duty_ids(now)
     loads = open_request_counts(session=session)
@@ -324,8 +324,16 @@ def escalate(
         )
 
 
-def expire_offers(session: Session, *, config: Policy, now: datetime, offers: list[Offer]) -> int:
-    """Time out unanswered offers and offer each request to the next candidate."""
+def expire_offers(
+    session: Session,
+    *,
+    config: Policy,
+    now: datetime,
+    offers: list[Offer],
+    status: str = "timed_out",
+) -> int:
+    """End unanswered offers (timed out, or the page undeliverable) and offer each
+    request to the next candidate."""
     handled = 0
     for offer in offers:
         if offer.status != "pending":
@@ -334,7 +342,7 @@ def expire_offers(session: Session, *, config: Policy, now: datetime, offers: li
         session.refresh(offer)
         if offer.status != "pending":
             continue  # answered while we waited for the lock
-        offer.status, offer.answered_at = "timed_out", now
+        offer.status, offer.answered_at = status, now
         if request.status != "offered":
             continue
         still_pending = [

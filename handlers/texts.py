@@ -175,6 +175,10 @@ SURVEY_STATE_NAMES = {
 }
 SOLVED_NAMES = {"yes": "已解决", "partly": "部分解决", "no": "没解决"}
 
+STAFF_PAGE_UNDELIVERED = (
+    "给{expert}的派单微信没送到（{status}，可能拒收了公众号消息），已转给下一位专家；"
+    "请电话联系该专家"
+)
 ACCOUNT_DISABLED_PAGE = "您的专家账号已停用。如有疑问请联系县农业农村局。"
 
 # From the staff console.

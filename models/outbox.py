@@ -112,3 +112,13 @@ def list_outbox(*, session: Session, openid: str | None = None) -> list[Outbox]:
     if openid is not None:
         statement = statement.where(Outbox.openid == openid)
     return list(session.exec(statement))
+
+
+def deliveries_of(*, session: Session, request_id: int) -> list[Outbox]:
+    """The pages and surveys sent about one request, oldest first, with their delivery."""
+    statement = (
+        select(Outbox)
+        .where(Outbox.request_id == request_id, col(Outbox.purpose).in_(("page", "survey")))
+        .order_by(col(Outbox.id))
+    )
+    return list(session.exec(statement))

@@ -53,6 +53,13 @@ class Farmer(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_message_at: datetime | None = None
     unsubscribed_at: datetime | None = None
+    # Personal information (PIPL): when the notice was shown, whether the farmer agreed
+    # to keep precise coordinates, when they asked to erase (confirmed within minutes)
+    # and when their data was erased (the row stays, anonymous, for the counts).
+    privacy_noticed_at: datetime | None = None
+    location_consent: bool = False
+    erase_asked_at: datetime | None = None
+    erased_at: datetime | None = Field(default=None, index=True)
 
 
 class HelpRequest(SQLModel, table=True):
@@ -105,6 +112,8 @@ class HelpRequest(SQLModel, table=True):
     overdue_alerted_at: datetime | None = None
     # When the search index last read this request's text (None: never).
     indexed_at: datetime | None = Field(default=None, index=True)
+    # When its personal data was removed (erasure or retention); None: not yet.
+    anonymised_at: datetime | None = Field(default=None, index=True)
 
 
 class Message(SQLModel, table=True):
@@ -271,6 +280,10 @@ class Outbox(SQLModel, table=True):
     lane: int = Field(default=0, index=True)
     # The deliverer that claimed the row for one attempt (cleared after the attempt).
     claimed_by: str | None = Field(default=None, max_length=128)
+    # template/send's msgid, and what WeChat reported later (TEMPLATESENDJOBFINISH):
+    # success, failed:user block, failed:system failed.
+    wechat_msgid: str | None = Field(default=None, max_length=32, index=True)
+    delivery: str | None = Field(default=None, max_length=32)
     last_errcode: int | None = None
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(default_factory=utcnow)

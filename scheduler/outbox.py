@@ -126,13 +126,16 @@ def _deliver_one(engine: Engine, sender: Sender, row_id: int, now: datetime, del
         payload.setdefault("client_msg_id", f"farmhelp-outbox-{row_id}")
     errcode: int | None = None
     error = ""
+    msgid: str | None = None
     try:
-        sender.send(kind, openid, payload)
+        answer = sender.send(kind, openid, payload)
+        if kind == "template" and isinstance(answer, dict) and answer.get("msgid") is not None:
+            msgid = str(answer["msgid"])[:32]  # matched by TEMPLATESENDJOBFINISH later
     except requests.RequestException as exc:
         errcode, error = -1, redact(f"network: {exc}")
     except Exception as exc:  # WeChatAPIError and anything unexpected
         errcode, error = int(getattr(exc, "errcode", -1)), redact(str(exc))
-    return _record_outcome(engine, row_id, kind, errcode, error, now, deliverer)
+    return _record_outcome(engine, row_id, kind, errcode, error, now, deliverer, msgid)
 
 
 def _record_outcome(
@@ -143,13 +146,14 @@ def _record_outcome(
     error: str,
     now: datetime,
     deliverer: str,
+    msgid: str | None = None,
 ) -> int:
     """Record what the call did, again on a fresh connection if the database drops it."""
     deadline = time.monotonic() + RECORD_FOR.total_seconds()
     pause = 0.1
     while True:
         try:
-            return _record_once(engine, row_id, kind, errcode, error, now, deliverer)
+            return _record_once(engine, row_id, kind, errcode, error, now, deliverer, msgid)
         except DBAPIError as failure:
             lost = failure.connection_invalidated or isinstance(failure, OperationalError)
             if not lost or time.monotonic() + pause > deadline:
@@ -172,6 +176,7 @@ def _record_once(
     error: str,
     now: datetime,
     deliverer: str,
+    msgid: str | None = None,
 ) -> int:
     with session_scope(engine) as session:
         row = session.get(Outbox, row_id)
@@ -187,6 +192,7 @@ def _record_once(
         row.claimed_by = None
         if errcode is None:
             row.status, row.sent_at = "sent", now
+            row.wechat_msgid = msgid
             _log_sent(session, row, now)
             return 1
         _after_failure(row, errcode, error, now)

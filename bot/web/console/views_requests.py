@@ -38,6 +38,7 @@ from models.console import (
 )
 from models.experts import active_experts, on_duty_expert_ids
 from models.offers import offers_for
+from models.outbox import deliveries_of
 from models.requests import get_request_by_code
 from models.tables import Expert, Farmer, HelpRequest, utcnow
 
@@ -215,6 +216,7 @@ def _request_page(code: str, *, revealed: bool) -> str:
         farmer = session.get(Farmer, found.farmer_id)
         expert = session.get(Expert, found.expert_id) if found.expert_id else None
         offers = offers_for(session=session, request_id=found.id)
+        deliveries = deliveries_of(session=session, request_id=found.id)
         names = {e.id: e for e in session.exec(select(Expert))}
         candidates = rank_candidates(session, found, utcnow())
         return render_template(
@@ -223,6 +225,7 @@ def _request_page(code: str, *, revealed: bool) -> str:
             farmer=farmer,
             expert=expert,
             offers=offers,
+            deliveries=deliveries,
             names=names,
             by_openid={e.openid: e for e in names.values()},
             items=timeline(session, request=found),
