@@ -75,7 +75,7 @@ def main() -> None:
     import requests
     from sqlalchemy import delete, insert
 
-    from bot.wechat_api import WeChatAPI
+    from bot.wechat.api import WeChatAPI
     from handlers.config import Policy
     from models.db import make_engine, session_scope
     from models.migrate import upgrade_database

@@ -16,8 +16,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Imported here so that CLI commands which need no web app start quickly.
     from flask import Flask
 
-    from bot import database, logs, ops, pages, replies, web, webhook
+    from bot import database, logs, ops, pages, web
     from bot.settings import load_settings
+    from bot.wechat import replies, webhook
 
     settings = settings or load_settings()
     app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))

@@ -176,7 +176,7 @@ def page_expert(
             keys=config.expert_page_keys,
             values=[
                 str(request.code),
-                ("重派·" if earlier else "") + summary.replace(" · ", "·"),
+                ("重新派单·" if earlier else "") + summary.replace(" · ", "·"),
                 request.place or "未说明",
                 words,
             ],

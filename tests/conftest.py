@@ -17,7 +17,7 @@ from sqlmodel import Session, SQLModel
 
 from bot import create_app
 from bot.settings import Settings
-from bot.wechat_api import WeChatAPI
+from bot.wechat.api import WeChatAPI
 from models.db import make_engine
 from models.generations import forget_all
 from models.migrate import upgrade_database

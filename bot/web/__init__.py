@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from bot.photos import MAX_PHOTO_BYTES, MAX_PHOTOS
+from bot.files.photos import MAX_PHOTO_BYTES, MAX_PHOTOS
 from bot.settings import Settings
 
 FORM_ALLOWANCE = 1024 * 1024  # the typed fields beside the files

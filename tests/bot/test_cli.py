@@ -149,14 +149,14 @@ def test_serve_readies_sqlite_and_refuses_a_postgresql_database_without_the_sche
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    from bot.cli import _ready_schema
+    from bot.service import ready_schema
     from bot.settings import load_settings
     from models.db import make_engine
     from models.migrate import schema_revisions
 
     if database_url.startswith("sqlite"):  # the embedded default creates what it needs
         fresh = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
-        _ready_schema(load_settings(database_url=fresh, instance_dir=tmp_path))
+        ready_schema(load_settings(database_url=fresh, instance_dir=tmp_path))
         engine = make_engine(fresh)
         current, head = schema_revisions(engine)
         engine.dispose()

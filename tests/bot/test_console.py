@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.cli import main
-from bot.wechat_api import WeChatAPI
+from bot.wechat.api import WeChatAPI
 from models.search import index_pending
 from models.tables import AuditEvent, Expert, HelpRequest, MediaFile, Offer, utcnow
 from scheduler.media import fetch_due_media

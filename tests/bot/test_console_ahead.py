@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.cli import main
-from bot.report_export import FIGURE_NAMES, shown
+from bot.files.report_export import FIGURE_NAMES, shown
 from handlers.outbreaks import find_outbreaks
 from models.tables import Advisory, Outbox, utcnow
 from tests.browser import browser_page, screenshot, serving

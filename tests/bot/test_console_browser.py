@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from bot.cli import main
 from bot.settings import Settings
-from bot.wechat_api import WeChatAPI
+from bot.wechat.api import WeChatAPI
 from models.search import index_pending
 from models.tables import AuditEvent, Farmer, utcnow
 from scheduler.media import fetch_due_media

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from bot.cli import main
 from bot.settings import Settings
-from bot.wechat_api import WeChatAPI
+from bot.wechat.api import WeChatAPI
 from handlers.notify import request_link, workbench_link
 from models.tables import (
     AuditEvent,

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.settings import Settings
-from bot.wechat_api import WeChatAPI
+from bot.wechat.api import WeChatAPI
 from handlers import texts
 from handlers.advisories import send_advisory
 from models.tables import Advisory, Farmer, HelpRequest, Offer, Outbox, Survey, utcnow

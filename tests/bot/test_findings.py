@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from bot.cli import main
 from bot.settings import Settings, SettingsError, load_settings
-from bot.wechat_api import WeChatAPI
+from bot.wechat.api import WeChatAPI
 from models.tables import Expert, Farmer, HelpRequest, Message, Offer, Outbox, utcnow
 from scheduler.media import fetch_due_media
 from scheduler.outbox import deliver_outbox, release_orphaned_claims

@@ -7,7 +7,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from bot.wechat_api import WeChatAPI
+from bot.wechat.api import WeChatAPI
 from models.tables import utcnow
 from scheduler.outbox import deliver_outbox
 from tests.fake_wechat_api import FakeWeChatAPI

@@ -8,8 +8,8 @@ from typing import Any
 import redis
 from flask.testing import FlaskClient
 
-from bot.redis_link import RedisLink
 from bot.settings import Settings
+from bot.wechat.redis_link import RedisLink
 from tests.conftest import REDIS_URL, require_service
 from tests.servers import hung_listener
 from tests.wechat_client import FakeWeChat, post, to_xml

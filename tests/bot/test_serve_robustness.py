@@ -11,7 +11,7 @@ import requests
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from bot.wechat_api import WeChatAPI
+from bot.wechat.api import WeChatAPI
 from models.tables import utcnow
 from tests.conftest import TEST_APP_ID
 from tests.fake_wechat_api import FakeWeChatAPI

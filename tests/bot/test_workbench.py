@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.settings import Settings
-from bot.wechat_api import WeChatAPI
+from bot.wechat.api import WeChatAPI
 from models.tables import Expert, Farmer, HelpRequest, Offer, Outbox, Survey, utcnow
 from scheduler.media import fetch_due_media
 from scheduler.outbox import deliver_outbox

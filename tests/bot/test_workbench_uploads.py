@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.settings import Settings
-from bot.wechat_api import WeChatAPI
+from bot.wechat.api import WeChatAPI
 from handlers.notify import workbench_link
 from models.tables import Expert, HelpRequest, MediaFile, Offer, utcnow
 from scheduler.outbox import deliver_outbox

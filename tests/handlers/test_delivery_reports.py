@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.settings import Settings
-from bot.wechat_api import WeChatAPI
+from bot.wechat.api import WeChatAPI
 from models.tables import Expert, Message, Offer, Outbox, utcnow
 from scheduler.outbox import deliver_outbox
 from tests.bot.test_console import add_staff, sign_in

@@ -390,7 +390,7 @@ def test_the_small_words(
 def test_report_rates_show_as_percentages(
     client: FlaskClient, plain_wechat: FakeWeChat, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
-    from bot.report_export import shown
+    from bot.files.report_export import shown
 
     assert shown("share_solved", 0.6667) == "67%" and shown("visits", 3) == 3
     path = tmp_path / "r.csv"

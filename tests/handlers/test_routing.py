@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from bot.cli import main
 from bot.settings import Settings
-from bot.wechat_api import WeChatAPI
+from bot.wechat.api import WeChatAPI
 from handlers.config import Policy
 from models.tables import HelpRequest, Message, Offer, Outbox, RequestEvent, utcnow
 from scheduler.outbox import deliver_outbox

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from bot.cli import main
 from bot.settings import Settings
-from bot.wechat_api import WeChatAPI
+from bot.wechat.api import WeChatAPI
 from handlers import texts
 from handlers.advisories import AdvisoryRefused, audience, progress, send_advisory
 from handlers.outbreaks import find_outbreaks

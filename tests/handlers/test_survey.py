@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from bot.cli import main
 from bot.settings import Settings
-from bot.wechat_api import WeChatAPI
+from bot.wechat.api import WeChatAPI
 from handlers import texts
 from handlers.config import Policy
 from handlers.survey import schedule_survey

@@ -8,7 +8,7 @@ from collections import Counter
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.wechat_api import WeChatAPI
+from bot.wechat.api import WeChatAPI
 from models.outbox import enqueue
 from models.tables import Outbox, utcnow
 from scheduler.delivery import DeliveryPool, lanes_of

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.settings import Settings
-from bot.wechat_api import WeChatAPI
+from bot.wechat.api import WeChatAPI
 from handlers.config import Policy
 from models.tables import AccessToken, HelpRequest, MediaFile, utcnow
 from scheduler import runtime

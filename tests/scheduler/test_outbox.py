@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
-from bot.wechat_api import WeChatAPI
+from bot.wechat.api import WeChatAPI
 from handlers.notify import text_payload
 from models.db import make_engine, session_scope
 from models.outbox import enqueue
@@ -214,7 +214,7 @@ def test_each_documented_fault_has_its_outcome_and_nothing_goes_twice(
 def test_a_timed_out_call_is_tried_again_later(
     engine: Engine, api: WeChatAPI, fake_api: FakeWeChatAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bot.wechat_api.TIMEOUT", (1.0, 0.3))
+    monkeypatch.setattr("bot.wechat.api.TIMEOUT", (1.0, 0.3))
     api.token()  # the token call itself is not the one that times out
     fake_api.delay = 0.6
     row_id = queue(engine)
@@ -239,7 +239,7 @@ def test_a_row_is_sent_once_even_by_two_deliverers(
 
 TOKEN_SCRIPT = """
 import sys
-from bot.wechat_api import WeChatAPI
+from bot.wechat.api import WeChatAPI
 from models.db import make_engine
 engine = make_engine(sys.argv[1])
 api = WeChatAPI(base_url=sys.argv[2], app_id="wx0123456789abcdef", app_secret="s", engine=engine)

@@ -10,7 +10,7 @@ from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from bot.database import get_engine
-from bot.imports import ImportFileError, import_duty, import_experts, import_places
+from bot.files.imports import ImportFileError, import_duty, import_experts, import_places
 from bot.web.auth import (
     SignedIn,
     begin_session,

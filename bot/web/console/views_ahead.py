@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from werkzeug.wrappers import Response as BaseResponse
 
-from bot.report_export import FIGURE_NAMES, SCOPE_NAMES, shown
-from bot.spreadsheet import write_xlsx_row
+from bot.files.report_export import FIGURE_NAMES, SCOPE_NAMES, shown
+from bot.files.spreadsheet import write_xlsx_row
 from bot.web import params
 from bot.web.auth import requires
 from bot.web.console import audit, bp, changing, done, policy, reading, refused

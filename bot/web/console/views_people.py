@@ -10,8 +10,8 @@ from flask_login import current_user
 from sqlmodel import col, select
 from werkzeug.wrappers import Response
 
-from bot.imports import SPECIALTY_NAMES, split_values
-from bot.voice import can_play, playable_voice
+from bot.files.imports import SPECIALTY_NAMES, split_values
+from bot.files.voice import can_play, playable_voice
 from bot.web import params
 from bot.web.auth import requires
 from bot.web.console import audit, audit_read, bp, changing, done, policy, reading, refused
@@ -244,7 +244,7 @@ def _local(text: str) -> datetime | None:
 def _shift_problem(
     session: object, expert_id: int, start: datetime | None, end: datetime | None, keep: int | None
 ) -> str | None:
-    from bot.imports import LONGEST_SHIFT
+    from bot.files.imports import LONGEST_SHIFT
 
     if start is None or end is None:
         return "时间写得不对"

@@ -19,7 +19,7 @@ from flask_login import current_user
 from sqlmodel import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from bot.spreadsheet import write_csv, write_xlsx_row
+from bot.files.spreadsheet import write_csv, write_xlsx_row
 from bot.web import params
 from bot.web.auth import requires
 from bot.web.console import audit, audit_read, bp, changing, done, policy, reading, refused

@@ -12,7 +12,7 @@ import xmltodict
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 
 from bot.settings import Settings
-from bot.wechat_protocol import sign
+from bot.wechat.protocol import sign
 
 ACCOUNT = "gh_farmhelp_demo"
 

@@ -25,7 +25,7 @@ from scheduler.surveys import follow_up_surveys, remind_experts, send_due_survey
 
 def run_demo(host: str, port: int) -> None:
     """Serve the demo on host:port until stopped (Ctrl-C or SIGTERM)."""
-    from bot.cli import _ready_schema, run_until_stopped, scheduler_service
+    from bot.service import ready_schema, run_until_stopped, scheduler_service
 
     configure_logging()
     folder = Path(tempfile.mkdtemp(prefix="farmhelp-demo-"))
@@ -44,7 +44,7 @@ def run_demo(host: str, port: int) -> None:
         wechat_allow_plaintext=True,
         wechat_template_expert_page="demo-expert-page",
     )
-    _ready_schema(settings)
+    ready_schema(settings)
     app = create_app(settings)
     engine = app.extensions["farmhelp.engine"]
     with session_scope(engine) as session:

@@ -11,7 +11,7 @@ from typing import Any
 from flask import current_app, request
 from sqlmodel import Session
 
-from bot.photos import MAX_PHOTO_BYTES, MAX_PHOTOS, PhotoRefused, shrink_photo
+from bot.files.photos import MAX_PHOTO_BYTES, MAX_PHOTOS, PhotoRefused, shrink_photo
 from models.requests import lock_request
 from models.tables import Expert, HelpRequest, MediaFile, Message
 

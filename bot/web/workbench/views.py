@@ -27,8 +27,8 @@ from sqlmodel import Session
 from werkzeug.wrappers import Response as BaseResponse
 
 from bot.database import get_engine
-from bot.photos import MAX_PHOTO_BYTES, MAX_PHOTOS, PhotoRefused
-from bot.voice import playable_voice
+from bot.files.photos import MAX_PHOTO_BYTES, MAX_PHOTOS, PhotoRefused
+from bot.files.voice import playable_voice
 from bot.web import params
 from bot.web.workbench import bp
 from bot.web.workbench.prescriptions import (

@@ -12,10 +12,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot.database import get_engine
 from bot.ops import PUSHES, REPLY_SECONDS
-from bot.replay import ReplayRefused, Seal, admit, admit_alone, seal_of
-from bot.replies import get_reply_cache
 from bot.settings import Settings
-from bot.wechat_protocol import (
+from bot.wechat.protocol import (
     ProtocolError,
     check_signature,
     decrypt_body,
@@ -24,6 +22,8 @@ from bot.wechat_protocol import (
     render_text_reply,
     to_inbound,
 )
+from bot.wechat.replay import ReplayRefused, Seal, admit, admit_alone, seal_of
+from bot.wechat.replies import get_reply_cache
 from handlers import texts
 from handlers.inbound import Inbound
 from handlers.receive import log_inbound, log_reply, receive

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from bot.spreadsheet import write_csv, write_xlsx_row
+from bot.files.spreadsheet import write_csv, write_xlsx_row
 from handlers import texts
 from handlers.privacy import mask_phone
 from handlers.survey import survey_fields

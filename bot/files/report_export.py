@@ -6,7 +6,7 @@ import io
 import json
 from typing import Any, BinaryIO
 
-from bot.spreadsheet import write_csv, write_xlsx_row
+from bot.files.spreadsheet import write_csv, write_xlsx_row
 from handlers.report import FIGURES
 
 SCOPE_NAMES = {"total": "全县", "county": "县区", "team": "服务队"}

@@ -3,7 +3,7 @@
 The database's unique dedupe key is what guarantees one stored message per push;
 with FARMHELP_REDIS_URL set, retries are answered from Redis without touching it.
 Redis is reached through the process's RedisLink: a hung or dead Redis costs a push
-at most one small time budget, then is skipped for a while (bot/redis_link.py).
+at most one small time budget, then is skipped for a while (bot/wechat/redis_link.py).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Protocol
 
 from flask import Flask, current_app
 
-from bot.redis_link import RedisLink
 from bot.settings import Settings
+from bot.wechat.redis_link import RedisLink
 
 REPLY_TTL_SECONDS = 24 * 3600
 

@@ -1,0 +1,100 @@
+"""Records out: the monthly report and the request ledger."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from bot.cli.common import database
+
+
+@click.command("report")
+@click.option("--month", required=True, help="The month, like 2026-10.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "csv", "xlsx"]), default="json", show_default=True
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: standard output; xlsx needs a file).",
+)
+def report(month: str, fmt: str, output: Path | None) -> None:
+    """Compute (and store) the monthly dispatch report (月度调度表)."""
+    import re
+    from zoneinfo import ZoneInfo
+
+    from bot.files.report_export import write_report
+    from handlers.report import compute_month
+    from models.reports import store_report
+    from models.tables import utcnow
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise click.UsageError(f"--month must look like 2026-10, not {month!r}")
+    if fmt == "xlsx" and output is None:
+        raise click.UsageError("xlsx is binary: give --output FILE")
+    with database() as (settings, session):
+        rows = compute_month(session, month, ZoneInfo(settings.timezone))
+        store_report(session=session, month=month, rows=rows, now=utcnow())
+    if output is None:
+        write_report(rows, sys.stdout.buffer, fmt, month)
+        sys.stdout.buffer.flush()
+    else:
+        with output.open("wb") as stream:
+            write_report(rows, stream, fmt, month)
+        click.echo(f"wrote the {month} report ({len(rows)} rows) to {output}", err=True)
+
+
+@click.group()
+def requests() -> None:
+    """Help requests."""
+
+
+@requests.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv", "xlsx"]),
+    default="jsonl",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: standard output; xlsx needs a file).",
+)
+def requests_export(fmt: str, output: Path | None) -> None:
+    """Export the request ledger (需求台帐)."""
+    from zoneinfo import ZoneInfo
+
+    from bot.files.ledger import ledger_rows, write_ledger
+
+    if fmt == "xlsx" and output is None:
+        raise click.UsageError("xlsx is binary: give --output FILE")
+    with database(write=False) as (settings, session):
+        rows = ledger_rows(session)
+        try:
+            if output is None:
+                count = write_ledger(rows, sys.stdout.buffer, fmt, ZoneInfo(settings.timezone))
+                sys.stdout.buffer.flush()
+            else:
+                with output.open("wb") as stream:
+                    count = write_ledger(rows, stream, fmt, ZoneInfo(settings.timezone))
+        except Exception as error:
+            raise click.ClickException(f"export failed: {error}") from error
+    from models.staff import record_audit
+    from models.tables import utcnow
+
+    with database() as (_settings, session):
+        record_audit(  # the ledger holds personal data: who exported it, and where
+            session=session,
+            username=f"cli:{os.environ.get('USER', '?')}"[:64],
+            action="export_ledger",
+            target=f"{count} requests",
+            now=utcnow(),
+            after={"format": fmt, "output": str(output) if output else "stdout"},
+        )
+    if output is not None:
+        click.echo(f"wrote {count} requests to {output}", err=True)
