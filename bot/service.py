@@ -13,6 +13,7 @@ from bot.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from bot.wechat.api import WeChatAPI
     from scheduler.runner import SchedulerService
 
 
@@ -68,19 +69,25 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def scheduler_service(settings: Settings, engine: Engine) -> SchedulerService:
-    """Build the scheduler for this process: its jobs, engine, WeChat client and policy."""
+def wechat_client(settings: Settings, engine: Engine) -> WeChatAPI:
+    """The outbound WeChat API client these settings describe."""
     from bot.wechat.api import WeChatAPI
-    from scheduler.runner import SchedulerService
-    from scheduler.runtime import JobContext
 
-    wechat = WeChatAPI(
+    return WeChatAPI(
         base_url=settings.wechat_api_base_url,
         app_id=settings.wechat_app_id,
         app_secret=settings.wechat_app_secret,
         engine=engine,
         legacy_token=settings.wechat_token_endpoint == "token",
     )
+
+
+def scheduler_service(settings: Settings, engine: Engine) -> SchedulerService:
+    """Build the scheduler for this process: its jobs, engine, WeChat client and policy."""
+    from scheduler.runner import SchedulerService
+    from scheduler.runtime import JobContext
+
+    wechat = wechat_client(settings, engine)
     return SchedulerService(
         JobContext(
             engine=engine,

@@ -10,11 +10,14 @@ from handlers import notify, texts
 from handlers.inbound import Inbound
 from handlers.registry import Context, handles
 from handlers.routing import expire_offers
-from models.tables import Expert, HelpRequest, Offer, Outbox
+from models.requests import open_requests_of_farmer
+from models.tables import Expert, HelpRequest, Offer, Outbox, Place
 
 log = logging.getLogger(__name__)
 
 VILLAGE_SCENE_PREFIX = "village:"
+# The key of the menu's 我的求助 button (bot/wechat/menu.py puts it on the menu).
+MENU_KEY_MY_REQUESTS = "MY_REQUESTS"
 
 
 @handles("event:subscribe")
@@ -24,28 +27,40 @@ def handle_subscribe(context: Context, inbound: Inbound) -> str:
     farmer.subscribed = True
     farmer.unsubscribed_at = None
     key = inbound.event_key or ""
-    if key.startswith("qrscene_"):
-        record_scene(context, key.removeprefix("qrscene_"))
-    return texts.WELCOME
+    welcome = texts.WELCOME
+    if key.startswith("qrscene_") and record_scene(context, key.removeprefix("qrscene_")):
+        welcome += texts.WELCOME_VILLAGE.format(place=farmer.place)
+    farmer.privacy_noticed_at = context.now
+    return welcome + privacy_notice(context)
+
+
+def privacy_notice(context: Context) -> str:
+    """The one-line personal-information notice with the link to the whole of it."""
+    return texts.PRIVACY_NOTICE.format(url=f"{context.config.public_url.rstrip('/')}/privacy")
 
 
 @handles("event:scan")
 def handle_scan(context: Context, inbound: Inbound) -> str | None:
     """A follower scanned a QR code: a village scene updates their village."""
     if record_scene(context, inbound.event_key or ""):
-        return texts.HELP
+        return texts.SCANNED_VILLAGE.format(place=context.farmer.place) + texts.HELP
     return None
 
 
 def record_scene(context: Context, scene: str) -> bool:
-    """Record a `village:<code>` QR scene on the farmer; return whether it was one."""
+    """Record a `village:<code>` QR scene on the farmer; return whether it was one.
+
+    The code is a place's id (the village posters' codes) or, from older codes, the
+    village's name as written.
+    """
     if not scene.startswith(VILLAGE_SCENE_PREFIX):
         return False
     code = scene.removeprefix(VILLAGE_SCENE_PREFIX).strip()[:64]
     if not code:
         return False
+    place = context.session.get(Place, int(code)) if code.isdigit() and len(code) < 10 else None
     context.farmer.village_code = code
-    context.farmer.place = code
+    context.farmer.place = f"{place.township}{place.village}" if place else code
     return True
 
 
@@ -64,8 +79,16 @@ def handle_location_report(context: Context, inbound: Inbound) -> None:
 
 @handles("event:click")
 def handle_menu_click(context: Context, inbound: Inbound) -> str:
-    """Answer a custom-menu click with how to ask for help."""
-    return texts.HELP
+    """我的求助: the farmer's open requests and where each stands; other keys: the help line."""
+    if (inbound.event_key or "") != MENU_KEY_MY_REQUESTS:
+        return texts.HELP
+    from handlers.conversation import status_of
+
+    assert context.farmer.id is not None
+    mine = open_requests_of_farmer(session=context.session, farmer_id=context.farmer.id)
+    if not mine:
+        return texts.STATUS_NO_REQUEST
+    return "\n".join(status_of(context, request) for request in mine)
 
 
 @handles(

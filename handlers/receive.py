@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlmodel import Session
 
-from handlers import conversation, events, expert, intake, texts  # noqa: F401  (registers handlers)
+from handlers import conversation, events, expert, intake, texts
 from handlers.advisories import change_subscription
 from handlers.config import Policy
 from handlers.inbound import MAX_MESSAGE_CHARS, Inbound
@@ -109,6 +109,11 @@ def receive(
         if "survey" in released:
             release_held_surveys(session, farmer_id=farmer.id, now=now)
     notices = list(context.notices)
+    if farmer.privacy_noticed_at is None and context.expert is None and inbound.opens_window:
+        # Followed before the welcome carried the notice: their first message gets it.
+        farmer.privacy_noticed_at = now
+        reply = (reply or "").rstrip() + events.privacy_notice(context)
+        reply = reply.lstrip("\n")
     if inbound.truncated:
         notices.insert(0, texts.MESSAGE_TOO_LONG.format(limit=MAX_MESSAGE_CHARS))
     if notices:

@@ -92,6 +92,16 @@ def iter_ledger(*, session: Session) -> Iterator[tuple[HelpRequest, Farmer]]:
     yield from session.exec(statement)
 
 
+def open_requests_of_farmer(*, session: Session, farmer_id: int) -> list[HelpRequest]:
+    """The farmer's requests still in progress, oldest first."""
+    statement = (
+        select(HelpRequest)
+        .where(HelpRequest.farmer_id == farmer_id, col(HelpRequest.status).in_(OPEN_STATUSES))
+        .order_by(col(HelpRequest.id))
+    )
+    return list(session.exec(statement))
+
+
 def requests_of_expert(*, session: Session, expert_id: int) -> list[HelpRequest]:
     """Return the requests an expert is working on, the one accepted last first."""
     statement = (

@@ -224,6 +224,8 @@ class Place(SQLModel, table=True):
     county: str = Field(max_length=64, index=True)
     township: str = Field(default="", max_length=64, index=True)
     village: str = Field(default="", max_length=64, index=True)
+    # The village's permanent QR code (scene `village:<id>`), as qrcode/create gave it.
+    qr_url: str | None = Field(default=None, max_length=256)
 
 
 class Offer(SQLModel, table=True):

@@ -22,6 +22,8 @@ class FakeWeChatAPI:
     failures: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     tokens_issued: list[str] = field(default_factory=list)
     delay: float = 0.0  # seconds every call waits, to play a slow WeChat
+    menu: dict[str, Any] | None = None
+    qrcodes: dict[str, str] = field(default_factory=dict)  # scene_str → url
     _counter: Any = field(default_factory=lambda: itertools.count(1))
     _lock: Any = field(default_factory=threading.Lock)
 
@@ -101,6 +103,44 @@ class FakeWeChatAPI:
         def template_send() -> Response:
             return send("message/template/send")
 
+        @app.post("/cgi-bin/menu/create")
+        def menu_create() -> Response:
+            body = dict(request.get_json() or {})
+            failure = self._record("menu/create", body)
+            if failure is not None:
+                return jsonify(failure)
+            if request.args.get("access_token") not in self.tokens_issued:
+                return jsonify(errcode=40001, errmsg="invalid credential")
+            refused = wechat_menu_error(body)
+            if refused is not None:
+                return jsonify(errcode=refused[0], errmsg=refused[1])
+            self.menu = body
+            return jsonify(errcode=0, errmsg="ok")
+
+        @app.get("/cgi-bin/menu/get")
+        def menu_get() -> Response:
+            self._record("menu/get", dict(request.args))
+            if self.menu is None:
+                return jsonify(errcode=46003, errmsg="menu no exist")
+            return jsonify(menu=self.menu)
+
+        @app.post("/cgi-bin/qrcode/create")
+        def qrcode_create() -> Response:
+            body = dict(request.get_json() or {})
+            failure = self._record("qrcode/create", body)
+            if failure is not None:
+                return jsonify(failure)
+            if request.args.get("access_token") not in self.tokens_issued:
+                return jsonify(errcode=40001, errmsg="invalid credential")
+            scene = body.get("action_info", {}).get("scene", {}).get("scene_str", "")
+            if body.get("action_name") != "QR_LIMIT_STR_SCENE" or not 1 <= len(scene) <= 64:
+                return jsonify(errcode=40053, errmsg="invalid action info")
+            with self._lock:
+                url = self.qrcodes.setdefault(
+                    scene, f"http://weixin.qq.com/q/fake{len(self.qrcodes)}x"
+                )
+            return jsonify(ticket=f"ticket-{scene}", url=url)
+
         @app.get("/cgi-bin/media/get")
         def media_get() -> Response:
             failure = self._record("media/get", dict(request.args))
@@ -121,6 +161,50 @@ class FakeWeChatAPI:
             )
 
         return app
+
+
+# WeChat's menu/create limits and the errcodes its documentation gives for them.
+MENU_TYPES = {
+    "click", "view", "scancode_push", "scancode_waitmsg", "pic_sysphoto",
+    "pic_photo_or_album", "pic_weixin", "location_select", "media_id", "article_id",
+    "article_view_limited", "view_limited", "miniprogram",
+}  # fmt: skip
+UNKEYED = ("media_id", "article_id", "article_view_limited", "view_limited")
+
+
+def wechat_menu_error(body: dict[str, Any]) -> tuple[int, str] | None:
+    """What WeChat answers to a menu it refuses (None: accepted)."""
+    buttons = body.get("button")
+    if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+        return 40016, "invalid button size"
+    for button in buttons:
+        name = button.get("name", "")
+        if not name or len(name.encode()) > 16:
+            return 40018, "invalid button name size"
+        subs = button.get("sub_button")
+        if subs:
+            if len(subs) > 5:
+                return 40023, "invalid sub button size"
+            for sub in subs:
+                if not sub.get("name") or len(sub["name"].encode()) > 60:
+                    return 40025, "invalid sub button name size"
+                if sub.get("type") not in MENU_TYPES:
+                    return 40024, "invalid sub button type"
+                if sub["type"] in ("view", "miniprogram") and not sub.get("url"):
+                    return 40027, "invalid sub button url size"
+                keyed = sub["type"] not in ("view", "miniprogram", *UNKEYED)
+                if keyed and (not sub.get("key") or len(sub["key"].encode()) > 128):
+                    return 40026, "invalid sub button key size"
+            continue
+        if button.get("type") not in MENU_TYPES:
+            return 40017, "invalid button type"
+        url, key = button.get("url") or "", button.get("key") or ""
+        if button["type"] in ("view", "miniprogram") and not 0 < len(url.encode()) <= 1024:
+            return 40020, "invalid button url size"
+        keyed = button["type"] not in ("view", "miniprogram", *UNKEYED)
+        if keyed and not 0 < len(key.encode()) <= 128:
+            return 40019, "invalid button key size"
+    return None
 
 
 @pytest.fixture

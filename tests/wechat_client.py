@@ -140,6 +140,16 @@ def post(client: Any, wechat: FakeWeChat, fields: dict[str, Any]) -> Any:
     return client.post("/wechat", query_string=query, data=body, content_type="text/xml")
 
 
+def first_contact(reply: str) -> str:
+    """A first reply to someone who never got the welcome: assert the personal-
+    information notice ends it, and return the reply without it."""
+    from handlers import texts
+
+    notice = texts.PRIVACY_NOTICE.format(url="http://127.0.0.1:8000/privacy")
+    assert reply.endswith(notice.lstrip("\n")), reply
+    return reply.removesuffix(notice.lstrip("\n")).removesuffix("\n")
+
+
 def reply_text(wechat: FakeWeChat, response: Any) -> str:
     """Return the Content of a passive text reply (asserting it is one)."""
     assert response.status_code == 200, response.get_data(as_text=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.cli import county, people, records, run
+from bot.cli import county, people, records, run, wechat
 
 
 @click.group()
@@ -26,5 +26,7 @@ for command in (
     people.farmers,
     people.staff,
     records.requests,
+    wechat.wechat,
+    wechat.qrcodes,
 ):
     main.add_command(command)

@@ -179,6 +179,37 @@ class WeChatAPI:
         """Send a template message: `message` holds template_id, data and url."""
         return self._post_checked("message/template/send", {"touser": openid, **message})
 
+    def create_menu(self, menu: dict[str, Any]) -> None:
+        """Replace the account's custom menu (menu/create)."""
+        self._post_checked("menu/create", menu)
+
+    def get_menu(self) -> dict[str, Any] | None:
+        """The account's custom menu as set through the API (menu/get); None: no menu."""
+        response = self._call("GET", "menu/get")
+        data = _json(response)
+        errcode = int(data.get("errcode", 0))
+        if errcode == 46003:  # menu no exist
+            return None
+        if errcode:
+            raise WeChatAPIError(errcode, self.redact(str(data.get("errmsg", ""))))
+        menu = data.get("menu")
+        return menu if isinstance(menu, dict) else None
+
+    def create_permanent_qrcode(self, scene: str) -> str:
+        """A permanent QR code for `scene` (qrcode/create, QR_LIMIT_STR_SCENE); its URL.
+
+        WeChat allows 100,000 permanent codes per account; asking again for the same
+        scene returns the same code.
+        """
+        data = self._post_checked(
+            "qrcode/create",
+            {"action_name": "QR_LIMIT_STR_SCENE", "action_info": {"scene": {"scene_str": scene}}},
+        )
+        url = data.get("url")
+        if not isinstance(url, str) or not url:
+            raise WeChatAPIError(-1, "qrcode/create answered without a url")
+        return url
+
     def send(self, kind: str, openid: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Send an outbox payload of the given kind ("custom" or "template")."""
         if kind == "template":

@@ -34,7 +34,7 @@ from scheduler.intake import move_on_unanswered
 from scheduler.routing import check_offer_timeouts
 from scheduler.surveys import send_due_surveys
 from tests.queries import rows
-from tests.wechat_client import FakeWeChat, post, reply_text
+from tests.wechat_client import FakeWeChat, first_contact, post, reply_text
 
 CODE = re.compile(r"[A-Z][0-9]{3,6}")
 PEPPER = "我家辣椒叶子发黄还有斑点 我是石坝村的"
@@ -172,7 +172,7 @@ def test_place_names_are_not_read_as_crops(
 def test_answers_fill_what_they_are_about_and_greetings_open_nothing(
     client: FlaskClient, plain_wechat: FakeWeChat, engine: Engine
 ) -> None:
-    assert say(client, plain_wechat, "farmer-hi", "你好") == texts.GREETING
+    assert first_contact(say(client, plain_wechat, "farmer-hi", "你好")) == texts.GREETING
     assert say(client, plain_wechat, "farmer-hi", "在吗？") == texts.GREETING
     assert rows(engine, HelpRequest) == []
     first = say(client, plain_wechat, "farmer-hi", "叶子上长了好多小虫子")

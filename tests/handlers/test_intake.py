@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from handlers import texts
 from models.tables import HelpRequest, Message
-from tests.wechat_client import FakeWeChat, post, reply_text
+from tests.wechat_client import FakeWeChat, first_contact, post, reply_text
 
 CODE = re.compile(r"[A-Z][0-9]{3,6}")
 
@@ -28,7 +28,7 @@ def the_request(session: Session) -> HelpRequest:
 def test_vague_message_two_questions_then_confirmed(
     client: FlaskClient, wechat: FakeWeChat, session: Session
 ) -> None:
-    first = say(client, wechat, "f1", Content="叶子发黄 有斑点 咋回事")
+    first = first_contact(say(client, wechat, "f1", Content="叶子发黄 有斑点 咋回事"))
     code = CODE.search(first).group()  # type: ignore[union-attr]
     assert texts.QUESTIONS["crop"] in first
     second = say(client, wechat, "f1", Content="苞谷")
@@ -106,7 +106,7 @@ def test_voice_without_recognition_asks_to_type_or_send_a_photo(
 def test_location_message_answers_which_village(
     client: FlaskClient, wechat: FakeWeChat, session: Session
 ) -> None:
-    first = say(client, wechat, "f6", Content="水稻叶子卷了 有虫")
+    first = first_contact(say(client, wechat, "f6", Content="水稻叶子卷了 有虫"))
     assert first.endswith(texts.QUESTIONS["place"])
     reply = say(
         client,

@@ -1,4 +1,5 @@
-"""template delivery reports on the outbox; personal information's lifecycle
+"""template delivery reports on the outbox; personal information's lifecycle; the
+villages' QR codes
 
 Revision ID: 0014
 Revises: 0013
@@ -18,6 +19,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("place", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("qr_url", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=True)
+        )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("wechat_msgid", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True)
@@ -50,6 +55,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("place", schema=None) as batch_op:
+        batch_op.drop_column("qr_url")
     with op.batch_alter_table("help_request", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_help_request_anonymised_at"))
         batch_op.drop_column("anonymised_at")
