@@ -8,6 +8,7 @@ from sqlmodel import select
 
 from handlers import notify, texts
 from handlers.inbound import Inbound
+from handlers.personal_data import without_coordinates
 from handlers.registry import Context, handles
 from handlers.routing import expire_offers
 from models.requests import open_requests_of_farmer
@@ -73,8 +74,11 @@ def handle_unsubscribe(context: Context, inbound: Inbound) -> None:
 
 @handles("event:location")
 def handle_location_report(context: Context, inbound: Inbound) -> None:
-    """Keep the position WeChat reports (when the user allowed it), silently."""
-    context.farmer.latitude, context.farmer.longitude = inbound.latitude, inbound.longitude
+    """WeChat's periodic position report: kept only with the farmer's consent (留定位)."""
+    if context.farmer.location_consent:
+        context.farmer.latitude, context.farmer.longitude = inbound.latitude, inbound.longitude
+    else:
+        context.message.payload = without_coordinates(context.message.payload)
 
 
 @handles("event:click")

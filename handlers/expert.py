@@ -147,9 +147,13 @@ def _held_list(held: list[HelpRequest]) -> str:
 
 
 def _find_request(context: Context, code: str | None) -> HelpRequest | None:
+    """The request a command names; the command (and its reply) is logged under it."""
     if code is None:
         return None
-    return get_request_by_code(session=context.session, code=code)
+    found = get_request_by_code(session=context.session, code=code)
+    if found is not None:
+        context.message.request_id = found.id
+    return found
 
 
 @command("接单")

@@ -17,6 +17,7 @@ from handlers import conversation, texts
 from handlers.config import Policy
 from handlers.inbound import Inbound
 from handlers.notify import send_text
+from handlers.personal_data import without_coordinates
 from handlers.places import choices_text, pick_choice, settle_request_place
 from handlers.privacy import first_phone, mask_phone, without_phones
 from handlers.registry import Context, handles
@@ -165,7 +166,9 @@ def handle_location(context: Context, inbound: Inbound) -> str:
     request = context.open_request()
     if request is None:
         return texts.LOCATION_NOTED.format(place=place)
-    request.place, request.latitude, request.longitude = place, inbound.latitude, inbound.longitude
+    request.place = place
+    if context.farmer.location_consent:
+        request.latitude, request.longitude = inbound.latitude, inbound.longitude
     context.message.request_id = request.id
     if request.status in RELAYED_STATUSES:
         return relay_to_expert(context, inbound, request)
@@ -181,10 +184,17 @@ def handle_location(context: Context, inbound: Inbound) -> str:
 
 
 def remember_location(context: Context, inbound: Inbound) -> str:
-    """Store a location message's coordinates and label on the farmer; return the place."""
+    """Store a location message's label on the farmer (its coordinates only with the
+    farmer's consent, 留定位: precise location is sensitive under PIPL); return the place."""
     farmer = context.farmer
-    farmer.latitude, farmer.longitude = inbound.latitude, inbound.longitude
-    place = (inbound.label or "").strip() or f"{inbound.latitude:.4f},{inbound.longitude:.4f}"
+    label = (inbound.label or "").strip()
+    if farmer.location_consent:
+        farmer.latitude, farmer.longitude = inbound.latitude, inbound.longitude
+        place = label or f"{inbound.latitude:.4f},{inbound.longitude:.4f}"
+    else:
+        context.message.payload = without_coordinates(context.message.payload)
+        context.notices.append(texts.LOCATION_VILLAGE_ONLY)
+        place = label or "（定位没有村名）"
     farmer.place = place[:128]
     return farmer.place
 
@@ -483,5 +493,6 @@ def relay_to_expert(context: Context, inbound: Inbound, request: HelpRequest) ->
             to_openid=expert.openid,
             speaker=f"{request.code} 农户",
             now=context.now,
+            precise=context.farmer.location_consent,
         )
     return texts.ADDED_FORWARDED

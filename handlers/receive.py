@@ -13,6 +13,7 @@ from handlers import conversation, events, expert, intake, texts
 from handlers.advisories import change_subscription
 from handlers.config import Policy
 from handlers.inbound import MAX_MESSAGE_CHARS, Inbound
+from handlers.personal_data import answer_privacy_words
 from handlers.registry import Context, find_handler
 from handlers.survey import answer_survey, release_held_surveys
 from models.experts import find_expert
@@ -97,7 +98,7 @@ def receive(
         expert=find_expert(session=session, openid=inbound.openid),
     )
     reply = route_inbound(context, inbound)
-    if inbound.opens_window:
+    if inbound.opens_window and farmer.erased_at is None:
         farmer.last_message_at = now
         # The 48 h customer-service window is open again: send what was held for them
         # (a survey is held together with its question in the outbox).
@@ -109,7 +110,8 @@ def receive(
         if "survey" in released:
             release_held_surveys(session, farmer_id=farmer.id, now=now)
     notices = list(context.notices)
-    if farmer.privacy_noticed_at is None and context.expert is None and inbound.opens_window:
+    first_words = farmer.privacy_noticed_at is None and farmer.erased_at is None
+    if first_words and context.expert is None and inbound.opens_window:
         # Followed before the welcome carried the notice: their first message gets it.
         farmer.privacy_noticed_at = now
         reply = (reply or "").rstrip() + events.privacy_notice(context)
@@ -153,6 +155,21 @@ def take_subscription(context: Context, inbound: Inbound) -> Taken | None:
         return None
     words = "".join(inbound.words.split()).strip("。！!.")
     reply = change_subscription(context.farmer, words)
+    return None if reply is None else Taken(reply)
+
+
+def take_privacy_request(context: Context, inbound: Inbound) -> Taken | None:
+    """我的信息, 删除我的信息 / 确认删除, 留定位 / 不留定位, whoever writes it."""
+    if inbound.msg_type != "text" or len(inbound.words) > 12:
+        return None
+    reply = answer_privacy_words(
+        context.session,
+        farmer=context.farmer,
+        message=context.message,
+        words=inbound.words,
+        config=context.config,
+        now=context.now,
+    )
     return None if reply is None else Taken(reply)
 
 
@@ -215,6 +232,7 @@ def take_by_type(context: Context, inbound: Inbound) -> Taken | None:
 # The way of every inbound message, in order: the first step that takes it wins.
 STEPS: tuple[Step, ...] = (
     take_subscription,
+    take_privacy_request,
     take_survey_answer,
     take_expert_command,
     take_expert_relay,

@@ -45,11 +45,13 @@ def relay(
     speaker: str,
     now: datetime,
     words: str | None = None,
+    precise: bool = True,
 ) -> None:
     """Forward one message (text, or a photo / voice note / video) to the other side.
 
     `speaker` names who wrote it ("A1000 农户", "王植保专家"); it is data, never a
     format string. `words` overrides the message's own words (e.g. without a code).
+    A location goes with its coordinates only when `precise` (the farmer's consent).
     """
     message.request_id = request.id
     if inbound.msg_type in _MEDIA_MESSAGE and inbound.media_id:
@@ -79,7 +81,9 @@ def relay(
         return
     content = (inbound.words or inbound.url or "") if words is None else words
     if inbound.msg_type == "location":
-        content = f"位置：{inbound.label or ''}（{inbound.latitude}, {inbound.longitude}）"
+        content = f"位置：{inbound.label or ''}"
+        if precise:
+            content += f"（{inbound.latitude}, {inbound.longitude}）"
     if content:
         enqueue(
             session=session,

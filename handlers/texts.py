@@ -132,6 +132,17 @@ EXPERT_RELAY_MEDIA = "【{code} 农户】发来{kind}，见下条。"
 OFFER_TAKEN = "求助 {code} 已被其他专家接走，谢谢。"
 MEDIA_NAMES = {"image": "照片", "voice": "语音", "video": "视频", "shortvideo": "视频"}
 TASKS_NOT_LISTED = "……另有 {count} 个没列出，见下面的全部任务。"
+EXPERT_FARMER_ERASED = "求助 {code} 的农户删除了个人信息，这个求助已结束，不用再处理了，谢谢。"
+MY_DATA_LINK = "这是只给您看的链接，能看到并下载我们存的您的全部信息（{days}内有效）：{link}"
+ERASE_ASK = (
+    "确定要删除您的个人信息吗？会删掉您发过的文字、语音、照片、电话和位置，"
+    "进行中的求助也会结束。确定请在 10 分钟内回复“确认删除”。"
+)
+ERASE_DONE = "已删除您的个人信息。以后有问题，随时再发给我们。"
+ERASE_NOT_ASKED = "要删除您的个人信息，请先回复“删除我的信息”。"
+LOCATION_KEPT = "好的，以后您发的定位会保存准确位置，方便专家找到地头。回复“不留定位”随时收回。"
+LOCATION_DROPPED = "好的，准确位置已经删掉，以后定位只记到村。"
+LOCATION_VILLAGE_ONLY = "（定位只记到村。想让专家按定位找到地头，回复“留定位”再发一次位置。）"
 EXPERT_CANCELLED = "农户取消了求助 {code}，不用再处理了，谢谢。"
 
 # Follow-up survey (回访).

@@ -22,6 +22,7 @@ from models.tables import utcnow
 from scheduler import runtime
 from scheduler.intake import move_on_unanswered
 from scheduler.media import fetch_due_media
+from scheduler.privacy import apply_retention, delete_erased_media, erase_unfollowed
 from scheduler.report import store_last_month
 from scheduler.routing import check_offer_timeouts
 from scheduler.surveys import follow_up_surveys, remind_experts, send_due_surveys
@@ -101,6 +102,20 @@ def run_prune_nonces() -> int:
         return prune_nonces(session=session, now=now) + prune_sign_ins(session=session, now=now)
 
 
+def run_delete_erased_media() -> int:
+    """Delete the media files of erased personal data from disk."""
+    return delete_erased_media(engine=runtime.current().engine)
+
+
+def run_personal_data() -> int:
+    """Erase the data of farmers gone longer than the grace period; apply retention."""
+    context = runtime.current()
+    now = utcnow()
+    erased = erase_unfollowed(engine=context.engine, policy=context.config, now=now)
+    kept = apply_retention(engine=context.engine, policy=context.config, now=now)
+    return erased + sum(kept.values())
+
+
 def declared_jobs(timezone: str) -> tuple[JobSpec, ...]:
     """Every recurring job, with its stable id and trigger."""
     return (
@@ -117,6 +132,16 @@ def declared_jobs(timezone: str) -> tuple[JobSpec, ...]:
         JobSpec("prune_nonces", "scheduler.jobs:run_prune_nonces", IntervalTrigger(minutes=10)),
         JobSpec("index_search", "scheduler.jobs:run_index_search", IntervalTrigger(seconds=5)),
         JobSpec("find_outbreaks", "scheduler.jobs:run_find_outbreaks", IntervalTrigger(minutes=10)),
+        JobSpec(
+            "delete_erased_media",
+            "scheduler.jobs:run_delete_erased_media",
+            IntervalTrigger(minutes=1),
+        ),
+        JobSpec(
+            "personal_data",
+            "scheduler.jobs:run_personal_data",
+            CronTrigger(hour=3, minute=30, timezone=timezone),
+        ),
         JobSpec(
             "monthly_report",
             "scheduler.jobs:run_monthly_report",

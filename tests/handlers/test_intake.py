@@ -118,9 +118,26 @@ def test_location_message_answers_which_village(
         Scale="15",
         Label="湖北省武汉市江夏区郑店村",
     )
-    assert "已登记" in reply
+    assert "已登记" in reply and texts.LOCATION_VILLAGE_ONLY in reply
     request = the_request(session)
-    assert request.place == "湖北省武汉市江夏区郑店村" and request.latitude == 30.52
+    # Without the farmer's consent the coordinates are not kept: only the place's label.
+    assert request.place == "湖北省武汉市江夏区郑店村" and request.latitude is None
+    assert say(client, wechat, "f6", Content="留定位") == texts.LOCATION_KEPT
+    again = say(
+        client,
+        wechat,
+        "f6",
+        msg_type="location",
+        Location_X="30.52",
+        Location_Y="114.31",
+        Scale="15",
+        Label="湖北省武汉市江夏区郑店村",
+    )
+    assert texts.LOCATION_VILLAGE_ONLY not in again
+    request = the_request(session)
+    assert (request.latitude, request.longitude) == (30.52, 114.31)
+    assert say(client, wechat, "f6", Content="不留定位") == texts.LOCATION_DROPPED
+    assert the_request(session).latitude is None
 
 
 def test_skip_moves_on(client: FlaskClient, wechat: FakeWeChat, session: Session) -> None:

@@ -132,7 +132,9 @@ def test_job_list_wiring() -> None:
 
     jobs = {job.id: job for job in declared_jobs("Asia/Shanghai")}
     intervals = {
-        job_id: job.trigger.interval for job_id, job in jobs.items() if job_id != "monthly_report"
+        job_id: job.trigger.interval
+        for job_id, job in jobs.items()
+        if job_id not in ("monthly_report", "personal_data")
     }
     assert intervals == {
         "offer_timeouts": timedelta(seconds=5),
@@ -144,6 +146,14 @@ def test_job_list_wiring() -> None:
         "prune_nonces": timedelta(minutes=10),
         "index_search": timedelta(seconds=5),
         "find_outbreaks": timedelta(minutes=10),
+        "delete_erased_media": timedelta(minutes=1),
+    }
+    daily = jobs["personal_data"].trigger
+    assert isinstance(daily, CronTrigger) and str(daily.timezone) == "Asia/Shanghai"
+    assert {f.name: str(f) for f in daily.fields if f.name in ("day", "hour", "minute")} == {
+        "day": "*",
+        "hour": "3",
+        "minute": "30",
     }
     monthly = jobs["monthly_report"].trigger
     assert isinstance(monthly, CronTrigger) and str(monthly.timezone) == "Asia/Shanghai"

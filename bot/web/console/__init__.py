@@ -40,6 +40,7 @@ def init_app(app: Flask) -> None:
         views_admin,
         views_ahead,
         views_people,
+        views_personal,
         views_places,
         views_requests,
     )

@@ -1,8 +1,9 @@
 """The farmer's pages: the survey answered with taps, an advisory in full with 退订,
-the privacy notice and how to use the account."""
+their own data (see, download, erase), the privacy notice and how to use the account."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Response, current_app, render_template, request
@@ -14,6 +15,7 @@ from bot.web.farmer import bp
 from handlers import texts
 from handlers.config import Policy
 from handlers.notify import read_farmer_link
+from handlers.personal_data import erase_farmer, personal_data
 from handlers.survey import answer_survey_page
 from models.db import session_scope
 from models.tables import Advisory, Expert, Farmer, HelpRequest, Survey, utcnow
@@ -150,3 +152,58 @@ def privacy() -> Response:
 def how_to() -> Response:
     """How to ask for help: the menu's 使用说明."""
     return page("farmer/help.html")
+
+
+def _me(token: str) -> dict[str, int] | Response:
+    return _claims("me", token, int(_policy().link_lifetime.total_seconds()))
+
+
+@bp.get("/f/me/<token>")
+def my_data(token: str) -> Response:
+    """Everything stored about the farmer who holds this link (PIPL Art. 45)."""
+    claims = _me(token)
+    if isinstance(claims, Response):
+        return claims
+    with session_scope(get_engine()) as session:
+        farmer = session.get(Farmer, claims.get("f", 0))
+        if farmer is None or farmer.erased_at is not None:
+            return notice("信息已删除", "您的个人信息已经删除了。", 410)
+        data = personal_data(session, farmer=farmer, tz=_policy().tz)
+    return page("farmer/me.html", data=data, token=token)
+
+
+@bp.get("/f/me/<token>/download")
+def download_my_data(token: str) -> Response:
+    """The same, as a JSON file the farmer keeps (a copy, PIPL Art. 45)."""
+    claims = _me(token)
+    if isinstance(claims, Response):
+        return claims
+    with session_scope(get_engine()) as session:
+        farmer = session.get(Farmer, claims.get("f", 0))
+        if farmer is None or farmer.erased_at is not None:
+            return notice("信息已删除", "您的个人信息已经删除了。", 410)
+        data = personal_data(session, farmer=farmer, tz=_policy().tz)
+    body = json.dumps(data, ensure_ascii=False, indent=2)
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": "attachment; filename=my-data.json"},
+    )
+
+
+@bp.post("/f/me/<token>/erase")
+def erase_my_data(token: str) -> Response:
+    """删除我的信息 from the page: confirmed by the ticked box, then erased at once."""
+    claims = _me(token)
+    if isinstance(claims, Response):
+        return claims
+    if request.form.get("confirm") != "yes":
+        return notice("还没有删除", "请勾选“确定删除”再点按钮。", 400)
+    with session_scope(get_engine()) as session:
+        farmer = session.exec(
+            select(Farmer).where(Farmer.id == claims.get("f", 0)).with_for_update()
+        ).first()
+        if farmer is None or farmer.erased_at is not None:
+            return notice("信息已删除", "您的个人信息已经删除了。", 410)
+        erase_farmer(session, farmer=farmer, config=_policy(), now=utcnow())
+    return notice("已删除", texts.ERASE_DONE, 200)
