@@ -2,7 +2,8 @@
 included): every one is answered 200, stored once, and a retry gets the same answer.
 
 The samples follow the examples of WeChat's 自定义菜单事件推送, 订阅通知事件推送,
-群发结果 and 发布结果 documentation, as the public SDKs' tests carry them.
+群发结果, 发布结果, 模板消息, 客服, 微信认证, 卡券, 门店, 摇一摇 and 微信连Wi-Fi
+documentation, as the public SDKs' tests carry them.
 """
 
 from __future__ import annotations
@@ -74,6 +75,41 @@ SAMPLES = {
     "</PublishEventInfo>",
     "kf_create_session": "<KfAccount><![CDATA[test1@test]]></KfAccount>",
     "qualification_verify_success": "<ExpiredTime>1442401156</ExpiredTime>",
+    # The rest of the events WeChat pushes to a service account, as documented.
+    "VIEW": "<EventKey><![CDATA[http://www.qq.com/]]></EventKey><MenuId>208379533</MenuId>",
+    "view_miniprogram": "<EventKey><![CDATA[pages/index/index]]></EventKey><MenuId>MENUID</MenuId>",
+    "TEMPLATESENDJOBFINISH": "<MsgID>200163836</MsgID><Status><![CDATA[success]]></Status>",
+    "kf_close_session": "<KfAccount><![CDATA[test1@test]]></KfAccount>",
+    "kf_switch_session": "<FromKfAccount><![CDATA[test1@test]]></FromKfAccount>"
+    "<ToKfAccount><![CDATA[test2@test]]></ToKfAccount>",
+    "merchant_order": "<OrderId><![CDATA[test_order_id]]></OrderId><OrderStatus>2</OrderStatus>"
+    "<ProductId><![CDATA[test_product_id]]></ProductId>"
+    "<SkuInfo><![CDATA[10001:1000012;10002:100021]]></SkuInfo>",
+    "ShakearoundUserShake": "<ChosenBeacon><Uuid><![CDATA[uuid]]></Uuid><Major>major</Major>"
+    "<Minor>minor</Minor><Distance>0.057</Distance></ChosenBeacon><AroundBeacons>"
+    "<AroundBeacon><Uuid><![CDATA[uuid]]></Uuid><Major>major</Major><Minor>minor</Minor>"
+    "<Distance>166.816</Distance></AroundBeacon><AroundBeacon><Uuid><![CDATA[uuid]]></Uuid>"
+    "<Major>major</Major><Minor>minor</Minor><Distance>15.013</Distance></AroundBeacon>"
+    "</AroundBeacons>",
+    "WifiConnected": "<ConnectTime>0</ConnectTime><ExpireTime>0</ExpireTime>"
+    "<VendorId><![CDATA[3001224419]]></VendorId><PlaceId><![CDATA[1234]]></PlaceId>"
+    "<DeviceNo><![CDATA[00:1f:7a:ad:5c:a8]]></DeviceNo>",
+    "qualification_verify_fail": "<FailTime>1442401122</FailTime>"
+    "<FailReason><![CDATA[by time]]></FailReason>",
+    "naming_verify_success": "<ExpiredTime>1442401093</ExpiredTime>",
+    "naming_verify_fail": "<FailTime>1442401061</FailTime>"
+    "<FailReason><![CDATA[by time]]></FailReason>",
+    "annual_renew": "<ExpiredTime>1442401004</ExpiredTime>",
+    "verify_expired": "<ExpiredTime>1442400900</ExpiredTime>",
+    "user_get_card": "<CardId><![CDATA[po2VNuCuRo-8sxxxxxxxxxxx]]></CardId>"
+    "<IsGiveByFriend>0</IsGiveByFriend><UserCardCode><![CDATA[226009850808]]></UserCardCode>"
+    "<FriendUserName><![CDATA[]]></FriendUserName><OuterId>0</OuterId>"
+    "<OldUserCardCode><![CDATA[]]></OldUserCardCode><OuterStr><![CDATA[12b]]></OuterStr>"
+    "<IsRestoreMemberCard>0</IsRestoreMemberCard><IsRecommendByFriend>0</IsRecommendByFriend>",
+    "card_pass_check": "<CardId><![CDATA[4ZFuXRm0ea6eUDaBmNnR8pKSuUfAA]]></CardId>"
+    "<RefuseReason><![CDATA[非法代制]]></RefuseReason>",
+    "poi_check_notify": "<UniqId><![CDATA[123adb]]></UniqId><PoiId><![CDATA[123123]]></PoiId>"
+    "<Result><![CDATA[fail]]></Result><Msg><![CDATA[xxxxxx]]></Msg>",
 }
 ANSWERED_FOR_A_PERSON = {"scancode_waitmsg": texts.HELP}
 # Where each sample's nested structure is, to check it is stored whole.
@@ -91,6 +127,22 @@ NESTED = {
     "PUBLISHJOBFINISH": ("PublishEventInfo", "article_detail", "item", "article_url"),
     "kf_create_session": ("KfAccount",),
     "qualification_verify_success": ("ExpiredTime",),
+    "VIEW": ("MenuId",),
+    "view_miniprogram": ("MenuId",),
+    "TEMPLATESENDJOBFINISH": ("Status",),
+    "kf_close_session": ("KfAccount",),
+    "kf_switch_session": ("ToKfAccount",),
+    "merchant_order": ("SkuInfo",),
+    "ShakearoundUserShake": ("AroundBeacons", "AroundBeacon", 1, "Distance"),
+    "WifiConnected": ("DeviceNo",),
+    "qualification_verify_fail": ("FailReason",),
+    "naming_verify_success": ("ExpiredTime",),
+    "naming_verify_fail": ("FailReason",),
+    "annual_renew": ("ExpiredTime",),
+    "verify_expired": ("ExpiredTime",),
+    "user_get_card": ("UserCardCode",),
+    "card_pass_check": ("RefuseReason",),
+    "poi_check_notify": ("Result",),
 }
 
 

@@ -209,6 +209,7 @@ def test_location_message_places_the_open_request(
     client: FlaskClient, wechat: FakeWeChat, session: Session
 ) -> None:
     post(client, wechat, wechat.text("farmer-6", "水稻叶子卷起来了"))
+    post(client, wechat, wechat.text("farmer-6", "留定位"))  # consent to keep coordinates
     post(
         client,
         wechat,
