@@ -104,7 +104,10 @@ def handle_menu_click(context: Context, inbound: Inbound) -> str:
 )
 def handle_menu_pick(context: Context, inbound: Inbound) -> None:
     """A photo or location chosen from the menu: WeChat sends it next as a message of its
-    own, which opens or continues the request; the event itself adds nothing."""
+    own, which opens or continues the request; the event itself adds nothing (and keeps
+    no coordinates without the farmer's consent)."""
+    if not context.farmer.location_consent:
+        context.message.payload = without_coordinates(context.message.payload)
 
 
 @handles("event:scancode_waitmsg")
@@ -162,8 +165,8 @@ def handle_template_report(context: Context, inbound: Inbound) -> None:
         )
     )
     request = context.session.get(HelpRequest, row.request_id)
-    if request is None:
-        return
+    if request is None or not offers:
+        return  # answered, withdrawn or moved on already: nothing waits on this page
     log.warning("page %d to %s not delivered (%s): next expert", row.id, row.openid, status)
     for offer in offers:
         offer.answer_note = f"派单没送到：{status}"

@@ -40,7 +40,10 @@ class Inbound:
         """The key WeChat's retries share: MsgId for messages, sender+time+event for events."""
         if self.msg_id:
             return f"msg:{self.msg_id}"
-        return f"evt:{self.openid}:{self.create_time}:{self.event or self.msg_type}"
+        key = f"evt:{self.openid}:{self.create_time}:{self.event or self.msg_type}"
+        # Two delivery reports to one person in one second are two reports, not a retry.
+        report = self.fields.get("MsgID")
+        return f"{key}:{report}" if isinstance(report, str) and report.isdigit() else key
 
     @property
     def opens_window(self) -> bool:

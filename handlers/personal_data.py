@@ -12,6 +12,7 @@ scheduler deletes them from disk after the transaction committed (`delete_erased
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from sqlmodel import Session, col, select
 from handlers import texts
 from handlers.config import Policy
 from handlers.notify import send_text
+from handlers.routing import place_of
 from models.offers import offers_for, record_event
 from models.outbox import drop_pending
 from models.requests import OPEN_STATUSES, lock_request
@@ -39,6 +41,10 @@ from models.tables import (
 )
 
 ERASED_ACTOR = "farmer:erased"
+
+
+class ErasureRefused(Exception):
+    """This follower is an expert: their records are the service's (ask the county)."""
 
 
 @dataclass
@@ -64,6 +70,8 @@ def erase_farmer(session: Session, *, farmer: Farmer, config: Policy, now: datet
     """
     if farmer.erased_at is not None:
         return Erasure(closed=[])
+    if session.exec(select(Expert.id).where(Expert.openid == farmer.openid)).first():
+        raise ErasureRefused(texts.ERASE_EXPERT)
     assert farmer.id is not None
     openid, pseudonym = farmer.openid, erased_openid(farmer)
     closed = [_close(session, request, now) for request in _open_requests(session, farmer.id)]
@@ -141,14 +149,21 @@ def anonymise_requests(session: Session, request_ids: list[int], now: datetime) 
     if not request_ids:
         return done
     for request in session.exec(select(HelpRequest).where(col(HelpRequest.id).in_(request_ids))):
-        request.text, request.place = "", None
+        # Where it was stays, as the report counts it (the village, else the place named
+        # as a village or township name), but never a label's house-level detail.
+        parts = place_of(session, request)
+        request.township = request.township or parts.township
+        request.village = request.village or parts.village
+        place = parts.village or request.place
+        request.text = ""
+        request.place = None if _is_coordinates(place) else place
         request.latitude = request.longitude = None
         request.visit_record, request.prescription, request.pending_question = None, None, None
         request.routing = _without_words(request.routing)
         request.anonymised_at = request.updated_at = request.indexed_at = now
     session.execute(delete(SearchTerm).where(col(SearchTerm.request_id).in_(request_ids)))
     done.messages = _scrub_messages(session, col(Message.request_id).in_(request_ids), now)
-    done.media = _mark_media(session, col(MediaFile.request_id).in_(request_ids))
+    done.media = mark_media(session, col(MediaFile.request_id).in_(request_ids))
     session.execute(
         update(Outbox)
         .where(col(Outbox.request_id).in_(request_ids))
@@ -197,12 +212,12 @@ def _scrub_messages(session: Session, which: Any, now: datetime) -> int:
         select(Message).where(col(Message.id).in_(ids), col(Message.dedupe_key).like("evt:%"))
     ):
         message.dedupe_key = f"evt:erased:{message.id}"
-    _mark_media(session, col(MediaFile.message_id).in_(ids))
+    mark_media(session, col(MediaFile.message_id).in_(ids))
     return len(ids)
 
 
-def _mark_media(session: Session, which: Any) -> int:
-    """Media to delete: stored files are marked `erasing` (the disk is cleared after the
+def mark_media(session: Session, which: Any) -> int:
+    """Mark media to delete: stored files are marked `erasing` (the disk is cleared after the
     commit), files never fetched are simply not fetched."""
     marked = 0
     for media in session.exec(select(MediaFile).where(which)):
@@ -336,7 +351,10 @@ def answer_privacy_words(
         asked = farmer.erase_asked_at
         if asked is None or (now - asked).total_seconds() > CONFIRM_WITHIN:
             return texts.ERASE_NOT_ASKED
-        erase_farmer(session, farmer=farmer, config=config, now=now)
+        try:
+            erase_farmer(session, farmer=farmer, config=config, now=now)
+        except ErasureRefused as refused:
+            return str(refused)
         # The confirmation itself is logged under the pseudonym, without its words.
         message.openid, message.content, message.payload = farmer.openid, None, {}
         return texts.ERASE_DONE
@@ -354,11 +372,12 @@ def forget_coordinates(session: Session, *, farmer: Farmer) -> None:
     assert farmer.id is not None
     farmer.location_consent = False
     farmer.latitude = farmer.longitude = None
-    session.execute(
-        update(HelpRequest)
-        .where(col(HelpRequest.farmer_id) == farmer.id)
-        .values(latitude=None, longitude=None)
-    )
+    if _is_coordinates(farmer.place):
+        farmer.place = None
+    for request in session.exec(select(HelpRequest).where(HelpRequest.farmer_id == farmer.id)):
+        request.latitude = request.longitude = None
+        if _is_coordinates(request.place):
+            request.place = None
     for message in session.exec(
         select(Message).where(
             Message.farmer_id == farmer.id, col(Message.msg_type).in_(("location", "event"))
@@ -369,5 +388,18 @@ def forget_coordinates(session: Session, *, farmer: Farmer) -> None:
 
 
 def without_coordinates(payload: dict[str, Any]) -> dict[str, Any]:
-    """A push's stored fields without its coordinates (the place's label is kept)."""
-    return {key: value for key, value in payload.items() if key not in COORDINATE_FIELDS}
+    """A push's stored fields without its coordinates, nested ones too (a menu's
+    SendLocationInfo); the place's label is kept."""
+    return {
+        key: without_coordinates(value) if isinstance(value, dict) else value
+        for key, value in payload.items()
+        if key not in COORDINATE_FIELDS
+    }
+
+
+COORDINATES_TEXT = re.compile(r"^\s*-?\d{1,3}\.\d+\s*,\s*-?\d{1,3}\.\d+\s*$")
+
+
+def _is_coordinates(text: str | None) -> bool:
+    """A place written as "32.1230,105.4560" (a location that had no label)."""
+    return bool(text) and COORDINATES_TEXT.match(text or "") is not None

@@ -49,7 +49,8 @@ def fetch_due_media(
             _record_failure(engine, media_row_id, error, now)  # error text is redacted there
             continue
         with session_scope(engine) as session:
-            row = session.get(MediaFile, media_row_id)
+            # Locked: an erasure marking it meanwhile wins, and the file is not written.
+            row = session.get(MediaFile, media_row_id, with_for_update=True)
             if row is None or row.status != "pending":
                 continue
             path = _target_path(

@@ -235,7 +235,7 @@ def _log_sent(session: Any, row: Outbox, now: datetime) -> None:
     msg_type = str(payload.get("msgtype", "template" if row.kind == "template" else "text"))
     content = None
     if msg_type == "text":
-        content = payload["text"]["content"]
+        content = (payload.get("text") or {}).get("content")  # None: erased meanwhile
     elif row.kind == "template":
         content = " / ".join(str(v.get("value", "")) for v in payload.get("data", {}).values())
     media = payload.get(msg_type) if isinstance(payload.get(msg_type), dict) else {}

@@ -16,13 +16,14 @@ from sqlalchemy import Engine, update
 from sqlmodel import col, select
 
 from handlers.config import Policy
-from handlers.personal_data import anonymise_requests, erase_farmer
+from handlers.personal_data import anonymise_requests, erase_farmer, mark_media
 from models.db import session_scope
-from models.tables import Farmer, HelpRequest, MediaFile, Message
+from models.tables import Expert, Farmer, HelpRequest, MediaFile, Message
 
 log = logging.getLogger(__name__)
 
 BATCH = 200
+ANONYMISED = "anonymised"  # a message's status once retention blanked it
 
 
 def erase_unfollowed(*, engine: Engine, policy: Policy, now: datetime, limit: int = 100) -> int:
@@ -36,6 +37,7 @@ def erase_unfollowed(*, engine: Engine, policy: Policy, now: datetime, limit: in
                     Farmer.subscribed == False,  # noqa: E712  (SQL, not Python)
                     col(Farmer.erased_at).is_(None),
                     col(Farmer.unsubscribed_at) <= cutoff,
+                    col(Farmer.openid).not_in(select(Expert.openid)),
                 )
                 .limit(limit)
             )
@@ -75,9 +77,16 @@ def apply_retention(
                 for i in session.exec(
                     select(HelpRequest.id)
                     .where(
-                        col(HelpRequest.status).in_(("closed", "cancelled")),
                         col(HelpRequest.anonymised_at).is_(None),
-                        col(HelpRequest.closed_at) <= cutoff,
+                        # Ended, or visited and never closed (the survey went unanswered).
+                        (
+                            col(HelpRequest.status).in_(("closed", "cancelled"))
+                            & (col(HelpRequest.closed_at) <= cutoff)
+                        )
+                        | (
+                            (col(HelpRequest.status) == "visited")
+                            & (col(HelpRequest.visited_at) <= cutoff)
+                        ),
                     )
                     .order_by(col(HelpRequest.id))
                     .limit(BATCH)
@@ -97,7 +106,7 @@ def apply_retention(
                     .where(
                         col(Message.request_id).is_(None),
                         col(Message.created_at) <= cutoff,
-                        col(Message.content).is_not(None),
+                        col(Message.status) != ANONYMISED,
                     )
                     .limit(BATCH)
                 )
@@ -108,8 +117,9 @@ def apply_retention(
             session.execute(
                 update(Message)
                 .where(col(Message.id).in_(old))
-                .values(content=None, payload={}, reply_body=None)
+                .values(content=None, payload={}, reply_body=None, status=ANONYMISED)
             )
+            mark_media(session, col(MediaFile.message_id).in_(old))
             done["messages"] += len(old)
     with session_scope(engine) as session:
         forgotten = session.execute(

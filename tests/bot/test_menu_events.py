@@ -169,9 +169,10 @@ def test_every_documented_event_is_stored_and_answered(
         stored = session.exec(select(Message).where(Message.openid == openid)).all()
         opened = session.exec(select(HelpRequest)).all()
     incoming = [m for m in stored if m.direction == "in"]
-    assert (
-        len(incoming) == 1 and incoming[0].dedupe_key == f"evt:{openid}:1700000000:{event.lower()}"
-    )
+    # Delivery reports are told apart by the message they report on.
+    report = {"MASSSENDJOBFINISH": ":1988", "TEMPLATESENDJOBFINISH": ":200163836"}.get(event, "")
+    expected = f"evt:{openid}:1700000000:{event.lower()}{report}"
+    assert len(incoming) == 1 and incoming[0].dedupe_key == expected
     assert opened == []  # a report or a menu tap opens no request by itself
     kept: object = incoming[0].payload
     for step in NESTED[event]:  # the nested elements are kept whole
@@ -192,3 +193,15 @@ def test_a_photo_chosen_from_the_menu_opens_one_request_with_the_photo(
     with Session(engine) as session:
         opened = session.exec(select(HelpRequest)).all()
     assert len(opened) == 1
+
+
+def test_a_location_chosen_from_the_menu_keeps_no_coordinates_without_consent(
+    client: FlaskClient, wechat: FakeWeChat, engine: Engine
+) -> None:
+    xml = HEAD.format(openid="farmer-where", time=1700000000, event="location_select")
+    push(client, wechat, xml + SAMPLES["location_select"] + "</xml>")
+    with Session(engine) as session:
+        stored = session.exec(select(Message).where(Message.openid == "farmer-where")).one()
+    kept = stored.payload["SendLocationInfo"]
+    assert kept["Label"] == "青川县木鱼镇石坝村"
+    assert "Location_X" not in kept and "Location_Y" not in kept and "Scale" not in kept

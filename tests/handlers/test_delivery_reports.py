@@ -101,3 +101,30 @@ def test_a_report_for_a_message_we_never_sent_is_stored_and_ignored(
     answer = post(client, plain_wechat, report(plain_wechat, "someone", "200163840", "success"))
     assert answer.get_data() == b"success"
     assert [m.event for m in rows(engine, Message)] == ["templatesendjobfinish"]
+
+
+def test_two_reports_in_one_second_are_both_kept_and_an_answered_page_alerts_nobody(
+    paged: tuple[FlaskClient, Outbox],
+    plain_wechat: FakeWeChat,
+    engine: Engine,
+    api: WeChatAPI,
+    fake_api: FakeWeChatAPI,
+) -> None:
+    client, page = paged
+    assert page.wechat_msgid
+    code = CODE.search(str(page.payload)).group()  # type: ignore[union-attr]
+    reply_text(
+        plain_wechat, post(client, plain_wechat, plain_wechat.text(page.openid, f"接单 {code}"))
+    )
+    first = report(plain_wechat, page.openid, page.wechat_msgid, "failed:user block")
+    second = {**first, "MsgID": "999999"}  # another message's report, the same second
+    for push in (first, second):
+        assert post(client, plain_wechat, push).get_data() == b"success"
+    with Session(engine) as session:
+        reports = session.exec(
+            select(Message).where(Message.event == "templatesendjobfinish")
+        ).all()
+        assert len(reports) == 2
+        assert {o.status for o in session.exec(select(Offer))} == {"accepted"}
+    deliver_outbox(engine=engine, sender=api, now=utcnow())
+    assert fake_api.texts_to("staff-1") == []  # the page was answered: nothing waits on it

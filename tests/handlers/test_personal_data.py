@@ -261,7 +261,9 @@ def test_retention_anonymises_old_requests_in_batches_and_keeps_recent_ones(
 ) -> None:
     client = app_.test_client()
     fake_api.media["old-pic"] = (b"\xff\xd8\xff\xe0" + b"1" * 500, "image/jpeg")
-    old = CODE.search(say(client, plain_wechat, "farmer-old", "老槐树辣椒叶子发黄 石坝村")).group()  # type: ignore[union-attr]
+    old = CODE.search(
+        say(client, plain_wechat, "farmer-old", "老槐树辣椒叶子发黄 王家湾村")
+    ).group()  # type: ignore[union-attr]
     post(client, plain_wechat, plain_wechat.message("farmer-old", "image", MediaId="old-pic"))
     new = CODE.search(say(client, plain_wechat, "farmer-new", "玉米叶子卷了 石坝村")).group()  # type: ignore[union-attr]
     fetch_due_media(engine=engine, source=api, media_dir=settings.media_dir, now=utcnow())
@@ -284,7 +286,8 @@ def test_retention_anonymises_old_requests_in_batches_and_keeps_recent_ones(
     with Session(engine) as session:
         kept = {r.code: r for r in session.exec(select(HelpRequest))}
         assert kept[old].text == "" and kept[old].anonymised_at is not None
-        assert kept[old].crop == "辣椒" and kept[old].village == "石坝村"
+        # Where it was stays as the report counts it (here a village not imported).
+        assert kept[old].crop == "辣椒" and kept[old].place == "王家湾村"
         assert kept[new].text.startswith("玉米") and kept[new].anonymised_at is None
         old_words = [
             m.content
@@ -343,3 +346,15 @@ def test_admins_export_and_erase_a_farmers_data_from_the_console_audited(
     with Session(engine) as session:
         actions = [a.action for a in session.exec(select(AuditEvent))]
     assert actions.count("export_personal_data") == 2 and "erase_personal_data" in actions
+
+
+@pytest.mark.usefixtures("county")
+def test_an_expert_cannot_erase_the_services_records(
+    client: FlaskClient, plain_wechat: FakeWeChat, engine: Engine
+) -> None:
+    assert say(client, plain_wechat, "exp-wang", "删除我的信息") == texts.ERASE_ASK
+    assert say(client, plain_wechat, "exp-wang", "确认删除") == texts.ERASE_EXPERT
+    with Session(engine) as session:
+        assert (
+            session.exec(select(Farmer).where(Farmer.openid == "exp-wang")).one().erased_at is None
+        )

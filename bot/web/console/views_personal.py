@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from bot.web.auth import requires
 from bot.web.console import audit, bp, changing, done, policy, refused
-from handlers.personal_data import erase_farmer, personal_data
+from handlers.personal_data import ErasureRefused, erase_farmer, personal_data
 from models.tables import Farmer, utcnow
 
 
@@ -56,7 +56,11 @@ def erase_farmer_data(farmer_id: int) -> BaseResponse:
         if farmer.erased_at is not None:
             refused("这位农户的信息已经删除过了")
             return redirect(url_for("console.show_farmer", farmer_id=farmer_id))
-        erasure = erase_farmer(session, farmer=farmer, config=policy(), now=utcnow())
+        try:
+            erasure = erase_farmer(session, farmer=farmer, config=policy(), now=utcnow())
+        except ErasureRefused as refusal:
+            refused(str(refusal))
+            return redirect(url_for("console.show_farmer", farmer_id=farmer_id))
         audit(
             session,
             "erase_personal_data",

@@ -255,7 +255,13 @@ def _act(code: str, action: str, run: Any) -> BaseResponse:
             after={
                 "status": changed.status,
                 "expert_id": changed.expert_id,
-                **request.form.to_dict(),
+                # Choices only: free text (a note, a reason) is the request's, not the log's,
+                # so that erasing a farmer's data leaves none of it here.
+                **{
+                    key: value
+                    for key, value in request.form.to_dict().items()
+                    if key not in ("text", "reason", "csrf_token")
+                },
             },
         )
     done("已完成。")

@@ -15,7 +15,7 @@ from bot.web.farmer import bp
 from handlers import texts
 from handlers.config import Policy
 from handlers.notify import read_farmer_link
-from handlers.personal_data import erase_farmer, personal_data
+from handlers.personal_data import ErasureRefused, erase_farmer, personal_data
 from handlers.survey import answer_survey_page
 from models.db import session_scope
 from models.tables import Advisory, Expert, Farmer, HelpRequest, Survey, utcnow
@@ -58,6 +58,14 @@ def survey(token: str) -> Response:
         return claims
     typed = request.form if request.method == "POST" else {}
     with session_scope(get_engine()) as session:
+        # The farmer first, then the survey: the same order as their chat messages and an
+        # erasure take, so a tap here and a digit in the chat are answered one at a time.
+        farmer_id = session.exec(
+            select(Survey.farmer_id).where(Survey.id == claims.get("s", 0))
+        ).first()
+        if farmer_id is None:
+            return notice("找不到这次回访", texts.SURVEY_PAGE_ENDED, 404)
+        session.exec(select(Farmer.id).where(Farmer.id == farmer_id).with_for_update()).first()
         found = session.exec(
             select(Survey).where(Survey.id == claims.get("s", 0)).with_for_update()
         ).first()
@@ -205,5 +213,8 @@ def erase_my_data(token: str) -> Response:
         ).first()
         if farmer is None or farmer.erased_at is not None:
             return notice("信息已删除", "您的个人信息已经删除了。", 410)
-        erase_farmer(session, farmer=farmer, config=_policy(), now=utcnow())
+        try:
+            erase_farmer(session, farmer=farmer, config=_policy(), now=utcnow())
+        except ErasureRefused as refusal:
+            return notice("不能在这里删除", str(refusal), 403)
     return notice("已删除", texts.ERASE_DONE, 200)

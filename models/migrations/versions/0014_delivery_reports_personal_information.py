@@ -45,6 +45,9 @@ def upgrade() -> None:
             sa.Column("erased_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
         )
         batch_op.create_index(batch_op.f("ix_farmer_erased_at"), ["erased_at"], unique=False)
+    # Coordinates stored before farmers could consent to keeping them (留定位) go.
+    op.execute("UPDATE farmer SET latitude = NULL, longitude = NULL")
+    op.execute("UPDATE help_request SET latitude = NULL, longitude = NULL")
     with op.batch_alter_table("help_request", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("anonymised_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
