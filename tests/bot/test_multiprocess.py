@@ -49,3 +49,95 @@ def test_three_retries_across_two_processes_store_one_message(
         assert len(inbound) == 1
         assert len(session.exec(select(HelpRequest)).all()) == 1
     engine.dispose()
+
+
+def test_a_survey_answered_on_its_page_and_in_the_chat_at_once_is_answered_once(
+    database_url: str, tmp_path: Path, wechat: FakeWeChat
+) -> None:
+    """The one-tap page (server A) and a digit in the chat (server B) race for the same
+    survey: it ends answered, and the request is reopened at most once."""
+    from datetime import timedelta
+
+    from handlers.config import Policy
+    from handlers.notify import farmer_link
+    from models.tables import Farmer, RequestEvent, Survey, utcnow
+
+    env = server_env(database_url, tmp_path / "instance")
+    engine = make_engine(database_url)
+    with (
+        running_server(env, tmp_path / "a.log") as server_a,
+        running_server(env, tmp_path / "b.log") as server_b,
+    ):
+        policy = Policy(public_url=server_a, link_secret=env["FARMHELP_SECRET_KEY"])
+        links = {}
+        with Session(engine) as session:
+            for number in range(4):
+                openid = f"farmer-race-{number}"
+                farmer = Farmer(openid=openid, last_message_at=utcnow())
+                session.add(farmer)
+                session.flush()
+                request = HelpRequest(
+                    code=f"R{9000 + number}",
+                    farmer_id=farmer.id,  # type: ignore[arg-type]
+                    status="visited",
+                    crop="辣椒",
+                    visited_at=utcnow() - timedelta(days=1),
+                )
+                session.add(request)
+                session.flush()
+                survey = Survey(
+                    request_id=request.id,  # type: ignore[arg-type]
+                    farmer_id=farmer.id,  # type: ignore[arg-type]
+                    state="sent",
+                    due_at=utcnow(),
+                    sent_at=utcnow(),
+                )
+                session.add(survey)
+                session.flush()
+                links[openid] = farmer_link(policy, "survey", s=survey.id or 0)
+            session.commit()
+        for openid, link in links.items():
+            results = race_page_and_chat(link, openid, server_b, wechat)
+            assert results == {"page": 200, "chat": 200}
+    with Session(engine) as session:
+        for survey in session.exec(select(Survey)):
+            assert survey.state == "answered" and survey.rating == 5, survey
+            reopened = session.exec(
+                select(RequestEvent).where(
+                    RequestEvent.request_id == survey.request_id,
+                    RequestEvent.to_status == "reopened",
+                )
+            ).all()
+            # Chat first: 3 reopens it once and the page adds the rating; page first:
+            # it closes, and the 3 that follows is no survey answer any more.
+            assert len(reopened) == (1 if survey.solved == "no" else 0), survey
+    engine.dispose()
+
+
+def race_page_and_chat(link: str, openid: str, server_b: str, wechat: FakeWeChat) -> dict[str, int]:
+    """Tap 解决了 ★★★★★ on the survey page and send 3 in the chat at the same instant."""
+    import re
+
+    page = requests.Session()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get(link).text)
+    assert token is not None
+    form = {"csrf_token": token.group(1), "solved": "yes", "rating": "5"}
+    start = threading.Barrier(2)
+    results: dict[str, int] = {}
+
+    def tap() -> None:
+        start.wait()
+        results["page"] = page.post(link, data=form, timeout=10).status_code
+
+    def reply() -> None:
+        query, body = wechat.envelope(wechat.text(openid, "3"))
+        start.wait()
+        answer = requests.post(f"{server_b}/wechat", params=query, data=body, timeout=10)
+        results["chat"] = answer.status_code
+
+    threads = [threading.Thread(target=tap), threading.Thread(target=reply)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

@@ -166,9 +166,8 @@ def _me(token: str) -> dict[str, int] | Response:
     return _claims("me", token, int(_policy().link_lifetime.total_seconds()))
 
 
-@bp.get("/f/me/<token>")
-def my_data(token: str) -> Response:
-    """Everything stored about the farmer who holds this link (PIPL Art. 45)."""
+def _stored_data(token: str) -> dict[str, Any] | Response:
+    """What is stored about the farmer this link names, or the page to show instead."""
     claims = _me(token)
     if isinstance(claims, Response):
         return claims
@@ -176,24 +175,26 @@ def my_data(token: str) -> Response:
         farmer = session.get(Farmer, claims.get("f", 0))
         if farmer is None or farmer.erased_at is not None:
             return notice("信息已删除", "您的个人信息已经删除了。", 410)
-        data = personal_data(session, farmer=farmer, tz=_policy().tz)
+        return personal_data(session, farmer=farmer, tz=_policy().tz)
+
+
+@bp.get("/f/me/<token>")
+def my_data(token: str) -> Response:
+    """Everything stored about the farmer who holds this link (PIPL Art. 45)."""
+    data = _stored_data(token)
+    if isinstance(data, Response):
+        return data
     return page("farmer/me.html", data=data, token=token)
 
 
 @bp.get("/f/me/<token>/download")
 def download_my_data(token: str) -> Response:
     """The same, as a JSON file the farmer keeps (a copy, PIPL Art. 45)."""
-    claims = _me(token)
-    if isinstance(claims, Response):
-        return claims
-    with session_scope(get_engine()) as session:
-        farmer = session.get(Farmer, claims.get("f", 0))
-        if farmer is None or farmer.erased_at is not None:
-            return notice("信息已删除", "您的个人信息已经删除了。", 410)
-        data = personal_data(session, farmer=farmer, tz=_policy().tz)
-    body = json.dumps(data, ensure_ascii=False, indent=2)
+    data = _stored_data(token)
+    if isinstance(data, Response):
+        return data
     return Response(
-        body,
+        json.dumps(data, ensure_ascii=False, indent=2),
         mimetype="application/json",
         headers={"Content-Disposition": "attachment; filename=my-data.json"},
     )
