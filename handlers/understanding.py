@@ -112,10 +112,37 @@ class Understanding:
     urgency: str
     symptoms: list[str] = field(default_factory=list)
     place: str | None = None
+    # The farmer's own words for each sign (锈病: ["黄粉", "铁锈"]).
+    symptom_words: dict[str, list[str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the fields as a plain dict (the `farmhelp parse` output)."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Together:
+    """A sign said in pieces: one word of every group within a few characters."""
+
+    sign: str
+    category: str
+    groups: tuple[tuple[str, ...], ...]
+    unless: tuple[str, ...]
+
+
+_KIND_OF_CATEGORY = {
+    "plant_protection": "plants",
+    "cultivation": "plants",
+    "soil_fertilizer": "plants",
+    "livestock": "animals",
+    "aquaculture": "fish",
+}
+_KIND_OF_GROUP = {"livestock": "animals", "poultry": "animals", "aquatic": "fish"}
+
+
+# How far apart (in characters) the pieces of a sign may be, within one sentence.
+_TOGETHER_SPAN = 12
+_SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 
 
 @dataclass
@@ -127,7 +154,11 @@ class Lexicon:
     families: dict[str, str]  # canonical name -> the generic name of its family
     ordinary: frozenset[str]  # everyday words the sound-alike fallback leaves alone
     crop_pinyin: dict[tuple[str, ...], tuple[str, str]]  # syllables -> (canonical, term)
-    symptoms: Any  # term -> (symptom, category)
+    symptoms: Any  # term -> ((sign, category), ...)
+    together: tuple[Together, ...]  # signs said in pieces (lexicon/signs.toml)
+    weak_signs: frozenset[str]  # signs many unrelated problems share
+    sign_kinds: dict[str, str]  # sign -> "plants", "animals" or "fish" ("" for every kind)
+    on_kind: dict[str, dict[str, str]]  # kind -> {sign: what it means on that kind}
     cues: Any  # term -> (category, weight)
     urgent: Any
     animal_death: Any
@@ -183,12 +214,23 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
     for key in ambiguous:
         del pinyin[key]
 
-    symptoms = {
-        normalise(term): (symptom, category)
-        for category, table in _read("symptoms", directory).items()
-        for symptom, variants in table.items()
-        for term in (symptom, *variants)
-    }
+    # A word may say two signs (焦黄: scorched and yellow); each term keeps all of them.
+    symptoms: dict[str, tuple[tuple[str, str], ...]] = {}
+    for category, table in _read("symptoms", directory).items():
+        for symptom, variants in table.items():
+            for term in dict.fromkeys(normalise(t) for t in (symptom, *variants)):
+                symptoms[term] = (*symptoms.get(term, ()), (symptom, category))
+    signs = _read("signs", directory)
+    category_of = {sign: category for said in symptoms.values() for sign, category in said}
+    together = tuple(
+        Together(
+            sign=rule["sign"],
+            category=category_of[rule["sign"]],
+            groups=tuple(tuple(normalise(w) for w in group) for group in rule["all"]),
+            unless=tuple(normalise(w) for w in rule.get("unless", ())),
+        )
+        for rule in signs.get("together", ())
+    )
     cues = {
         normalise(term): (category, _NAME_WEIGHT)
         for category, table in _read("names", directory).items()
@@ -210,6 +252,13 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
         ordinary=frozenset(ordinary),
         crop_pinyin=pinyin,
         symptoms=_automaton(symptoms),
+        together=together,
+        weak_signs=frozenset(signs.get("weak", ())),
+        sign_kinds={
+            sign: "" if sign in signs.get("shared", ()) else _KIND_OF_CATEGORY[category]
+            for sign, category in category_of.items()
+        },
+        on_kind={kind: dict(signs.get(f"on_{kind}", {})) for kind in ("plants", "animals", "fish")},
         cues=_automaton(cues),
         urgent=_automaton({normalise(t): True for t in urgency["urgent"]}),
         animal_death=_automaton({normalise(t): True for t in urgency["animal_death"]}),
@@ -250,6 +299,29 @@ def _matches(automaton: Any, text: str) -> list[tuple[int, str, Any]]:
     return [(end - len(term) + 1, term, value) for end, (term, value) in automaton.iter_long(text)]
 
 
+def _said_together(sentence: str, rule: Together) -> str | None:
+    """The stretch of a sentence that says `rule`'s sign in pieces (黄色的粉), or None."""
+    blanked = sentence
+    for word in rule.unless:
+        blanked = blanked.replace(word, "·" * len(word))
+    found: list[list[tuple[int, int]]] = []
+    for group in rule.groups:
+        hits = [
+            (m.start(), m.end()) for word in group for m in re.finditer(re.escape(word), blanked)
+        ]
+        if not hits:
+            return None
+        found.append(hits)
+    # The closest pick of one word per group must lie within the span.
+    best: tuple[int, int, int] | None = None
+    for first in found[0]:
+        picks = [first, *(min(hits, key=lambda h: abs(h[0] - first[0])) for hits in found[1:])]
+        start, end = min(p[0] for p in picks), max(p[1] for p in picks)
+        if end - start <= _TOGETHER_SPAN and (best is None or end - start < best[0]):
+            best = (end - start, start, end)
+    return sentence[best[1] : best[2]] if best else None
+
+
 def _any(automaton: Any, text: str) -> bool:
     return len(automaton) > 0 and next(automaton.iter(text), None) is not None
 
@@ -272,8 +344,12 @@ class Parser:
         spans = self.place_spans(clean, known_places)
         crop = self.find_crop(clean, outside=spans)
         group = self.lexicon.crop_groups.get(crop) if crop else None
-        symptoms = self._symptoms(clean)
+        said = self._signs(clean)
+        symptoms = [(sign, category) for sign, (category, _words) in said.items()]
         category = self._category(clean, group, symptoms, outside=spans)
+        if group is not None:
+            said = self._for_kind(said, _KIND_OF_GROUP.get(group, "plants"))
+            symptoms = [(sign, category) for sign, (category, _words) in said.items()]
         urgency = self._urgency(clean, group, category, symptoms)
         return Understanding(
             crop=crop,
@@ -281,7 +357,31 @@ class Parser:
             urgency=urgency,
             symptoms=[name for name, _ in symptoms],
             place=(clean[spans[0][0] : spans[0][1]] if spans else None) or place,
+            symptom_words={sign: words for sign, (_c, words) in said.items()},
         )
+
+    def signs(self, text: str) -> dict[str, list[str]]:
+        """The canonical signs a text describes, each with the farmer's words for it."""
+        return self.parse(text).symptom_words
+
+    def _for_kind(
+        self, said: dict[str, tuple[str, list[str]]], kind: str
+    ) -> dict[str, tuple[str, list[str]]]:
+        """The signs as they read on plants, animals or fish (a fish's 斑点 is 烂身)."""
+        meaning = self.lexicon.on_kind[kind]
+        kinds = self.lexicon.sign_kinds
+        kept: dict[str, tuple[str, list[str]]] = {}
+        for sign, (category, words) in said.items():
+            sign = meaning.get(sign, sign)
+            if kinds.get(sign, "") not in ("", kind):
+                continue
+            known = kept.setdefault(sign, (category, []))[1]
+            known.extend(w for w in words if w not in known)
+        return kept
+
+    def weak(self, sign: str) -> bool:
+        """Whether a sign is one that many unrelated problems share (黄叶, 不吃食)."""
+        return sign in self.lexicon.weak_signs
 
     def about_farming(self, text: str) -> bool:
         """Whether a text names any crop, animal, symptom or farming word at all."""
@@ -313,6 +413,10 @@ class Parser:
     def family(self, crop: str) -> str:
         """The family a crop or animal belongs to for matching (肉牛 and 奶牛: 牛)."""
         return self.lexicon.families.get(crop, crop)
+
+    def family_members(self, family: str) -> list[str]:
+        """Every canonical name of a family, the generic one first (牛, 肉牛, 奶牛)."""
+        return [family, *(m for m, f in self.lexicon.families.items() if f == family)]
 
     def crops_match(self, farmer_crop: str, expert_crop: str) -> bool:
         """Whether an expert listing `expert_crop` covers a case about `farmer_crop`:
@@ -377,11 +481,25 @@ class Parser:
                         return canonical
         return None
 
-    def _symptoms(self, clean: str) -> list[tuple[str, str]]:
-        seen: dict[str, str] = {}
-        for _start, _term, (symptom, category) in _matches(self.lexicon.symptoms, clean):
-            seen.setdefault(symptom, category)
-        return list(seen.items())
+    def _signs(self, clean: str) -> dict[str, tuple[str, list[str]]]:
+        """sign -> (its category, the words that said it), in the order first said."""
+        seen: dict[str, tuple[str, list[str]]] = {}
+        for _start, term, said in _matches(self.lexicon.symptoms, clean):
+            for symptom, category in said:
+                words = seen.setdefault(symptom, (category, []))[1]
+                if term not in words:
+                    words.append(term)
+        for rule in self.lexicon.together:
+            if rule.sign in seen or not all(
+                any(word in clean for word in group) for group in rule.groups
+            ):
+                continue
+            for sentence in _SENTENCE_END.split(clean):
+                stretch = _said_together(sentence, rule)
+                if stretch:
+                    seen[rule.sign] = (rule.category, [stretch])
+                    break
+        return seen
 
     def _category(
         self,

@@ -125,5 +125,6 @@ def test_parse_command(tmp_path: object) -> None:
         "urgency": "normal",
         "symptoms": ["黄叶"],
         "place": None,
+        "symptom_words": {"黄叶": ["叶子发黄"]},
     }
     assert rows[1]["crop"] is None and rows[2]["crop"] == "牛"
