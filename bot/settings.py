@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     outbreak_min_requests: int = Field(
         default=3, ge=2, validation_alias="FARMHELP_OUTBREAK_MIN_REQUESTS"
     )
+    outbreak_min_urgent: int = Field(
+        default=2, ge=2, validation_alias="FARMHELP_OUTBREAK_MIN_URGENT"
+    )
     wechat_template_advisory: str | None = Field(
         default=None, validation_alias="WECHAT_TEMPLATE_ADVISORY"
     )
@@ -273,6 +276,7 @@ class Settings(BaseSettings):
             intake_timeout=parse_duration(self.intake_timeout),
             outbreak_window=parse_duration(self.outbreak_window),
             outbreak_min_requests=self.outbreak_min_requests,
+            outbreak_min_urgent=self.outbreak_min_urgent,
             advisory_template=self.wechat_template_advisory,
             timezone=self.timezone,
             survey_delay=parse_duration(self.survey_delay),

@@ -75,6 +75,8 @@ class Policy:
     intake_timeout: timedelta = timedelta(minutes=10)
     outbreak_window: timedelta = timedelta(hours=72)
     outbreak_min_requests: int = 3
+    # Urgent reports (animals dying, plants dying over a large area) need fewer.
+    outbreak_min_urgent: int = 2
     advisory_template: str | None = None
     # The keyword names of each template as the account's template has them
     # (category templates name them thing1, character_string2 …).

@@ -17,6 +17,7 @@ from handlers import conversation, texts
 from handlers.config import Policy
 from handlers.inbound import Inbound
 from handlers.notify import send_text
+from handlers.outbreaks import check_request
 from handlers.personal_data import without_coordinates
 from handlers.places import choices_text, pick_choice, settle_request_place
 from handlers.privacy import first_phone, mask_phone, without_phones
@@ -399,9 +400,11 @@ def proceed(
         now=now,
         note="登记完成",
     )
-    return route_request(
+    offers = route_request(
         session, request=request, config=config, now=now, actor=actor, farmer=farmer, quiet=quiet
     )
+    check_request(session, request=request, config=config, now=now)
+    return offers
 
 
 def summarise(request: HelpRequest) -> str:

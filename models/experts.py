@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -122,16 +123,26 @@ def active_experts(*, session: Session) -> list[Expert]:
     return list(session.exec(select(Expert).where(Expert.active == True)))  # noqa: E712
 
 
-def upsert_place(*, session: Session, county: str, township: str, village: str) -> bool:
-    """Add a place to the hierarchy unless it is known; return whether it was added."""
+def upsert_place(
+    *, session: Session, county: str, township: str, village: str, neighbours: Sequence[str] = ()
+) -> bool:
+    """Add a place to the hierarchy unless it is known; return whether it was added.
+
+    `neighbours` (townships bordering a township) are added to those already known."""
     existing = session.exec(
         select(Place).where(
             Place.county == county, Place.township == township, Place.village == village
         )
     ).first()
     if existing is not None:
+        more = [n for n in neighbours if n not in existing.neighbours and n != township]
+        if more:
+            existing.neighbours = [*existing.neighbours, *more]
+            session.flush()
+            bump(session, "places")
         return False
-    session.add(Place(county=county, township=township, village=village))
+    kept = [n for n in dict.fromkeys(neighbours) if n != township]
+    session.add(Place(county=county, township=township, village=village, neighbours=kept))
     session.flush()
     bump(session, "places")
     return True
@@ -157,15 +168,38 @@ class PlaceBook:
 
     places: tuple[KnownPlace, ...]
     names: tuple[str, ...]
+    # (county, township, township) for every two townships that border each other.
+    borders: tuple[tuple[str, str, str], ...] = ()
+
+    def neighbours_of(self, county: str | None, township: str) -> frozenset[str]:
+        """The townships of `county` that border `township` (either side may list it)."""
+        return frozenset(
+            b if a == township else a
+            for c, a, b in self.borders
+            if c == county and township in (a, b)
+        )
 
 
 def _read_place_book(session: Session) -> PlaceBook:
+    rows = all_places(session=session)
     places = tuple(
         KnownPlace(county=place.county, township=place.township, village=place.village)
-        for place in all_places(session=session)
+        for place in rows
     )
     names = {name for place in places for name in (place.village, place.township) if len(name) >= 2}
-    return PlaceBook(places=places, names=tuple(sorted(names, key=len, reverse=True)))
+    borders = sorted(
+        {
+            (place.county, *sorted((place.township, other)))
+            for place in rows
+            if place.township and not place.village
+            for other in place.neighbours
+        }
+    )
+    return PlaceBook(
+        places=places,
+        names=tuple(sorted(names, key=len, reverse=True)),
+        borders=tuple((c, a, b) for c, a, b in borders),
+    )
 
 
 _PLACE_BOOK: Cached[PlaceBook] = Cached("places", _read_place_book)

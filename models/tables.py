@@ -72,6 +72,8 @@ class HelpRequest(SQLModel, table=True):
             postgresql_where=text("indexed_at IS NULL OR indexed_at < updated_at"),
             sqlite_where=text("indexed_at IS NULL OR indexed_at < updated_at"),
         ),
+        # One crop family's requests of the last days, read when a request is confirmed.
+        Index("ix_help_request_crop_confirmed", "crop", "confirmed_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -226,6 +228,11 @@ class Place(SQLModel, table=True):
     village: str = Field(default="", max_length=64, index=True)
     # The village's permanent QR code (scene `village:<id>`), as qrcode/create gave it.
     qr_url: str | None = Field(default=None, max_length=256)
+    # On a township's row: the townships of the same county that border it (outbreak
+    # clusters reach across a border; the relation is read both ways).
+    neighbours: list[str] = Field(
+        default_factory=empty_list, sa_column=Column(JSON, nullable=False, default=list)
+    )
 
 
 class Offer(SQLModel, table=True):
@@ -458,14 +465,26 @@ class Consultation(SQLModel, table=True):
 
 
 class OutbreakAlert(SQLModel, table=True):
-    """Several requests about one crop with shared symptoms from one township: a cluster."""
+    """Several requests about one crop family with overlapping signs, from one township
+    or neighbouring ones, within the window: a cluster."""
 
     __tablename__ = "outbreak_alert"
 
     id: int | None = Field(default=None, primary_key=True)
-    crop: str = Field(max_length=32, index=True)
-    township: str = Field(max_length=64, index=True)
+    crop: str = Field(max_length=32, index=True)  # the crop family (小麦, 生猪, 牛)
+    county: str = Field(default="", max_length=64, index=True)
+    township: str = Field(max_length=64, index=True)  # where it began
+    townships: list[str] = Field(
+        default_factory=empty_list, sa_column=Column(JSON, nullable=False, default=list)
+    )
+    villages: list[str] = Field(
+        default_factory=empty_list, sa_column=Column(JSON, nullable=False, default=list)
+    )
     symptoms: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
+    # The farmers' own words for each sign (锈病: ["黄粉", "像铁锈"]).
+    words: dict[str, list[str]] = Field(
+        default_factory=empty_dict, sa_column=Column(JSON, nullable=False, default=dict)
+    )
     request_ids: list[int] = Field(
         default_factory=empty_list, sa_column=Column(JSON, nullable=False)
     )

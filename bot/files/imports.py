@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from handlers.understanding import default_parser, normalise
 from models.experts import add_shift, get_expert, upsert_expert, upsert_place
-from models.tables import DutyShift
+from models.tables import DutyShift, Place
 
 SPECIALTY_NAMES = {
     "plant_protection": "plant_protection",
@@ -63,6 +63,7 @@ _SPLIT = re.compile(r"[;；、]")
 _LIMITS = {"name": 64, "openid": 64, "phone": 32, "team": 64}
 _LIST_ITEM_LIMIT = 64
 _PLACE_LIMIT = 64
+_NEIGHBOUR_SPLIT = re.compile(r"[;；、,，\s]+")
 # No cell of any import is longer; a longer one (a pasted document) makes its row bad.
 MAX_CELL = 1000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -319,7 +320,10 @@ def _local_time(text: str, tz: ZoneInfo) -> datetime:
 
 
 def import_places(session: Session, path: Path) -> ImportReport:
-    """Add places from county,township,village (township and village may be empty)."""
+    """Add places from county,township,village (township and village may be empty).
+
+    An optional `neighbours` column on a township's row lists the townships of the same
+    county that border it, separated by 、 , ; or spaces (outbreaks reach across)."""
     report = ImportReport()
     for line, row, bad in read_rows(path, ("county", "township", "village")):
         if bad:
@@ -337,11 +341,38 @@ def import_places(session: Session, path: Path) -> ImportReport:
         if row["village"] and not row["township"]:
             report.errors.append(f"line {line}: a village needs its township")
             continue
+        neighbours = [n for n in _NEIGHBOUR_SPLIT.split(row.get("neighbours", "")) if n]
+        if neighbours and (row["village"] or not row["township"]):
+            report.errors.append(f"line {line}: only a township's row lists neighbours")
+            continue
+        if any(len(n) > _PLACE_LIMIT for n in neighbours):
+            report.errors.append(
+                f"line {line}: a neighbour is longer than {_PLACE_LIMIT} characters"
+            )
+            continue
+        known = (
+            session.exec(
+                select(Place).where(
+                    Place.county == row["county"],
+                    Place.township == row["township"],
+                    Place.village == "",
+                )
+            ).first()
+            if neighbours
+            else None
+        )
+        before = list(known.neighbours) if known else []
         added = upsert_place(
-            session=session, county=row["county"], township=row["township"], village=row["village"]
+            session=session,
+            county=row["county"],
+            township=row["township"],
+            village=row["village"],
+            neighbours=neighbours,
         )
         if added:
             report.created += 1
+        elif known is not None and known.neighbours != before:
+            report.updated += 1  # new neighbours for a known township
         else:
             report.unchanged += 1
     if report.created:

@@ -138,3 +138,42 @@ def test_production_has_neither_the_simulator_nor_the_fake_api(tmp_path: Path) -
         assert client.get(path).status_code == 404, path
     assert client.post("/fake-wechat/cgi-bin/message/custom/send", json={}).status_code == 404
     app.extensions["farmhelp.engine"].dispose()
+
+
+def test_a_visitor_sets_off_an_outbreak_and_the_clock_runs_every_due_job(demo_url: str) -> None:
+    with browser_page(width=1400, height=960) as page:
+        page.goto(f"{demo_url}/demo/")
+        leader = 2
+        page.locator(".phone").nth(leader).locator("select.who").select_option("demo-e-liu")
+        page.click("#outbreak")
+        note = wait_in(page, 0, r"【疫情预警】小麦")
+        assert "木鱼镇、城关镇" in note and "锈病" in note, note
+        # The plant-protection leader's phone receives the alert as a message.
+        received = page.locator(".phone").nth(leader).locator(".bubble.theirs")
+        deadline = time.monotonic() + 20
+        while "【疫情预警】小麦" not in " ".join(received.all_inner_texts()):
+            assert time.monotonic() < deadline, received.all_inner_texts()
+            page.wait_for_timeout(300)
+        alert = " ".join(received.all_inner_texts())
+        assert "3 个求助" in alert and "锈病（" in alert, alert
+        screenshot(page, "demo-outbreak")
+        logins = page.locator(".logins").inner_text()
+        password = re.search(r"demo-coordinator / (\S+)（", logins)
+        assert password is not None, logins
+        page.goto(f"{demo_url}/console/login")
+        page.fill("input[name=username]", "demo-coordinator")
+        page.fill("input[name=password]", password.group(1))
+        page.click("button[type=submit]")
+        dashboard = page.locator(".flash.alert").first.inner_text()
+        assert "【疫情预警】小麦，木鱼镇、城关镇" in dashboard, dashboard
+        screenshot(page, "demo-outbreak-console")
+    ran = requests.post(f"{demo_url}/demo/api/clock", json={"hours": 24}, timeout=30).json()["ran"]
+    # A day's jump passes 03:30: the daily personal-data job runs with the frequent ones.
+    for job in (
+        "find_outbreaks",
+        "offer_timeouts",
+        "send_surveys",
+        "index_search",
+        "personal_data",
+    ):
+        assert job in ran, ran

@@ -141,3 +141,59 @@ def race_page_and_chat(link: str, openid: str, server_b: str, wechat: FakeWeChat
     for thread in threads:
         thread.join()
     return results
+
+
+def test_two_reports_completing_one_cluster_at_once_raise_one_alert(
+    database_url: str, tmp_path: Path, wechat: FakeWeChat
+) -> None:
+    """Two servers confirm the third and fourth report of one outbreak at the same
+    moment; each sees a cluster big enough, and one alert is raised, holding both."""
+    from models.experts import upsert_place
+    from models.tables import OutbreakAlert
+
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        upsert_place(session=session, county="青川县", township="木鱼镇", village="")
+        upsert_place(session=session, county="青川县", township="木鱼镇", village="石坝村")
+        upsert_place(
+            session=session, county="青川县", township="城关镇", village="", neighbours=["木鱼镇"]
+        )
+        upsert_place(session=session, county="青川县", township="城关镇", village="东河村")
+        session.commit()
+    reports = [
+        "小麦叶子上有一行一行的黄色粉末 石坝村",
+        "麦子叶片上黄色条纹，像铁锈一样 东河村",
+        "黄锈病，麦地里到处是黄粉 石坝村",
+        "麥子葉片上長了黃色的粉 东河村",
+    ]
+    env = server_env(database_url, tmp_path / "instance")
+    with (
+        running_server(env, tmp_path / "a.log") as server_a,
+        running_server(env, tmp_path / "b.log") as server_b,
+    ):
+        for number, words in enumerate(reports[:2]):
+            query, body = wechat.envelope(wechat.text(f"wheat-{number}", words))
+            assert requests.post(f"{server_a}/wechat", params=query, data=body, timeout=10).ok
+        start = threading.Barrier(2)
+        answers: list[int] = []
+
+        def report(server: str, number: int) -> None:
+            query, body = wechat.envelope(wechat.text(f"wheat-{number}", reports[number]))
+            start.wait()
+            answer = requests.post(f"{server}/wechat", params=query, data=body, timeout=20)
+            answers.append(answer.status_code)
+
+        threads = [
+            threading.Thread(target=report, args=(server, number))
+            for server, number in ((server_a, 2), (server_b, 3))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert answers == [200, 200]
+    with Session(engine) as session:
+        alerts = session.exec(select(OutbreakAlert)).all()
+        assert len(alerts) == 1, [a.request_ids for a in alerts]
+        assert len(alerts[0].request_ids) == 4
+    engine.dispose()

@@ -25,7 +25,7 @@ from bot.web.auth import requires
 from bot.web.console import audit, audit_read, bp, changing, done, policy, reading, refused
 from bot.web.console.views_ahead import alert_requests
 from handlers import coordination, texts
-from handlers.outbreaks import live_alerts
+from handlers.outbreaks import describe, live_alerts
 from handlers.privacy import mask_phone, mask_phones
 from handlers.routing import rank_candidates
 from models.console import (
@@ -83,7 +83,7 @@ def show_dashboard() -> str:
             specialties=tuple(texts.CATEGORY_NAMES),
         )
         alerts = [
-            (alert, alert_requests(session, alert))
+            (alert, describe(alert), alert_requests(session, alert))
             for alert in live_alerts(session, config=policy(), now=now)
         ]
         unresolved = unresolved_places(session)

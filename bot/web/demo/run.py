@@ -5,9 +5,12 @@ from __future__ import annotations
 import base64
 import secrets
 import tempfile
+from datetime import timedelta
+from importlib import import_module
 from pathlib import Path
 
 import click
+from apscheduler.triggers.cron import CronTrigger
 from waitress.server import create_server
 
 from bot import configure_logging, create_app
@@ -15,12 +18,10 @@ from bot.settings import load_settings
 from bot.web.demo.seed import seed_demo
 from models.db import session_scope
 from models.tables import utcnow
-from scheduler.intake import move_on_unanswered
-from scheduler.media import fetch_due_media
+from scheduler import runtime
+from scheduler.jobs import declared_jobs
 from scheduler.outbox import deliver_outbox
-from scheduler.routing import check_offer_timeouts
 from scheduler.runtime import JobContext
-from scheduler.surveys import follow_up_surveys, remind_experts, send_due_surveys
 
 
 def run_demo(host: str, port: int) -> None:
@@ -52,27 +53,30 @@ def run_demo(host: str, port: int) -> None:
             session, now=utcnow(), timezone=settings.timezone
         )
     service = scheduler_service(settings, engine)
-    app.extensions["farmhelp.demo_run_due"] = lambda: run_due_jobs(service.context)
+    app.extensions["farmhelp.demo_run_due"] = lambda jumped: run_due_jobs(
+        service.context, jumped=jumped, timezone=settings.timezone
+    )
     server = create_server(app, host=host, port=port, threads=8, ident="farmhelp-demo")
     service.start()
     click.echo(f"farmhelp demo: open {base}/demo/  (data in {folder}, gone when you delete it)")
     run_until_stopped(server, service)
 
 
-def run_due_jobs(context: JobContext) -> dict[str, int]:
-    """Run every timed job once, now (the demo's clock has just jumped)."""
+def run_due_jobs(context: JobContext, *, jumped: timedelta, timezone: str) -> dict[str, int]:
+    """Run every declared job that fell due while the demo's clock jumped: the frequent
+    ones (timeouts, surveys, reminders, media, outbreak clusters…) each time, the daily
+    and monthly ones when the jump passed their hour; then deliver what they queued."""
     now = utcnow()
-    engine, policy = context.engine, context.config
-    return {
-        "offer_timeouts": check_offer_timeouts(engine=engine, config=policy, now=now),
-        "intake_timeouts": move_on_unanswered(engine=engine, policy=policy, now=now),
-        "surveys": send_due_surveys(engine=engine, policy=policy, now=now),
-        "follow_up": follow_up_surveys(engine=engine, policy=policy, now=now),
-        "reminders": remind_experts(engine=engine, policy=policy, now=now),
-        "media": fetch_due_media(
-            engine=engine, source=context.wechat, media_dir=context.media_dir, now=now
-        ),
-        "sent": deliver_outbox(
-            engine=engine, sender=context.wechat, now=now, deliverer=context.holder
-        ),
-    }
+    runtime.install(context)
+    ran: dict[str, int] = {}
+    for spec in declared_jobs(timezone):
+        if isinstance(spec.trigger, CronTrigger):
+            due = spec.trigger.get_next_fire_time(None, now - jumped)
+            if due is None or due > now:
+                continue
+        module, name = spec.func.split(":")
+        ran[spec.id] = getattr(import_module(module), name)()
+    ran["sent"] = deliver_outbox(
+        engine=context.engine, sender=context.wechat, now=now, deliverer=context.holder
+    )
+    return ran

@@ -33,6 +33,15 @@ PLACES = {
     "城关镇": ["东河村", "新华村"],
     "乔庄镇": ["青龙村", "太平村"],
 }
+# Townships that border each other (an outbreak's cluster reaches across).
+BORDERS = {"木鱼镇": ["城关镇"]}
+# The outbreak a visitor can set off: three farmers of two bordering townships report
+# one disease, each in their own words (木鱼镇 and 城关镇 border each other).
+OUTBREAK = [
+    ("demo-f-zhang", "麦子叶子上一道一道的黄粉，一摸一手 石坝村"),
+    ("demo-f-li", "我家小麦叶片黄色条纹，像铁锈一样 东河村"),
+    ("demo-f-zhao", "麦苗上长了黄色的粉末，是不是锈病 马园村"),
+]
 # (name, openid, team, specialties, crops, regions, leader)
 EXPERTS = [
     ("王植保", "demo-e-wang", "植保队", ["plant_protection"], ["辣椒", "玉米"], ["木鱼镇"], False),
@@ -98,7 +107,13 @@ class DemoLogin:
 def seed_demo(session: Session, *, now: datetime, timezone: str) -> list[DemoLogin]:
     """Fill an empty database with the demo county; return the staff logins made."""
     for township, villages in PLACES.items():
-        upsert_place(session=session, county=COUNTY, township=township, village="")
+        upsert_place(
+            session=session,
+            county=COUNTY,
+            township=township,
+            village="",
+            neighbours=BORDERS.get(township, ()),
+        )
         for village in villages:
             upsert_place(session=session, county=COUNTY, township=township, village=village)
     experts: list[Expert] = []

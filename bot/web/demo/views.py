@@ -14,9 +14,20 @@ from bot.web.demo import bp
 from bot.web.demo.fake_wechat import FakeWeChat
 from bot.web.demo.photos import PHOTOS, photo_bytes
 from bot.web.demo.pushes import deliver, message_fields
-from bot.web.demo.seed import FARMERS
+from bot.web.demo.seed import FARMERS, OUTBREAK
 from bot.web.demo.seed import PLACES as DEMO_PLACES
-from models.tables import Expert, HelpRequest, Offer, Outbox, Survey, advance_demo_clock, utcnow
+from handlers.outbreaks import describe
+from models.tables import (
+    Expert,
+    Farmer,
+    HelpRequest,
+    Offer,
+    Outbox,
+    OutbreakAlert,
+    Survey,
+    advance_demo_clock,
+    utcnow,
+)
 
 VILLAGE_POSITIONS = {
     village: (32.55 + 0.03 * n, 105.20 + 0.04 * n)
@@ -127,6 +138,36 @@ def send() -> Response:
     return jsonify(reply=reply)
 
 
+@bp.post("/api/outbreak")
+def outbreak() -> Response:
+    """Three farmers of two bordering townships report one disease in their own words,
+    as real pushes; answer with what each was told and the alert it raised."""
+    base = request.host_url.rstrip("/")
+    replies = [
+        deliver(base, _settings(), message_fields(openid, "text", Content=words), safe=False)
+        for openid, words in OUTBREAK
+    ]
+    openids = [openid for openid, _words in OUTBREAK]
+    with Session(get_engine()) as db:
+        reported = set(
+            db.exec(
+                select(HelpRequest.id)
+                .join(Farmer, col(Farmer.id) == col(HelpRequest.farmer_id))
+                .where(col(Farmer.openid).in_(openids))
+            )
+        )
+        alerts = db.exec(select(OutbreakAlert).order_by(col(OutbreakAlert.id).desc()))
+        alert = next((a for a in alerts if reported & set(a.request_ids)), None)
+        shown = None
+        if alert is not None:
+            parts = describe(alert)
+            shown = (
+                f"【疫情预警】{alert.crop}，{parts['where']}："
+                f"{len(alert.request_ids)} 个求助都说到{parts['signs']}"
+            )
+    return jsonify(reports=[w for _o, w in OUTBREAK], replies=replies, alert=shown)
+
+
 @bp.post("/api/clock")
 def clock() -> Response:
     """Move the demo's clock forward (hours, or to the next thing due) and run what is due."""
@@ -136,7 +177,7 @@ def clock() -> Response:
     else:
         jump = timedelta(hours=float(body.get("hours", 1)))
     offset = advance_demo_clock(jump + timedelta(seconds=1))
-    ran = current_app.extensions["farmhelp.demo_run_due"]()
+    ran = current_app.extensions["farmhelp.demo_run_due"](jump + timedelta(seconds=1))
     tz = current_app.extensions["farmhelp.policy"].tz
     return jsonify(
         now=utcnow().astimezone(tz).strftime("%Y-%m-%d %H:%M"),
