@@ -277,6 +277,7 @@ class Settings(BaseSettings):
             outbreak_window=parse_duration(self.outbreak_window),
             outbreak_min_requests=self.outbreak_min_requests,
             outbreak_min_urgent=self.outbreak_min_urgent,
+            instance_dir=str(self.instance_dir),
             advisory_template=self.wechat_template_advisory,
             timezone=self.timezone,
             survey_delay=parse_duration(self.survey_delay),

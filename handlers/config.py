@@ -86,6 +86,8 @@ class Policy:
     account_name: str = "农技服务"
     privacy_contact: str = ""
     retention: timedelta = timedelta(days=3 * 365)
+    # Where a county's own pesticide list is installed (`farmhelp pesticides update`).
+    instance_dir: str = ""
     unfollow_grace: timedelta = timedelta(days=30)
 
     @property

@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -16,6 +17,7 @@ from sqlmodel import Session
 from handlers import texts
 from handlers.inbound import Inbound
 from handlers.notify import send_text, tell_farmer, workbench_link
+from handlers.prescriptions import current_rules, harvest_warning, missing_interval, refusal
 from handlers.registry import Context
 from handlers.relay import relay
 from handlers.routing import offer_unassigned_to, qualifies, route_request
@@ -421,6 +423,9 @@ def record_visit(context: Context, expert: Expert, cmd: Command) -> str:
     if not cmd.rest:
         return f"请写上诊断和建议，如“完成 {found.code} 缺钾，追施钾肥”。"
     record = _DIAGNOSIS_LABEL.sub("", cmd.rest, count=1).strip() or cmd.rest
+    unsafe = prescription_refusal(context, record, found.crop)
+    if unsafe:
+        return unsafe  # nothing is recorded; the expert writes it again
     found.visited_at = context.now
     found.visit_record = record
     record_event(
@@ -440,12 +445,23 @@ def record_visit(context: Context, expert: Expert, cmd: Command) -> str:
             now=context.now,
             content=texts.FARMER_VISITED.format(
                 code=found.code, name=expert_title(expert), record=record
-            ),
+            )
+            + harvest_warning(record),
         )
         schedule_survey(
             context.session, request=found, farmer=farmer, policy=context.config, now=context.now
         )
     return f"已记录 {found.code} 的服务，谢谢！"
+
+
+def prescription_refusal(context: Context, record: str, crop: str | None) -> str | None:
+    """Why a visit's prescription may not go to the farmer (a banned pesticide, one
+    barred from this crop, no safety interval for a sprayed crop), or None."""
+    config = context.config
+    rules = current_rules(Path(config.instance_dir) if config.instance_dir else None)
+    return refusal(record, crop=crop, rules=rules) or missing_interval(
+        record, crop=crop, rules=rules
+    )
 
 
 @command("值班")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.cli import county, people, records, run, wechat
+from bot.cli import county, people, records, run, safety, wechat
 
 
 @click.group()
@@ -28,5 +28,6 @@ for command in (
     records.requests,
     wechat.wechat,
     wechat.qrcodes,
+    safety.pesticides,
 ):
     main.add_command(command)

@@ -97,7 +97,11 @@ def test_the_whole_story_through_the_simulator(demo_url: str, safe: bool) -> Non
         type_in(page, first, "明天上午过去，先别浇水")
         wait_in(page, farmer, "｜明天上午过去，先别浇水")
         screenshot(page, "demo-simulator" + ("-safe" if safe else ""))
-        type_in(page, first, f"完成 {code_text} 炭疽病，喷苯醚甲环唑 1500 倍液，7 天后再喷一次")
+        type_in(
+            page,
+            first,
+            f"完成 {code_text} 炭疽病，喷苯醚甲环唑 1500 倍液，7 天后再喷一次，安全间隔期 7 天",
+        )
         wait_in(page, farmer, "诊断和建议：炭疽病")
         for _ in range(6):  # jump the clock until the survey is due and sent
             page.click("#next")

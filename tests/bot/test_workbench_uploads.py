@@ -72,6 +72,7 @@ def prescription_form(page: str, diagnosis: str, **files: Any) -> dict[str, Any]
         "diagnosis": diagnosis,
         "product0": "72% 霜脲·锰锌可湿性粉剂",
         "dose0": "100 克",
+        "interval0": "7 天",
         **files,
     }
 
@@ -116,7 +117,10 @@ def test_an_expert_who_does_not_hold_the_request_cannot_write_its_prescription(
     with Session(engine) as session:
         found = session.exec(select(HelpRequest).where(HelpRequest.code == code)).one()
     assert found.prescription is not None and found.prescription["diagnosis"] == "辣椒疫病"
-    assert found.visit_record == "辣椒疫病\n用药1：72% 霜脲·锰锌可湿性粉剂，每亩 100 克"
+    assert (
+        found.visit_record
+        == "辣椒疫病\n用药1：72% 霜脲·锰锌可湿性粉剂，每亩 100 克，安全间隔期 7 天"
+    )
     assert visit_photos(engine) == []
 
 
@@ -243,7 +247,7 @@ def test_a_vets_prescription_is_written_per_head_not_per_mu(
     assert ">每头</option>" in page and ">每公斤体重</option>" in page and "每亩" not in page
     assert "兑水或拌料" in page
     form = prescription_form(page, "仔猪腹泻")
-    form.update(product0="恩诺沙星注射液", dose0="0.1 毫升", unit0="每公斤体重")
+    form.update(product0="恩诺沙星注射液", dose0="0.1 毫升", unit0="每公斤体重", interval0="")
     answer = vet.post(f"/w/r/{code}/act", data=form, follow_redirects=True)
     assert "已记录" in answer.get_data(as_text=True)
     with Session(engine) as session:

@@ -245,7 +245,7 @@ def test_survey_in_words_reopens_and_every_round_is_kept(
     assert page and "缺钾，追施钾肥" in page[0] and "叶子还在黄" in page[0]
 
     assert "已接单" in say(client, plain_wechat, "exp-zhao", f"接单 {code}")
-    say(client, plain_wechat, "exp-zhao", f"完成 {code} 叶斑病，喷代森锰锌")
+    say(client, plain_wechat, "exp-zhao", f"完成 {code} 叶斑病，喷代森锰锌，安全间隔期 15 天")
     send_due_surveys(engine=engine, policy=policy, now=utcnow() + timedelta(minutes=10))
     assert say(client, plain_wechat, "farmer-s", "好多了，谢谢") == texts.SURVEY_RATING
     assert say(client, plain_wechat, "farmer-s", "很满意") == texts.SURVEY_COMMENT

@@ -90,7 +90,12 @@ def test_accept_book_and_record_the_visit(
 
     booked = say(client, plain_wechat, "exp-wang", f"预约 {code} 明天上午9点")
     assert "已预约" in booked and "09:00" in booked
-    done = say(client, plain_wechat, "exp-wang", f"完成 {code} 叶斑病，喷苯醚甲环唑，七天一次")
+    done = say(
+        client,
+        plain_wechat,
+        "exp-wang",
+        f"完成 {code} 叶斑病，喷苯醚甲环唑，七天一次，安全间隔期 7 天",
+    )
     assert "已记录" in done
     deliver_outbox(engine=engine, sender=api, now=utcnow())
     assert any("09:00" in text for text in fake_api.texts_to("farmer-2"))

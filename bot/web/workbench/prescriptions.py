@@ -12,6 +12,8 @@ from flask import current_app, request
 from sqlmodel import Session
 
 from bot.files.photos import MAX_PHOTO_BYTES, MAX_PHOTOS, PhotoRefused, shrink_photo
+from handlers.config import Policy
+from handlers.prescriptions import current_rules, dose_problem, missing_interval, refusal
 from models.requests import lock_request
 from models.tables import Expert, HelpRequest, MediaFile, Message
 
@@ -54,6 +56,21 @@ def prescription_of(form: Any, units: tuple[str, ...] = DOSE_UNITS["plant"]) -> 
         "items": items,
         "advice": form.get("advice", "").strip()[:500],
     }
+
+
+def unsafe_prescription(form: Any, found: HelpRequest, config: Policy) -> str | None:
+    """Why the form's prescription may not be sent (a banned or barred pesticide, an
+    absurd dose, no safety interval for a sprayed crop), or None."""
+    units = dose_units(found)
+    readable = prescription_text(form, units)
+    for number, item in enumerate(prescription_of(form, units)["items"], start=1):
+        problem = dose_problem(item["dose"], item["unit"], row=number)
+        if problem:
+            return problem
+    rules = current_rules(Path(config.instance_dir) if config.instance_dir else None)
+    return refusal(readable, crop=found.crop, rules=rules) or missing_interval(
+        readable, crop=found.crop, rules=rules
+    )
 
 
 def prescription_text(form: Any, units: tuple[str, ...] = DOSE_UNITS["plant"]) -> str:

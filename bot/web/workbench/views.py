@@ -37,6 +37,7 @@ from bot.web.workbench.prescriptions import (
     prescription_keeper,
     prescription_text,
     subject_of,
+    unsafe_prescription,
     visit_photos,
 )
 from handlers import texts
@@ -216,6 +217,10 @@ def act(code: str) -> BaseResponse | str:
     action_id = "".join(c for c in request.form.get("action_id", "") if c.isascii() and c.isalnum())
     then = None
     if action == "prescribe" and request_id is not None:
+        unsafe = unsafe_prescription(request.form, found, _policy())
+        if unsafe:
+            # Nothing is done; the form comes back with what was typed and why.
+            return _request_page(code, typed=request.form, refusal=unsafe, status=400)
         try:
             photos = visit_photos()
         except PhotoRefused as error:
