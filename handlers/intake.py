@@ -256,6 +256,9 @@ def answer_question(
     if not skipped and words and question:
         fill_from_answer(context, request, question, words)
     understand_request(context, request)
+    if request.confirmed_at is not None:
+        # Paged at once (urgent), its place or signs may only be known now.
+        check_request(context.session, request=request, config=context.config, now=context.now)
 
 
 def fill_from_answer(context: Context, request: HelpRequest, question: str, words: str) -> None:

@@ -5,11 +5,13 @@ cluster large enough raises one alert, which grows as more requests join it.
 A farmer's words become canonical signs when the request is understood
 (`handlers/lexicon/signs.toml`: 黄色的粉, 像铁锈 and 条锈 are all 锈病), so reports
 worded differently still meet. Two reports are related when they share a sign that
-says something on its own, or two signs of any kind. The cluster of a request is
-checked when the request is confirmed, for its crop family and area only, so the
-alert follows the report that completes it; the `find_outbreaks` job looks at every
-recent request as a backstop. Staff and the leaders of the specialty the requests need
-are messaged once, when the alert is raised.
+says something on its own and marks a problem that spreads (锈病, 蚜虫, 拉稀; not 黄叶,
+not weeds or a nutrient lacking). The cluster of a request is checked when the
+request is confirmed (or, paged at once as urgent, when its place becomes known), for
+its crop family and area only, so the alert follows the report that completes it; the
+`find_outbreaks` job looks at every recent request as a backstop. Staff and the
+leaders of the specialty the requests need are messaged once, when the alert is
+raised.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from models.tables import Expert, HelpRequest, OutbreakAlert
 
 SEEN = ("new", "offered", "unassigned", "accepted", "visit_booked", "visited", "closed", "reopened")
 _CODES_SHOWN = 8
+# An urgent report counts as urgent for a cluster when it tells of death.
+_DEADLY = frozenset({"死亡", "死鱼", "死苗", "枯萎"})
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,9 @@ def check_request(
     book = place_book(session=session)
     area = {parts.township, *book.neighbours_of(parts.county, parts.township)}
     since = now - config.outbreak_window
+    # Taken before reading: a report confirmed at the same moment elsewhere is either
+    # committed (and seen) or waits for this one (and sees it).
+    _lock(session, parts.county or "")
     statement = select(HelpRequest).where(
         col(HelpRequest.crop).in_(parser.family_members(family)),
         col(HelpRequest.confirmed_at) >= since,
@@ -98,7 +105,7 @@ def _reports(session: Session, requests: Iterable[HelpRequest]) -> list[Report]:
                     township=parts.township,
                     village=parts.village or "",
                     signs=frozenset(request.symptoms),
-                    urgent=request.urgency == "urgent",
+                    urgent=request.urgency == "urgent" and bool(_DEADLY & set(request.symptoms)),
                 )
             )
     return reports
@@ -163,10 +170,18 @@ def clusters(reports: list[Report], parser: Parser, book: PlaceBook) -> list[lis
 
 
 def related(a: Iterable[str], b: Iterable[str], parser: Parser) -> bool:
-    """Whether two sets of signs describe one problem: a shared sign that says something
-    on its own (锈病, 拉稀), or two shared signs of any kind (黄叶 and 枯萎)."""
-    shared = set(a) & set(b)
-    return len(shared) >= 2 or any(not parser.weak(sign) for sign in shared)
+    """Whether two sets of signs describe one spreading problem: a shared sign that says
+    something on its own and passes from farm to farm (锈病, 拉稀; not 黄叶, not 缺素)."""
+    return any(parser.spreading(sign) for sign in set(a) & set(b))
+
+
+def core(signs_of_reports: Iterable[Iterable[str]], parser: Parser) -> set[str]:
+    """The spreading signs at least two of the reports share: what a cluster is about."""
+    seen: dict[str, int] = defaultdict(int)
+    for signs in signs_of_reports:
+        for sign in set(signs):
+            seen[sign] += 1
+    return {sign for sign, count in seen.items() if count >= 2 and parser.spreading(sign)}
 
 
 def _lock(session: Session, county: str) -> None:
@@ -198,17 +213,20 @@ def _grow_or_raise(
     first = min(_when(r) for r in cluster)
     last = max(_when(r) for r in cluster)
     reach = set(townships).union(*(book.neighbours_of(county, t) for t in townships))
+    about = core((r.signs for r in cluster), parser)
     live_alerts = session.exec(
         select(OutbreakAlert).where(
-            OutbreakAlert.crop == family,
-            col(OutbreakAlert.county).in_((county, "")),
+            col(OutbreakAlert.crop).in_(parser.family_members(family)),
+            col(OutbreakAlert.county).in_((county, "")),  # "": raised before counties
             col(OutbreakAlert.last_at) >= since,
         )
     )
     for live in live_alerts:
         places = set(live.townships or [live.township])
+        # The same problem nearby: what the alert's own reports share, not every sign
+        # they ever mentioned (an alert must not swallow the next problem).
         if not (ids & set(live.request_ids)) and not (
-            places & reach and related(live.symptoms, signs, parser)
+            places & reach and about & _core_of(session, live, parser)
         ):
             continue
         if not ids <= set(live.request_ids):
@@ -240,6 +258,11 @@ def _grow_or_raise(
     session.add(alert)
     session.flush()
     return alert
+
+
+def _core_of(session: Session, alert: OutbreakAlert, parser: Parser) -> set[str]:
+    statement = select(HelpRequest).where(col(HelpRequest.id).in_(alert.request_ids))
+    return core((r.symptoms for r in session.exec(statement)), parser)
 
 
 def _when(report: Report) -> datetime:

@@ -75,13 +75,15 @@ def resolve_place(session: Session, place: str | None) -> PlaceParts:
 def place_of(session: Session, request: HelpRequest) -> PlaceParts:
     """Where a request is: its resolved village and township, else what its words name."""
     if request.village or request.township:
+        # Township names repeat across counties (城关镇): the village tells them apart.
+        places = place_book(session=session).places
         county = next(
             (
                 p.county
-                for p in place_book(session=session).places
-                if p.township == request.township
+                for p in places
+                if p.township == request.township and p.village == (request.village or "")
             ),
-            None,
+            next((p.county for p in places if p.township == request.township), None),
         )
         return PlaceParts(county, request.township, request.village)
     return resolve_place(session, request.place)

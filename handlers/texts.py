@@ -213,7 +213,7 @@ CONSULT_NOTE = "【会诊意见 {code}】{name}：{text}"
 
 # Seeing ahead (事前主动): outbreak alerts and advisories.
 OUTBREAK_ALERT = (
-    "【疫情预警】{crop}，{where}：最近 {count} 个求助都说到{symptoms}（编号 {codes}）。"
+    "【疫情预警】{crop}，{where}：最近 {count} 个求助说到{symptoms}；编号 {codes}。"
     "请在管理后台查看，必要时给这一带的农户发预警通知。"
 )
 ADVISORY = "【{title}】\n{body}\n（县农技服务。不想再收到这类通知请回复“退订”）"

@@ -128,6 +128,7 @@ class Together:
     category: str
     groups: tuple[tuple[str, ...], ...]
     unless: tuple[str, ...]
+    span: int  # how far apart (in characters) the pieces may be, within one phrase
 
 
 _KIND_OF_CATEGORY = {
@@ -140,9 +141,9 @@ _KIND_OF_CATEGORY = {
 _KIND_OF_GROUP = {"livestock": "animals", "poultry": "animals", "aquatic": "fish"}
 
 
-# How far apart (in characters) the pieces of a sign may be, within one sentence.
-_TOGETHER_SPAN = 12
-_SENTENCE_END = re.compile(r"[。！？!?；;\n]")
+_TOGETHER_SPAN = 6
+# What ends a phrase (the text is normalised: full-width punctuation is ASCII here).
+_PHRASE_END = re.compile(r"[。！？!?；;,，、\n]")
 
 
 @dataclass
@@ -157,7 +158,8 @@ class Lexicon:
     symptoms: Any  # term -> ((sign, category), ...)
     together: tuple[Together, ...]  # signs said in pieces (lexicon/signs.toml)
     weak_signs: frozenset[str]  # signs many unrelated problems share
-    sign_kinds: dict[str, str]  # sign -> "plants", "animals" or "fish" ("" for every kind)
+    local_signs: frozenset[str]  # signs of problems that do not spread (weeds, soil)
+    sign_kinds: dict[str, str]  # sign -> "plants", "animals", "fish", "fauna" or "" (any)
     on_kind: dict[str, dict[str, str]]  # kind -> {sign: what it means on that kind}
     cues: Any  # term -> (category, weight)
     urgent: Any
@@ -222,12 +224,15 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
                 symptoms[term] = (*symptoms.get(term, ()), (symptom, category))
     signs = _read("signs", directory)
     category_of = {sign: category for said in symptoms.values() for sign, category in said}
+    for word in signs.get("not_signs", ()):
+        symptoms[normalise(word)] = ()  # longer than the sign's word inside it: read as none
     together = tuple(
         Together(
             sign=rule["sign"],
             category=category_of[rule["sign"]],
             groups=tuple(tuple(normalise(w) for w in group) for group in rule["all"]),
             unless=tuple(normalise(w) for w in rule.get("unless", ())),
+            span=int(rule.get("span", _TOGETHER_SPAN)),
         )
         for rule in signs.get("together", ())
     )
@@ -254,8 +259,13 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
         symptoms=_automaton(symptoms),
         together=together,
         weak_signs=frozenset(signs.get("weak", ())),
+        local_signs=frozenset(signs.get("not_spreading", ())),
         sign_kinds={
-            sign: "" if sign in signs.get("shared", ()) else _KIND_OF_CATEGORY[category]
+            sign: ""
+            if sign in signs.get("shared", ())
+            else "fauna"
+            if sign in signs.get("fauna", ())
+            else _KIND_OF_CATEGORY[category]
             for sign, category in category_of.items()
         },
         on_kind={kind: dict(signs.get(f"on_{kind}", {})) for kind in ("plants", "animals", "fish")},
@@ -317,7 +327,7 @@ def _said_together(sentence: str, rule: Together) -> str | None:
     for first in found[0]:
         picks = [first, *(min(hits, key=lambda h: abs(h[0] - first[0])) for hits in found[1:])]
         start, end = min(p[0] for p in picks), max(p[1] for p in picks)
-        if end - start <= _TOGETHER_SPAN and (best is None or end - start < best[0]):
+        if end - start <= rule.span and (best is None or end - start < best[0]):
             best = (end - start, start, end)
     return sentence[best[1] : best[2]] if best else None
 
@@ -373,7 +383,8 @@ class Parser:
         kept: dict[str, tuple[str, list[str]]] = {}
         for sign, (category, words) in said.items():
             sign = meaning.get(sign, sign)
-            if kinds.get(sign, "") not in ("", kind):
+            belongs = kinds.get(sign, "")
+            if belongs not in ("", kind) and not (belongs == "fauna" and kind != "plants"):
                 continue
             known = kept.setdefault(sign, (category, []))[1]
             known.extend(w for w in words if w not in known)
@@ -382,6 +393,11 @@ class Parser:
     def weak(self, sign: str) -> bool:
         """Whether a sign is one that many unrelated problems share (黄叶, 不吃食)."""
         return sign in self.lexicon.weak_signs
+
+    def spreading(self, sign: str) -> bool:
+        """Whether a sign can mark an outbreak: said of one problem (not weak) that
+        passes from farm to farm (not weeds, a nutrient lacking or poor soil)."""
+        return sign not in self.lexicon.weak_signs and sign not in self.lexicon.local_signs
 
     def about_farming(self, text: str) -> bool:
         """Whether a text names any crop, animal, symptom or farming word at all."""
@@ -489,16 +505,24 @@ class Parser:
                 words = seen.setdefault(symptom, (category, []))[1]
                 if term not in words:
                     words.append(term)
-        for rule in self.lexicon.together:
-            if rule.sign in seen or not all(
-                any(word in clean for word in group) for group in rule.groups
-            ):
-                continue
-            for sentence in _SENTENCE_END.split(clean):
-                stretch = _said_together(sentence, rule)
-                if stretch:
-                    seen[rule.sign] = (rule.category, [stretch])
-                    break
+        rules = [
+            rule
+            for rule in self.lexicon.together
+            if rule.sign not in seen
+            and all(any(word in clean for word in group) for group in rule.groups)
+        ]
+        if rules:
+            # Crop names are no pieces of a sign: the 黄 of 黄瓜 is no colour.
+            blanked = clean
+            for start, term, _value in _matches(self.lexicon.crops, clean):
+                blanked = blanked[:start] + "·" * len(term) + blanked[start + len(term) :]
+            phrases = [p for p in _PHRASE_END.split(blanked) if p]
+            for rule in rules:
+                for phrase in phrases:
+                    stretch = _said_together(phrase, rule)
+                    if stretch and rule.sign not in seen:
+                        seen[rule.sign] = (rule.category, [stretch])
+                        break
         return seen
 
     def _category(

@@ -186,12 +186,15 @@ def test_two_urgent_reports_are_enough(
     assert (alert.crop, len(alert.request_ids)) == ("生猪", 2)
 
 
-def test_a_second_check_waits_for_the_first_and_grows_its_alert(
-    settings: Settings, engine: Engine, places: None
+@pytest.mark.parametrize(("committed", "raised_first"), [(2, 1), (1, 0)])
+def test_two_checks_at_once_wait_for_each_other_and_raise_one_alert(
+    settings: Settings, engine: Engine, places: None, committed: int, raised_first: int
 ) -> None:
-    """Two transactions complete one cluster at once: the second waits until the first
-    has committed its alert (PostgreSQL: the county's advisory lock; SQLite: the
-    writer's lock), then joins it instead of raising another."""
+    """Two transactions confirm reports of one cluster at once. The second waits for the
+    first (PostgreSQL: the county's advisory lock, taken before reading; SQLite: the
+    writer's lock) and then sees its report: with two reports already committed the
+    first raises the alert and the second joins it; with one, neither alone sees three
+    until the second, which raises it."""
     policy = settings.policy()
     now = utcnow()
 
@@ -216,28 +219,86 @@ def test_a_second_check_waits_for_the_first_and_grows_its_alert(
         return request
 
     with Session(engine) as session:
-        report(session, 0), report(session, 1)
+        for number in range(committed):
+            report(session, number)
         session.commit()
     outcome: list[list[OutbreakAlert]] = []
 
     def second() -> None:
         with Session(engine) as other:
-            request = report(other, 3)
+            request = report(other, committed + 1)
             outcome.append(check_request(other, request=request, config=policy, now=now))
             other.commit()
 
     with Session(engine) as first:
-        raised = check_request(first, request=report(first, 2), config=policy, now=now)
-        assert len(raised) == 1
+        raised = check_request(first, request=report(first, committed), config=policy, now=now)
+        assert len(raised) == raised_first
         racer = threading.Thread(target=second)
         racer.start()
         racer.join(timeout=1.0)
         assert racer.is_alive()  # waiting for the first transaction
         first.commit()
     racer.join(timeout=30)
-    assert outcome == [[]]  # it grew the alert, raised none
+    assert [len(found) for found in outcome] == [1 - raised_first]
     (alert,) = rows(engine, OutbreakAlert)
-    assert len(alert.request_ids) == 4
+    assert len(alert.request_ids) == committed + 2
+
+
+def test_everyday_words_carry_no_sign(parser: Parser) -> None:
+    for words in (
+        "小麦叶子发黄，有白色的粉",  # powdery mildew, not rust
+        "麦子黄了，地里撒了石灰粉",
+        "小麦叶子黄，打了多菌灵粉",
+        "用粉锈宁打小麦可以吗",  # a fungicide asked about, no rust seen
+        "黄瓜粉粉的",
+        "急死人了，怎么还没人回",
+        "今天40度",
+        "测了体温正常",
+        "不包邮吗",
+        "不坐车了",
+        "还缺什么",
+        "稀释粪水浇菜",
+        "苗太稀了，顺便问下",
+        "用三轮车拉水浇玉米",
+        "黄瓜打蔫了",
+    ):
+        assert not {"锈病", "死亡", "发烧", "拉稀", "不开花", "落花", "缺素", "精神差"} & set(
+            parser.parse(words).symptoms
+        ), words
+
+
+def test_an_alert_does_not_swallow_the_next_problem_and_local_problems_raise_none(
+    settings: Settings, make_app: Any, plain_wechat: FakeWeChat, engine: Engine, places: None
+) -> None:
+    client = make_app(settings).test_client()
+    for n in range(3):
+        say(client, plain_wechat, f"rust-{n}", f"{RUST[n]} 叶子枯黄 {NEAR[n]}")
+    for n, words in enumerate(
+        ["麦子上好多腻虫，叶子发黄", "小麦穗上爬满了蚜虫，叶子枯黄", "麦蚜多得很"]
+    ):
+        say(client, plain_wechat, f"aphid-{n}", f"{words} {NEAR[n + 1]}")
+    for n in range(3):  # weeds and a lacking nutrient do not spread from farm to farm
+        say(client, plain_wechat, f"weed-{n}", f"小麦地里杂草多，缺肥 {NEAR[n]}")
+    alerts = sorted(rows(engine, OutbreakAlert), key=lambda a: a.id or 0)
+    assert [set(a.symptoms) & {"锈病", "蚜虫"} for a in alerts] == [{"锈病"}, {"蚜虫"}]
+    assert [len(a.request_ids) for a in alerts] == [3, 3]
+
+
+def test_urgent_reports_paged_before_their_place_is_known_are_checked_when_it_is(
+    settings: Settings, make_app: Any, plain_wechat: FakeWeChat, engine: Engine, places: None
+) -> None:
+    client = make_app(settings).test_client()
+    for n, township in enumerate(("木鱼镇石坝村", "城关镇东河村")):
+        first = say(client, plain_wechat, f"dying-{n}", "猪拉稀，一晚上死了三头，急")
+        assert "哪个村" in first or "村" in first, first  # paged at once, asked where
+        assert rows(engine, OutbreakAlert) == []
+        say(client, plain_wechat, f"dying-{n}", township)
+    (alert,) = rows(engine, OutbreakAlert)
+    assert (alert.crop, len(alert.request_ids)) == ("生猪", 2)
+    # 急 alone is no death: two hurried reports of aphids are not enough.
+    for n in range(2):
+        say(client, plain_wechat, f"hurry-{n}", f"辣椒长蚜虫了 急 {NEAR[n]}")
+    assert len(rows(engine, OutbreakAlert)) == 1
 
 
 def test_neighbours_are_read_both_ways_and_only_from_a_townships_row(

@@ -143,6 +143,7 @@ def outbreak() -> Response:
     """Three farmers of two bordering townships report one disease in their own words,
     as real pushes; answer with what each was told and the alert it raised."""
     base = request.host_url.rstrip("/")
+    clicked = utcnow()
     replies = [
         deliver(base, _settings(), message_fields(openid, "text", Content=words), safe=False)
         for openid, words in OUTBREAK
@@ -157,13 +158,20 @@ def outbreak() -> Response:
             )
         )
         alerts = db.exec(select(OutbreakAlert).order_by(col(OutbreakAlert.id).desc()))
-        alert = next((a for a in alerts if reported & set(a.request_ids)), None)
+        alert = next(
+            (
+                a
+                for a in alerts
+                if reported & set(a.request_ids) and a.created_at >= clicked  # raised now
+            ),
+            None,
+        )
         shown = None
         if alert is not None:
             parts = describe(alert)
             shown = (
                 f"【疫情预警】{alert.crop}，{parts['where']}："
-                f"{len(alert.request_ids)} 个求助都说到{parts['signs']}"
+                f"{len(alert.request_ids)} 个求助说到{parts['signs']}"
             )
     return jsonify(reports=[w for _o, w in OUTBREAK], replies=replies, alert=shown)
 
