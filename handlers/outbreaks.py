@@ -294,7 +294,7 @@ def describe(alert: OutbreakAlert) -> dict[str, str]:
     where = "、".join(townships)
     if villages:
         shown = "、".join(villages[:4])
-        where += f"（{shown}{'等' if len(villages) > 4 else ''} {len(villages)} 个村）"
+        where += f"（{shown}等 {len(villages)} 个村）" if len(villages) > 4 else f"（{shown}）"
     signs = "、".join(
         f"{sign}（{'、'.join(alert.words[sign][:3])}）" if alert.words.get(sign) else sign
         for sign in alert.symptoms
