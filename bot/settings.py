@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     outbreak_min_requests: int = Field(
         default=3, ge=2, validation_alias="FARMHELP_OUTBREAK_MIN_REQUESTS"
     )
+    outcome_delay: str = Field(default="7d", validation_alias="FARMHELP_OUTCOME_DELAY")
+    outcome_expiry: str = Field(default="7d", validation_alias="FARMHELP_OUTCOME_EXPIRY")
     outbreak_min_urgent: int = Field(
         default=2, ge=2, validation_alias="FARMHELP_OUTBREAK_MIN_URGENT"
     )
@@ -156,6 +158,8 @@ class Settings(BaseSettings):
         "link_lifetime",
         "intake_timeout",
         "outbreak_window",
+        "outcome_delay",
+        "outcome_expiry",
         "retention",
         "unfollow_grace",
     )
@@ -278,6 +282,8 @@ class Settings(BaseSettings):
             outbreak_min_requests=self.outbreak_min_requests,
             outbreak_min_urgent=self.outbreak_min_urgent,
             instance_dir=str(self.instance_dir),
+            outcome_delay=parse_duration(self.outcome_delay),
+            outcome_expiry=parse_duration(self.outcome_expiry),
             advisory_template=self.wechat_template_advisory,
             timezone=self.timezone,
             survey_delay=parse_duration(self.survey_delay),

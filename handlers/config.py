@@ -78,6 +78,10 @@ class Policy:
     # Urgent reports (animals dying, plants dying over a large area) need fewer.
     outbreak_min_urgent: int = 2
     advisory_template: str | None = None
+    # How long after a visit the farmer is asked how it is now, and how long the
+    # question waits for an answer.
+    outcome_delay: timedelta = timedelta(days=7)
+    outcome_expiry: timedelta = timedelta(days=7)
     # The keyword names of each template as the account's template has them
     # (category templates name them thing1, character_string2 …).
     expert_page_keys: tuple[str, ...] = ("keyword1", "keyword2", "keyword3", "keyword4")

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from handlers import texts
 from handlers.inbound import Inbound
 from handlers.notify import send_text, tell_farmer, workbench_link
+from handlers.outcomes import schedule_check
 from handlers.prescriptions import current_rules, harvest_warning, missing_interval, refusal
 from handlers.registry import Context
 from handlers.relay import relay
@@ -449,6 +450,9 @@ def record_visit(context: Context, expert: Expert, cmd: Command) -> str:
             + harvest_warning(record),
         )
         schedule_survey(
+            context.session, request=found, farmer=farmer, policy=context.config, now=context.now
+        )
+        schedule_check(
             context.session, request=found, farmer=farmer, policy=context.config, now=context.now
         )
     return f"已记录 {found.code} 的服务，谢谢！"

@@ -13,6 +13,7 @@ from handlers import conversation, events, expert, intake, texts
 from handlers.advisories import change_subscription
 from handlers.config import Policy
 from handlers.inbound import MAX_MESSAGE_CHARS, Inbound
+from handlers.outcomes import answer_check, release_held_checks
 from handlers.personal_data import answer_privacy_words
 from handlers.registry import Context, find_handler
 from handlers.survey import answer_survey, release_held_surveys
@@ -20,7 +21,7 @@ from models.experts import find_expert
 from models.farmers import get_or_create_farmer
 from models.outbox import release_held
 from models.senders import SenderState, read_sender_state
-from models.tables import Farmer, Message
+from models.tables import Farmer, HelpRequest, Message
 
 
 @dataclass
@@ -109,6 +110,8 @@ def receive(
         )
         if "survey" in released:
             release_held_surveys(session, farmer_id=farmer.id, now=now)
+        if "outcome" in released:
+            release_held_checks(session, farmer_id=farmer.id, now=now)
     notices = list(context.notices)
     first_words = farmer.privacy_noticed_at is None and farmer.erased_at is None
     if first_words and context.expert is None and inbound.opens_window:
@@ -190,6 +193,33 @@ def take_survey_answer(context: Context, inbound: Inbound) -> Taken | None:
     return Taken(reply)
 
 
+def take_outcome_answer(context: Context, inbound: Inbound) -> Taken | None:
+    """While the question of how the treatment worked waits, an answer goes to it, and a
+    photo joins the request it is about."""
+    check = context.open_check()
+    if check is None:
+        return None
+    if inbound.msg_type == "image":
+        request = context.session.get(HelpRequest, check.request_id)
+        if request is None:
+            return None
+        intake.attach_message(context, inbound, request, keep_words=False)
+        return Taken(texts.OUTCOME_PHOTO.format(code=request.code))
+    if inbound.msg_type not in ("text", "voice"):
+        return None
+    reply = answer_check(
+        context.session,
+        check=check,
+        words=inbound.words,
+        policy=context.config,
+        now=context.now,
+    )
+    if reply is None:
+        return None  # about something else
+    context.message.request_id = check.request_id
+    return Taken(reply)
+
+
 def take_expert_command(context: Context, inbound: Inbound) -> Taken | None:
     """接单, 拒绝, 预约, 完成, 值班, 下班, 任务 from an expert."""
     if context.expert is None or inbound.msg_type == "event":
@@ -234,6 +264,7 @@ STEPS: tuple[Step, ...] = (
     take_subscription,
     take_privacy_request,
     take_survey_answer,
+    take_outcome_answer,
     take_expert_command,
     take_expert_relay,
     take_conversation_turn,

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from handlers.config import Policy
 from handlers.inbound import Inbound
 from models.senders import SenderState
-from models.tables import Expert, Farmer, HelpRequest, Message, Survey
+from models.tables import Expert, Farmer, HelpRequest, Message, Survey, TreatmentCheck
 
 
 @dataclass
@@ -33,6 +33,12 @@ class Context:
         """The sender's open request (the relay step and the intake dialogue both ask;
         neither opens or closes one before the other asks)."""
         return self.sender.open_request
+
+    def open_check(self) -> TreatmentCheck | None:
+        """The sender's treatment check asked and waiting for an answer, if any."""
+        if self.sender.open_check_id is None:
+            return None
+        return self.session.get(TreatmentCheck, self.sender.open_check_id)
 
     def open_survey(self) -> Survey | None:
         """The sender's survey waiting for an answer, if any."""

@@ -211,6 +211,24 @@ CONSULT_INVITE = (
 )
 CONSULT_NOTE = "【会诊意见 {code}】{name}：{text}"
 
+# How the treatment worked, a set time after the visit.
+OUTCOME_QUESTION = (
+    "求助 {code}：{name}上次看过后，现在怎么样了？回复：好了 / 好一些 / 没变化 / 更重了"
+    "（也可以回数字 1 2 3 4）。方便的话再拍张照片发来。"
+)
+OUTCOME_THANKS = {
+    "recovered": "太好了！已记下：求助 {code} 用药后好了。谢谢您告诉我们。",
+    "better": "已记下：求助 {code} 用药后好一些了。还需要专家的话，直接说明情况。",
+    "same": ("已记下：求助 {code} 用药后没变化，已告诉{name}。需要再看，请直接描述现在的情况。"),
+    "worse": (
+        "已记下：求助 {code} 用药后更重了，已告诉{name}和工作人员。"
+        "请直接描述现在的情况，会给您重新找专家。"
+    ),
+}
+OUTCOME_TO_EXPERT = "【{code} 回访】农户说用药 {days} 天后{outcome}：{words}"
+OUTCOME_PHOTO = "照片收到了，已放进求助 {code}，专家能看到。"
+OUTCOME_NAMES = {"recovered": "好了", "better": "好一些", "same": "没变化", "worse": "更重了"}
+
 # Seeing ahead (事前主动): outbreak alerts and advisories.
 OUTBREAK_ALERT = (
     "【疫情预警】{crop}，{where}：最近 {count} 个求助说到{symptoms}；编号 {codes}。"

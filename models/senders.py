@@ -16,7 +16,15 @@ from sqlmodel import Session, col, select
 
 from models.generations import number_columns, remember_numbers
 from models.requests import OPEN_STATUSES
-from models.tables import SURVEY_OPEN_STATES, Farmer, HelpRequest, Message, Outbox, Survey
+from models.tables import (
+    SURVEY_OPEN_STATES,
+    Farmer,
+    HelpRequest,
+    Message,
+    Outbox,
+    Survey,
+    TreatmentCheck,
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,7 @@ class SenderState:
     farmer: Farmer
     open_request: HelpRequest | None  # their most recent open request
     open_survey_id: int | None  # their most recent survey waiting for an answer
+    open_check_id: int | None  # their treatment check asked and not yet answered
     anything_held: bool  # pushes to them held until they write (the 48 h window)
     stored_message_id: int | None  # this very push was stored before: WeChat retried it
     stored_reply: str | None  # the reply body stored with it
@@ -40,7 +49,7 @@ def read_sender_state(
     The same statement reads the cached data's generation numbers, so that this
     push checks its copies of experts, places and the roster without a query.
     """
-    farmer, request, survey_id, held, stored_id, stored_reply, *numbers = session.execute(
+    farmer, request, survey_id, check_id, held, stored_id, stored_reply, *numbers = session.execute(
         _SENDER_STATE, {"farmer_id": farmer_id, "openid": openid, "dedupe_key": dedupe_key}
     ).one()
     remember_numbers(session, numbers)
@@ -48,6 +57,7 @@ def read_sender_state(
         farmer=farmer,
         open_request=request,
         open_survey_id=survey_id,
+        open_check_id=check_id,
         anything_held=bool(held),
         stored_message_id=stored_id,
         stored_reply=stored_reply,
@@ -74,6 +84,11 @@ _SENDER_STATE = (
         .where(Survey.farmer_id == _farmer_id)
         .where(col(Survey.state).in_(SURVEY_OPEN_STATES))
         .order_by(col(Survey.id).desc())
+        .limit(1)
+        .scalar_subquery(),
+        select(TreatmentCheck.id)
+        .where(TreatmentCheck.farmer_id == _farmer_id, TreatmentCheck.state == "sent")
+        .order_by(col(TreatmentCheck.id).desc())
         .limit(1)
         .scalar_subquery(),
         select(Outbox.id)

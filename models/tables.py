@@ -325,6 +325,28 @@ class Survey(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class TreatmentCheck(SQLModel, table=True):
+    """A set time after a visit, the farmer is asked how it is now: the prescription's
+    verified outcome (好了 / 好一些 / 没变化 / 更重了)."""
+
+    __tablename__ = "treatment_check"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="help_request.id", index=True)
+    farmer_id: int = Field(foreign_key="farmer.id", index=True)
+    expert_id: int | None = Field(default=None, foreign_key="expert.id")
+    visited_at: datetime  # the visit whose treatment it checks
+    state: str = Field(default="scheduled", max_length=16, index=True)
+    # scheduled, sending, held (waiting for the farmer to write), sent, answered,
+    # expired, cancelled
+    due_at: datetime = Field(index=True)
+    sent_at: datetime | None = None
+    answered_at: datetime | None = None
+    outcome: str | None = Field(default=None, max_length=16)  # recovered, better, same, worse
+    words: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class SchedulerLease(SQLModel, table=True):
     """Which scheduler process may act; it renews the lease, a standby takes an expired one."""
 

@@ -22,6 +22,7 @@ from models.tables import utcnow
 from scheduler import runtime
 from scheduler.intake import move_on_unanswered
 from scheduler.media import fetch_due_media
+from scheduler.outcomes import send_due_checks
 from scheduler.privacy import apply_retention, delete_erased_media, erase_unfollowed
 from scheduler.report import store_last_month
 from scheduler.routing import check_offer_timeouts
@@ -65,6 +66,12 @@ def run_follow_up_surveys() -> int:
     """Remind once, then expire, unanswered surveys."""
     context = runtime.current()
     return follow_up_surveys(engine=context.engine, policy=context.config, now=utcnow())
+
+
+def run_treatment_checks() -> int:
+    """Ask farmers how it is a set time after the visit; expire unanswered questions."""
+    context = runtime.current()
+    return send_due_checks(engine=context.engine, policy=context.config, now=utcnow())
 
 
 def run_remind_experts() -> int:
@@ -128,6 +135,9 @@ def declared_jobs(timezone: str) -> tuple[JobSpec, ...]:
             "follow_up_surveys", "scheduler.jobs:run_follow_up_surveys", IntervalTrigger(minutes=1)
         ),
         JobSpec("remind_experts", "scheduler.jobs:run_remind_experts", IntervalTrigger(minutes=1)),
+        JobSpec(
+            "treatment_checks", "scheduler.jobs:run_treatment_checks", IntervalTrigger(minutes=1)
+        ),
         JobSpec("fetch_media", "scheduler.jobs:run_fetch_media", IntervalTrigger(seconds=20)),
         JobSpec("prune_nonces", "scheduler.jobs:run_prune_nonces", IntervalTrigger(minutes=10)),
         JobSpec("index_search", "scheduler.jobs:run_index_search", IntervalTrigger(seconds=5)),

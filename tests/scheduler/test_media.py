@@ -142,6 +142,7 @@ def test_job_list_wiring() -> None:
         "send_surveys": timedelta(seconds=2),
         "follow_up_surveys": timedelta(minutes=1),
         "remind_experts": timedelta(minutes=1),
+        "treatment_checks": timedelta(minutes=1),
         "fetch_media": timedelta(seconds=20),
         "prune_nonces": timedelta(minutes=10),
         "index_search": timedelta(seconds=5),

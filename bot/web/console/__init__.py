@@ -67,6 +67,7 @@ def init_app(app: Flask) -> None:
         CATEGORY_NAMES=texts.CATEGORY_NAMES,
         URGENCY_NAMES=texts.URGENCY_NAMES,
         SOLVED_NAMES=texts.SOLVED_NAMES,
+        OUTCOME_NAMES=texts.OUTCOME_NAMES,
         mask_phone=mask_phone,
         mask_phones=mask_phones,
     )

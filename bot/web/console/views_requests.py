@@ -26,6 +26,7 @@ from bot.web.console import audit, audit_read, bp, changing, done, policy, readi
 from bot.web.console.views_ahead import alert_requests
 from handlers import coordination, texts
 from handlers.outbreaks import describe, live_alerts
+from handlers.outcomes import checks_of
 from handlers.privacy import mask_phone, mask_phones
 from handlers.routing import rank_candidates
 from models.console import (
@@ -233,6 +234,7 @@ def _request_page(code: str, *, revealed: bool) -> str:
             candidates=candidates,
             experts=sorted(active_experts(session=session), key=lambda e: e.name),
             revealed=revealed,
+            checks=checks_of(session, found.id),
         )
 
 

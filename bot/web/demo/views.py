@@ -25,6 +25,7 @@ from models.tables import (
     Outbox,
     OutbreakAlert,
     Survey,
+    TreatmentCheck,
     advance_demo_clock,
     utcnow,
 )
@@ -202,6 +203,7 @@ def _until_next_due() -> timedelta | None:
         moments = [
             *db.exec(select(Offer.deadline_at).where(Offer.status == "pending")),
             *db.exec(select(Survey.due_at).where(Survey.state == "scheduled")),
+            *db.exec(select(TreatmentCheck.due_at).where(TreatmentCheck.state == "scheduled")),
             *(
                 (s.sent_at or s.due_at) + policy.survey_reminder
                 for s in db.exec(select(Survey).where(Survey.state == "sent"))

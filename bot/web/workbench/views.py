@@ -45,6 +45,7 @@ from handlers.config import Policy
 from handlers.consultation import NOTE_PREFIX, ConsultationRefused, invite_colleagues, post_note
 from handlers.inbound import WORKBENCH, Inbound
 from handlers.notify import WORKBENCH_SALT
+from handlers.outcomes import checks_of
 from handlers.receive import receive
 from models.console import timeline
 from models.consultations import consultations_of, is_consulted
@@ -190,6 +191,7 @@ def _request_page(
             consulted=consulted,
             colleagues=sorted(colleagues, key=lambda e: (e.team, e.name)),
             similar=similar_solved(db, found),
+            checks=checks_of(db, found.id),
             reasons=DECLINE_REASONS,
             action_id=secrets.token_hex(12),
             suggested=datetime.combine(tomorrow, clock(9, 0)).strftime("%Y-%m-%dT%H:%M"),

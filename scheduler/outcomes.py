@@ -1,0 +1,104 @@
+"""The treatment checks that are due: asked once, out of quiet hours, inside WeChat's
+48 h window or held until the farmer writes; unanswered ones expire."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
+
+from handlers import notify
+from handlers.config import Policy
+from handlers.outcomes import question_text
+from models.db import session_scope
+from models.outbox import enqueue
+from models.tables import Farmer, HelpRequest, Survey, TreatmentCheck
+
+log = logging.getLogger(__name__)
+
+WINDOW = timedelta(hours=48)  # WeChat's customer-service window after the user's last message
+# While the visit's survey waits for its answer, the question waits this long again.
+SURVEY_PAUSE = timedelta(hours=6)
+
+
+def send_due_checks(*, engine: Engine, policy: Policy, now: datetime) -> int:
+    """Ask every treatment check that is due (each exactly once), expire the unanswered;
+    return how many were asked or held."""
+    with session_scope(engine) as session:
+        due = [
+            c.id
+            for c in session.exec(
+                select(TreatmentCheck).where(
+                    TreatmentCheck.state == "scheduled", col(TreatmentCheck.due_at) <= now
+                )
+            )
+        ]
+        stale = now - policy.outcome_expiry
+        session.execute(
+            update(TreatmentCheck)
+            .where(col(TreatmentCheck.state) == "sent", col(TreatmentCheck.sent_at) < stale)
+            .values(state="expired")
+        )
+    asked = 0
+    for check_id in due:
+        with session_scope(engine) as session:
+            claimed = session.execute(
+                update(TreatmentCheck)
+                .where(col(TreatmentCheck.id) == check_id, col(TreatmentCheck.state) == "scheduled")
+                .values(state="sending")
+            )
+            if getattr(claimed, "rowcount", 0) != 1:
+                continue  # another scheduler took it
+            check = session.get(TreatmentCheck, check_id)
+            assert check is not None
+            asked += _ask(session, check, policy, now)
+    return asked
+
+
+def _ask(session: Session, check: TreatmentCheck, policy: Policy, now: datetime) -> int:
+    farmer = session.get(Farmer, check.farmer_id)
+    request = session.get(HelpRequest, check.request_id)
+    if farmer is None or not farmer.subscribed or request is None:
+        check.state = "cancelled"
+        return 0
+    if request.status not in ("visited", "closed") or request.visited_at != check.visited_at:
+        # The survey reopened it (the treatment did not work) or another visit followed:
+        # this visit's treatment is no longer the one to ask about.
+        check.state = "cancelled"
+        return 0
+    survey_open = session.exec(
+        select(Survey.id).where(
+            Survey.request_id == check.request_id,
+            col(Survey.state).in_(("scheduled", "sending", "sent", "held")),
+        )
+    ).first()
+    if survey_open is not None:
+        check.state, check.due_at = "scheduled", policy.out_of_quiet_hours(now + SURVEY_PAUSE)
+        return 0
+    if policy.out_of_quiet_hours(now) != now:
+        check.state, check.due_at = "scheduled", policy.out_of_quiet_hours(now)
+        return 0
+    payload = notify.text_payload(question_text(session, check))
+    row = enqueue(
+        session=session,
+        openid=farmer.openid,
+        payload=payload,
+        now=now,
+        purpose="outcome",
+        request_id=check.request_id,
+    )
+    in_window = farmer.last_message_at is not None and farmer.last_message_at > now - WINDOW
+    if in_window:
+        check.state, check.sent_at = "sent", now
+    else:
+        row.status = "held"
+        check.state = "held"
+        log.info(
+            "treatment check %d held: farmer %s is outside the 48 h window; it goes out "
+            "when they next write",
+            check.id,
+            farmer.id,
+        )
+    return 1
