@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from bot.settings import Settings
+from bot.wechat.api import WeChatAPI
 from handlers.outcomes import read_outcome
 from models.similar import similar_solved
 from models.tables import Farmer, HelpRequest, Outbox, Survey, TreatmentCheck, utcnow
+from scheduler.outbox import deliver_outbox
 from scheduler.outcomes import send_due_checks
+from tests.bot.test_workbench import accept_form, ask
+from tests.fake_wechat_api import FakeWeChatAPI
 from tests.queries import rows
 from tests.wechat_client import FakeWeChat, post, reply_text
 
@@ -179,3 +184,29 @@ def test_answers_read_as_farmers_say_them() -> None:
     }
     for words, outcome in cases.items():
         assert read_outcome(words) == outcome, words
+
+
+def test_the_expert_sees_the_verified_outcome_on_the_case(
+    app: Any,
+    client: FlaskClient,
+    plain_wechat: FakeWeChat,
+    engine: Engine,
+    settings: Settings,
+    api: WeChatAPI,
+    fake_api: FakeWeChatAPI,
+    county: None,
+) -> None:
+    code = ask(client, plain_wechat, "farmer-w", PEPPER)
+    deliver_outbox(engine=engine, sender=api, now=utcnow())
+    wang, form = accept_form(app, fake_api, code)
+    wang.post(f"/w/r/{code}/act", data=form)
+    assert "已记录" in say(client, plain_wechat, "exp-wang", f"完成 {code} 缺钾，追施钾肥")
+    settle_surveys(engine)
+    page = wang.get(f"/w/r/{code}").get_data(as_text=True)
+    assert "用药后回访" in page and "会问农户现在怎么样" in page
+    due = check_of(engine, code).due_at
+    last_wrote(engine, "farmer-w", due - timedelta(hours=1))
+    send_due_checks(engine=engine, policy=settings.policy(), now=due)
+    say(client, plain_wechat, "farmer-w", "好了，叶子不黄了")
+    page = wang.get(f"/w/r/{code}").get_data(as_text=True)
+    assert "农户说：<b>好了</b>，“好了，叶子不黄了”" in page
