@@ -11,7 +11,9 @@ reopened the request (the treatment did not work, and another expert took it on)
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -136,3 +138,75 @@ def checks_of(session: Session, request_id: int) -> list[TreatmentCheck]:
         .order_by(col(TreatmentCheck.id))
     )
     return list(session.exec(statement))
+
+
+@dataclass
+class TreatmentResult:
+    """How one treatment of one problem of one crop went, by the farmers' answers."""
+
+    crop: str
+    problem: str
+    treatment: str
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+
+    @property
+    def answered(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def recovered_share(self) -> float:
+        """Share of answers that said 好了 or 好一些."""
+        return (self.counts["recovered"] + self.counts["better"]) / self.answered
+
+
+_INTERVAL_CLAUSE = re.compile(r"[，,；;]?\s*安全间隔期[^，,；;。]*")
+
+
+def diagnosis_and_treatment(request: HelpRequest) -> tuple[str, str]:
+    """What the expert found and what was given: the structured prescription's
+    diagnosis and products, or the typed record's first clause and the rest."""
+    prescription = request.prescription or {}
+    if prescription.get("diagnosis"):
+        products = [i.get("product", "") for i in prescription.get("items", []) if i.get("product")]
+        treatment = "、".join(products) or prescription.get("advice", "")
+        return str(prescription["diagnosis"])[:40], str(treatment)[:60]
+    record = _INTERVAL_CLAUSE.sub("", request.visit_record or "").strip()
+    first, *rest = re.split(r"[，,。；;\n]", record, maxsplit=1)
+    return first.strip()[:40], (rest[0] if rest else "").strip("，,。；; \n")[:60]
+
+
+def treatment_results(session: Session, start: datetime, end: datetime) -> list[TreatmentResult]:
+    """Per crop, problem and treatment, the answers given between `start` and `end`:
+    which treatments were followed by recovery and which were not."""
+    checks = list(
+        session.exec(
+            select(TreatmentCheck).where(
+                TreatmentCheck.state == "answered",
+                col(TreatmentCheck.answered_at) >= start,
+                col(TreatmentCheck.answered_at) < end,
+            )
+        )
+    )
+    requests = {
+        r.id: r
+        for r in session.exec(
+            select(HelpRequest).where(col(HelpRequest.id).in_([c.request_id for c in checks]))
+        )
+    }
+    results: dict[tuple[str, str, str], TreatmentResult] = {}
+    for check in checks:
+        request = requests.get(check.request_id)
+        if request is None or check.outcome not in OUTCOMES:
+            continue
+        problem, treatment = diagnosis_and_treatment(request)
+        key = (request.crop or "未说明", problem, treatment)
+        result = results.setdefault(key, TreatmentResult(*key))
+        result.counts[check.outcome] += 1
+    ordered = defaultdict(list)
+    for result in results.values():
+        ordered[(result.crop, result.problem)].append(result)
+    return [
+        result
+        for key in sorted(ordered)
+        for result in sorted(ordered[key], key=lambda r: (-r.recovered_share, -r.answered))
+    ]

@@ -14,11 +14,12 @@ from sqlmodel import Session, col, select
 
 from bot.settings import Settings
 from bot.wechat.api import WeChatAPI
-from handlers.outcomes import read_outcome
+from handlers.outcomes import read_outcome, treatment_results
 from models.similar import similar_solved
 from models.tables import Farmer, HelpRequest, Outbox, Survey, TreatmentCheck, utcnow
 from scheduler.outbox import deliver_outbox
 from scheduler.outcomes import send_due_checks
+from tests.bot.test_console_ahead import staff_client
 from tests.bot.test_workbench import accept_form, ask
 from tests.fake_wechat_api import FakeWeChatAPI
 from tests.queries import rows
@@ -136,8 +137,14 @@ def test_the_question_waits_for_the_survey_and_is_dropped_when_the_survey_reopen
     assert questions(engine, "farmer-s") == []
 
 
-def test_a_verified_outcome_changes_how_similar_cases_rank(
-    client: FlaskClient, plain_wechat: FakeWeChat, engine: Engine, settings: Settings, county: None
+def test_a_verified_outcome_changes_how_similar_cases_rank_and_shows_in_the_report(
+    app: Any,
+    client: FlaskClient,
+    plain_wechat: FakeWeChat,
+    engine: Engine,
+    settings: Settings,
+    cli_env: dict[str, str],
+    county: None,
 ) -> None:
     policy = settings.policy()
     older = treated(client, plain_wechat, "farmer-1", "炭疽病，喷苯醚甲环唑，安全间隔期 7 天")
@@ -161,6 +168,19 @@ def test_a_verified_outcome_changes_how_similar_cases_rank(
     assert "好了" in say(client, plain_wechat, "farmer-1", "好了")
     assert "没变化" in say(client, plain_wechat, "farmer-2", "没变化")
     assert ranking() == [older, newer]  # the treatment that cured comes first
+    with Session(engine) as session:
+        answered = utcnow()  # the answers came now (the check's time was moved ahead)
+        month = treatment_results(
+            session, answered - timedelta(days=1), answered + timedelta(days=1)
+        )
+    assert [(t.crop, t.problem, t.treatment, t.counts) for t in month] == [
+        ("辣椒", "炭疽病", "喷苯醚甲环唑", {"recovered": 1, "better": 0, "same": 0, "worse": 0}),
+        ("辣椒", "炭疽病", "喷代森锰锌", {"recovered": 0, "better": 0, "same": 1, "worse": 0}),
+    ]
+    viewer = staff_client(app, cli_env, "v1", "viewer")
+    report = viewer.get(f"/console/reports?month={answered.astimezone(policy.tz):%Y-%m}")
+    shown = report.get_data(as_text=True)
+    assert "用药效果" in shown and "<td>喷苯醚甲环唑</td><td>1</td>" in shown
     with Session(engine) as session:
         session.execute(update(TreatmentCheck).values(outcome="worse"))
         session.commit()

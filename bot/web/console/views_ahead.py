@@ -21,7 +21,8 @@ from bot.web.console import audit, bp, changing, done, policy, reading, refused
 from bot.web.console.charts import bars, columns
 from handlers import texts
 from handlers.advisories import AdvisoryRefused, audience, progress, send_advisory
-from handlers.report import FIGURES, compute_month, month_details, previous_month
+from handlers.outcomes import OUTCOMES, treatment_results
+from handlers.report import FIGURES, compute_month, month_bounds, month_details, previous_month
 from models.experts import all_places
 from models.tables import Advisory, HelpRequest, OutbreakAlert, utcnow
 
@@ -53,6 +54,7 @@ def show_report() -> str:
         rows = compute_month(session, month, tz)
         earlier = compute_month(session, _before(month), tz)
         details = month_details(session, month, tz)
+        treatments = treatment_results(session, *month_bounds(month, tz))
     total = rows[0][2]
     previous = earlier[0][2]
     return render_template(
@@ -63,6 +65,7 @@ def show_report() -> str:
         total=total,
         previous=previous,
         details=details,
+        treatments=treatments,
         figures=FIGURES,
         names=FIGURE_NAMES,
         scopes=SCOPE_NAMES,
@@ -86,6 +89,7 @@ def export_report(month: str) -> Response:
     with reading() as session:
         rows = compute_month(session, month, tz)
         details = month_details(session, month, tz)
+        treatments = treatment_results(session, *month_bounds(month, tz))
     import xlsxwriter
 
     buffer = io.BytesIO()
@@ -122,6 +126,19 @@ def export_report(month: str) -> Response:
             [
                 [t["name"], t["taken"], t["declined"], t["timed_out"], t["visits"], t["rating"]]
                 for t in details.teams
+            ],
+        ),
+        "用药效果": (
+            ["作物", "问题", "用药", "好了", "好一些", "没变化", "更重了", "好转比例"],
+            [
+                [
+                    t.crop,
+                    t.problem,
+                    t.treatment,
+                    *(t.counts[o] for o in OUTCOMES),
+                    f"{round(t.recovered_share * 100)}%",
+                ]
+                for t in treatments
             ],
         ),
     }
