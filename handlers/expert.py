@@ -17,7 +17,7 @@ from sqlmodel import Session
 from handlers import texts
 from handlers.inbound import Inbound
 from handlers.notify import send_text, tell_farmer, workbench_link
-from handlers.outcomes import schedule_check
+from handlers.outcomes import cancel_checks, schedule_check
 from handlers.prescriptions import current_rules, harvest_warning, missing_interval, refusal
 from handlers.registry import Context
 from handlers.relay import relay
@@ -424,7 +424,7 @@ def record_visit(context: Context, expert: Expert, cmd: Command) -> str:
     if not cmd.rest:
         return f"请写上诊断和建议，如“完成 {found.code} 缺钾，追施钾肥”。"
     record = _DIAGNOSIS_LABEL.sub("", cmd.rest, count=1).strip() or cmd.rest
-    unsafe = prescription_refusal(context, record, found.crop)
+    unsafe = prescription_refusal(context, record, found.crop, found.category)
     if unsafe:
         return unsafe  # nothing is recorded; the expert writes it again
     found.visited_at = context.now
@@ -447,24 +447,28 @@ def record_visit(context: Context, expert: Expert, cmd: Command) -> str:
             content=texts.FARMER_VISITED.format(
                 code=found.code, name=expert_title(expert), record=record
             )
-            + harvest_warning(record),
+            + harvest_warning(record, crop=found.crop, category=found.category),
         )
         schedule_survey(
             context.session, request=found, farmer=farmer, policy=context.config, now=context.now
         )
+        assert found.id is not None
+        cancel_checks(context.session, request_id=found.id)  # a new visit, a new treatment
         schedule_check(
             context.session, request=found, farmer=farmer, policy=context.config, now=context.now
         )
     return f"已记录 {found.code} 的服务，谢谢！"
 
 
-def prescription_refusal(context: Context, record: str, crop: str | None) -> str | None:
+def prescription_refusal(
+    context: Context, record: str, crop: str | None, category: str
+) -> str | None:
     """Why a visit's prescription may not go to the farmer (a banned pesticide, one
     barred from this crop, no safety interval for a sprayed crop), or None."""
     config = context.config
     rules = current_rules(Path(config.instance_dir) if config.instance_dir else None)
-    return refusal(record, crop=crop, rules=rules) or missing_interval(
-        record, crop=crop, rules=rules
+    return refusal(record, crop=crop, category=category, rules=rules) or missing_interval(
+        record, crop=crop, category=category, rules=rules
     )
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,21 +20,35 @@ from sqlmodel import Session, col, select
 from handlers import texts
 from handlers.config import Policy
 from handlers.notify import send_text
-from models.tables import Expert, Farmer, HelpRequest, TreatmentCheck
+from models.tables import Expert, Farmer, HelpRequest, Outbox, TreatmentCheck
 
 OUTCOMES = ("recovered", "better", "same", "worse")
-# Ways of saying each outcome, longest first where one holds another (好一些 before 好).
-_SAID = (
-    ("worse", ("更重", "加重", "严重了", "更厉害", "更多了", "更差", "恶化", "死了")),
-    (
-        "same",
-        ("没变化", "没有变化", "没变", "老样子", "还那样", "还是那样", "一样", "没效果", "没用"),
+# The answers, as whole phrases (a message counts when its first phrase is one of them:
+# "好多了，斑点少了" is an answer, "玉米叶子发黄好些天了" is not).
+_ANSWERS = {
+    "recovered": (
+        "好了", "全好了", "都好了", "治好了", "已经好了", "好啦", "痊愈了", "没事了", "正常了",
+        "完全好了",
     ),
-    ("better", ("好一些", "好一点", "好点", "好些", "好多了", "好转", "轻了", "少了", "见效")),
-    ("recovered", ("好了", "全好", "治好", "好啦", "痊愈", "没事了", "正常了")),
-)
+    "better": (
+        "好一些", "好一些了", "好一点", "好一点了", "好点了", "好些了", "好多了", "好转了",
+        "有好转", "轻了", "轻一些", "轻多了", "见效了", "有效果", "快好了", "还没全好",
+        "没那么严重了", "不那么严重了", "没以前严重了",
+    ),
+    "same": (
+        "没变化", "没有变化", "没变", "老样子", "还是老样子", "还那样", "还是那样", "一样",
+        "没效果", "没有效果", "没用", "还没好", "没好", "不见好", "不见效", "没见效",
+    ),
+    "worse": (
+        "更重了", "更重", "加重了", "严重了", "更严重了", "更厉害了", "更差了", "恶化了",
+        "越来越重", "越来越严重",
+    ),
+}  # fmt: skip
+_PHRASE = {phrase: outcome for outcome, phrases in _ANSWERS.items() for phrase in phrases}
 _DIGITS = {"1": "recovered", "2": "better", "3": "same", "4": "worse"}
-_NEGATED = re.compile(r"没(有)?好|不见好|还没好")
+_LEAD = re.compile(r"^(现在|目前|已经|用了药|用药后|打了药|打药后|专家)+")
+_TAIL = re.compile(r"(啊|呀|哦|呢|吧|的|哈|谢谢|谢谢专家|谢谢老师)+$")
+_PHRASE_END = re.compile(r"[\s，。！!,.？?~～、；;]+")
 
 
 def schedule_check(
@@ -61,24 +74,49 @@ def schedule_check(
 def question_text(session: Session, check: TreatmentCheck) -> str:
     """The question as the farmer reads it."""
     request = session.get(HelpRequest, check.request_id)
+    return texts.OUTCOME_QUESTION.format(
+        code=request.code if request else "", name=_title(session, check)
+    )
+
+
+def _title(session: Session, check: TreatmentCheck) -> str:
     expert = session.get(Expert, check.expert_id) if check.expert_id else None
-    name = f"{expert.name}专家" if expert is not None else "专家"
-    return texts.OUTCOME_QUESTION.format(code=request.code if request else "", name=name)
+    return texts.expert_title(expert.name) if expert is not None else "专家"
+
+
+def cancel_checks(session: Session, *, request_id: int) -> None:
+    """The visit's treatment is no longer the one to ask about (the request was reopened
+    or visited again): its open question is dropped, and so is a held one's message."""
+    for check in session.exec(
+        select(TreatmentCheck).where(
+            TreatmentCheck.request_id == request_id,
+            col(TreatmentCheck.state).in_(("scheduled", "held", "sent")),
+        )
+    ):
+        check.state = "cancelled"
+    drop_held_questions(session, request_ids=[request_id])
+
+
+def drop_held_questions(session: Session, *, request_ids: list[int]) -> None:
+    """Held outcome questions of these requests never go out."""
+    for row in session.exec(
+        select(Outbox).where(
+            col(Outbox.request_id).in_(request_ids),
+            Outbox.status == "held",
+            Outbox.purpose == "outcome",
+        )
+    ):
+        row.status = "dropped"
 
 
 def read_outcome(words: str) -> str | None:
-    """好了 → recovered, 好一些 → better, 没变化 → same, 更重了 → worse (or 1–4)."""
-    bare = re.sub(r"[\s，。！!,.？?~～]", "", words)
-    if bare in _DIGITS:
-        return _DIGITS[bare]
-    if not bare or len(bare) > 30:
-        return None
-    if _NEGATED.search(bare):
-        return "same"
-    for outcome, ways in _SAID:
-        if any(way in bare for way in ways):
-            return outcome
-    return None
+    """好了 → recovered, 好多了 → better, 还没好 → same, 更重了 → worse (or 1–4): the
+    message's first phrase must be one of the answers, so a new report is never one."""
+    first = _PHRASE_END.split(words.strip(), maxsplit=1)[0]
+    if first in _DIGITS and len(words.strip()) <= 2:
+        return _DIGITS[first]
+    bare = _TAIL.sub("", _LEAD.sub("", first))
+    return _PHRASE.get(bare)
 
 
 def answer_check(
@@ -92,7 +130,7 @@ def answer_check(
     check.words = words.strip()[:500]
     request = session.get(HelpRequest, check.request_id)
     expert = session.get(Expert, check.expert_id) if check.expert_id else None
-    name = f"{expert.name}专家" if expert is not None else "专家"
+    name = _title(session, check)
     code = request.code if request else ""
     if outcome in ("same", "worse"):
         days = max(1, (now - check.visited_at).days)
@@ -103,7 +141,14 @@ def answer_check(
         if outcome == "worse":
             targets += list(policy.staff_openids)
         for openid in dict.fromkeys(targets):
-            send_text(session, openid=openid, content=told, now=now, purpose="outcome")
+            send_text(
+                session,
+                openid=openid,
+                content=told,
+                now=now,
+                purpose="outcome_told",
+                request=request,
+            )
     return texts.OUTCOME_THANKS[outcome].format(code=code, name=name)
 
 
@@ -115,19 +160,6 @@ def release_held_checks(session: Session, *, farmer_id: int, now: datetime) -> N
         )
     ):
         check.state, check.sent_at = "sent", now
-
-
-def verified_outcomes(session: Session, request_ids: Iterable[int]) -> dict[int, str]:
-    """Each request's latest answered outcome, for the requests that have one."""
-    ids = list(request_ids)
-    if not ids:
-        return {}
-    statement = (
-        select(TreatmentCheck)
-        .where(col(TreatmentCheck.request_id).in_(ids), TreatmentCheck.state == "answered")
-        .order_by(col(TreatmentCheck.id))
-    )
-    return {c.request_id: c.outcome for c in session.exec(statement) if c.outcome}
 
 
 def checks_of(session: Session, request_id: int) -> list[TreatmentCheck]:

@@ -38,6 +38,7 @@ from models.tables import (
     RequestEvent,
     SearchTerm,
     Survey,
+    TreatmentCheck,
 )
 
 ERASED_ACTOR = "farmer:erased"
@@ -91,6 +92,10 @@ def erase_farmer(session: Session, *, farmer: Farmer, config: Policy, now: datet
         survey.comment = None
         if survey.state in ("scheduled", "sending", "sent", "held"):
             survey.state = "cancelled"
+    for check in session.exec(select(TreatmentCheck).where(TreatmentCheck.farmer_id == farmer.id)):
+        check.words = None
+        if check.state in ("scheduled", "sending", "sent", "held"):
+            check.state = "cancelled"
     farmer.openid = pseudonym
     farmer.phone = farmer.place = farmer.village_code = None
     farmer.latitude = farmer.longitude = None
@@ -171,6 +176,11 @@ def anonymise_requests(session: Session, request_ids: list[int], now: datetime) 
     )
     session.execute(
         update(Survey).where(col(Survey.request_id).in_(request_ids)).values(comment=None)
+    )
+    session.execute(
+        update(TreatmentCheck)
+        .where(col(TreatmentCheck.request_id).in_(request_ids))
+        .values(words=None)
     )
     session.execute(
         update(RequestEvent).where(col(RequestEvent.request_id).in_(request_ids)).values(note="")

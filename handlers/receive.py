@@ -197,8 +197,8 @@ def take_outcome_answer(context: Context, inbound: Inbound) -> Taken | None:
     """While the question of how the treatment worked waits, an answer goes to it, and a
     photo joins the request it is about."""
     check = context.open_check()
-    if check is None:
-        return None
+    if check is None or context.open_request() is not None:
+        return None  # a request in progress has the farmer's words (and photos)
     if inbound.msg_type == "image":
         request = context.session.get(HelpRequest, check.request_id)
         if request is None:

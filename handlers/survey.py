@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from handlers import notify, texts
 from handlers.config import Policy
 from handlers.inbound import Inbound
+from handlers.outcomes import cancel_checks
 from handlers.routing import route_request
 from handlers.understanding import normalise
 from models.offers import record_event
@@ -258,6 +259,7 @@ def reopen(
     """
     assert request.id is not None
     request = lock_request(session=session, request_id=request.id)
+    cancel_checks(session, request_id=request.id or 0)  # that treatment did not work
     previous = request.expert_id
     expert = session.get(Expert, previous) if previous else None
     outcome = texts.SOLVED_NAMES.get(survey.solved or "", "")

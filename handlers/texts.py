@@ -213,8 +213,8 @@ CONSULT_NOTE = "【会诊意见 {code}】{name}：{text}"
 
 # How the treatment worked, a set time after the visit.
 OUTCOME_QUESTION = (
-    "求助 {code}：{name}上次看过后，现在怎么样了？回复：好了 / 好一些 / 没变化 / 更重了"
-    "（也可以回数字 1 2 3 4）。方便的话再拍张照片发来。"
+    "求助 {code}：{name}上次看过后，现在怎么样了？请回复：好了 / 好一些 / 没变化 / 更重了"
+    "（也可以回数字：1 好了 2 好一些 3 没变化 4 更重了）。方便的话再拍张照片发来。"
 )
 OUTCOME_THANKS = {
     "recovered": "太好了！已记下：求助 {code} 用药后好了。谢谢您告诉我们。",

@@ -11,15 +11,17 @@ from sqlmodel import Session, col, select
 
 from handlers import notify
 from handlers.config import Policy
-from handlers.outcomes import question_text
+from handlers.outcomes import drop_held_questions, question_text
 from models.db import session_scope
 from models.outbox import enqueue
+from models.requests import OPEN_STATUSES
 from models.tables import Farmer, HelpRequest, Survey, TreatmentCheck
 
 log = logging.getLogger(__name__)
 
 WINDOW = timedelta(hours=48)  # WeChat's customer-service window after the user's last message
-# While the visit's survey waits for its answer, the question waits this long again.
+# While the farmer is busy with a survey, an open request or another such question, the
+# question waits this long again.
 SURVEY_PAUSE = timedelta(hours=6)
 
 
@@ -41,6 +43,17 @@ def send_due_checks(*, engine: Engine, policy: Policy, now: datetime) -> int:
             .where(col(TreatmentCheck.state) == "sent", col(TreatmentCheck.sent_at) < stale)
             .values(state="expired")
         )
+        # Held while the farmer stayed silent: after as long, the question is stale.
+        stale_held = list(
+            session.exec(
+                select(TreatmentCheck).where(
+                    TreatmentCheck.state == "held", col(TreatmentCheck.due_at) < stale
+                )
+            )
+        )
+        for stale_check in stale_held:
+            stale_check.state = "expired"
+        drop_held_questions(session, request_ids=[c.request_id for c in stale_held])
     asked = 0
     for check_id in due:
         with session_scope(engine) as session:
@@ -57,6 +70,31 @@ def send_due_checks(*, engine: Engine, policy: Policy, now: datetime) -> int:
     return asked
 
 
+def _busy(session: Session, check: TreatmentCheck) -> bool:
+    """Whether the farmer is in the middle of something an answer could be mistaken
+    for: an open request, a survey of any visit, or another question of this kind."""
+    farmer_id = check.farmer_id
+    survey = session.exec(
+        select(Survey.id).where(
+            Survey.farmer_id == farmer_id,
+            col(Survey.state).in_(("scheduled", "sending", "sent", "held")),
+        )
+    ).first()
+    request = session.exec(
+        select(HelpRequest.id).where(
+            HelpRequest.farmer_id == farmer_id, col(HelpRequest.status).in_(OPEN_STATUSES)
+        )
+    ).first()
+    other = session.exec(
+        select(TreatmentCheck.id).where(
+            TreatmentCheck.farmer_id == farmer_id,
+            col(TreatmentCheck.state).in_(("held", "sent")),
+            TreatmentCheck.id != check.id,
+        )
+    ).first()
+    return survey is not None or request is not None or other is not None
+
+
 def _ask(session: Session, check: TreatmentCheck, policy: Policy, now: datetime) -> int:
     farmer = session.get(Farmer, check.farmer_id)
     request = session.get(HelpRequest, check.request_id)
@@ -68,13 +106,7 @@ def _ask(session: Session, check: TreatmentCheck, policy: Policy, now: datetime)
         # this visit's treatment is no longer the one to ask about.
         check.state = "cancelled"
         return 0
-    survey_open = session.exec(
-        select(Survey.id).where(
-            Survey.request_id == check.request_id,
-            col(Survey.state).in_(("scheduled", "sending", "sent", "held")),
-        )
-    ).first()
-    if survey_open is not None:
+    if _busy(session, check):
         check.state, check.due_at = "scheduled", policy.out_of_quiet_hours(now + SURVEY_PAUSE)
         return 0
     if policy.out_of_quiet_hours(now) != now:

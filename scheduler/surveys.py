@@ -14,7 +14,7 @@ from handlers.survey import question_text, survey_template_values
 from models.db import session_scope
 from models.offers import record_event
 from models.outbox import enqueue
-from models.tables import Expert, Farmer, HelpRequest, Outbox, Survey
+from models.tables import Expert, Farmer, HelpRequest, Outbox, Survey, TreatmentCheck
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,19 @@ def _send_survey(session: Session, survey: Survey, policy: Policy, now: datetime
         return 0
     if policy.out_of_quiet_hours(now) != now:
         survey.state, survey.due_at = "scheduled", policy.out_of_quiet_hours(now)
+        return 0
+    asked = session.exec(
+        select(TreatmentCheck.id).where(
+            TreatmentCheck.farmer_id == survey.farmer_id,
+            col(TreatmentCheck.state).in_(("held", "sent")),
+        )
+    ).first()
+    if asked is not None:
+        # A digit answers either; the survey waits until the other question is settled.
+        survey.state, survey.due_at = (
+            "scheduled",
+            policy.out_of_quiet_hours(now + timedelta(hours=6)),
+        )
         return 0
     link = notify.farmer_link(policy, "survey", s=survey.id or 0)
     question = question_text(session, survey, link=link)

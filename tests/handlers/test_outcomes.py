@@ -113,7 +113,9 @@ def test_outside_the_window_the_question_is_held_until_the_farmer_writes(
     (released,) = questions(engine, "farmer-h")
     assert released.status == "pending" and check_of(engine, code).state == "sent"
     assert "更重了" in say(client, plain_wechat, "farmer-h", "更重了，叶子全黄了")
-    told = [r.payload["text"]["content"] for r in rows(engine, Outbox) if r.purpose == "outcome"]
+    told = [
+        r.payload["text"]["content"] for r in rows(engine, Outbox) if r.purpose == "outcome_told"
+    ]
     assert any(t.startswith(f"【{code} 回访】农户说用药") and "更重了" in t for t in told)
 
 
@@ -198,9 +200,18 @@ def test_answers_read_as_farmers_say_them() -> None:
         "还没好": "same",
         "还是老样子": "same",
         "更重了": "worse",
-        "又死了两头": "worse",
+        "现在好多了，斑点少了": "better",
+        "不见效": "same",
+        "没那么严重了": "better",
+        "快好了": "better",
         "专家啥时候来": None,
         "你好": None,
+        "好的": None,
+        "一样的问题又来了": None,
+        "玉米叶子发黄好些天了": None,
+        "鸡死了三只怎么办": None,
+        "虫子都死了": None,
+        "23": None,
     }
     for words, outcome in cases.items():
         assert read_outcome(words) == outcome, words
@@ -230,3 +241,45 @@ def test_the_expert_sees_the_verified_outcome_on_the_case(
     say(client, plain_wechat, "farmer-w", "好了，叶子不黄了")
     page = wang.get(f"/w/r/{code}").get_data(as_text=True)
     assert "农户说：<b>好了</b>，“好了，叶子不黄了”" in page
+
+
+def test_a_farmer_busy_with_something_else_is_not_asked_and_a_new_report_is_never_an_answer(
+    client: FlaskClient, plain_wechat: FakeWeChat, engine: Engine, settings: Settings, county: None
+) -> None:
+    policy = settings.policy()
+    code = treated(client, plain_wechat, "farmer-b", "缺钾，追施钾肥")
+    settle_surveys(engine)
+    due = check_of(engine, code).due_at
+    say(client, plain_wechat, "farmer-b", "玉米叶子上有黄色的斑 石坝村")  # a new request, open
+    last_wrote(engine, "farmer-b", due - timedelta(hours=1))
+    assert send_due_checks(engine=engine, policy=policy, now=due) == 0  # waits
+    waiting = check_of(engine, code)
+    assert waiting.state == "scheduled" and waiting.due_at > due
+    with Session(engine) as session:  # the new request ends
+        session.execute(
+            update(HelpRequest).where(col(HelpRequest.code) != code).values(status="closed")
+        )
+        session.commit()
+    assert send_due_checks(engine=engine, policy=policy, now=waiting.due_at) == 1
+    reply = say(client, plain_wechat, "farmer-b", "鸡死了三只怎么办")  # not an answer
+    assert check_of(engine, code).state == "sent" and "已记下" not in reply
+    with Session(engine) as session:
+        assert len(session.exec(select(HelpRequest)).all()) == 3  # a request of its own
+
+
+def test_a_question_held_too_long_expires_and_never_goes_out(
+    client: FlaskClient, plain_wechat: FakeWeChat, engine: Engine, settings: Settings, county: None
+) -> None:
+    policy = settings.policy()
+    code = treated(client, plain_wechat, "farmer-x", "缺钾，追施钾肥")
+    settle_surveys(engine)
+    due = check_of(engine, code).due_at
+    last_wrote(engine, "farmer-x", due - timedelta(days=3))
+    assert send_due_checks(engine=engine, policy=policy, now=due) == 1
+    assert check_of(engine, code).state == "held"
+    later = due + policy.outcome_expiry + timedelta(minutes=1)
+    send_due_checks(engine=engine, policy=policy, now=later)
+    assert check_of(engine, code).state == "expired"
+    assert [r.status for r in questions(engine, "farmer-x")] == ["dropped"]
+    say(client, plain_wechat, "farmer-x", "在吗")
+    assert [r.status for r in questions(engine, "farmer-x")] == ["dropped"]  # stays unsent

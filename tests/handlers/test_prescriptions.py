@@ -16,7 +16,15 @@ from sqlmodel import Session, select
 
 from bot.cli import main
 from bot.wechat.api import WeChatAPI
-from handlers.prescriptions import SHIPPED_RULES, RulesError, load_rules
+from handlers.prescriptions import (
+    SHIPPED_RULES,
+    RulesError,
+    harvest_warning,
+    interval_days,
+    load_rules,
+    missing_interval,
+    refusal,
+)
 from models.tables import HelpRequest, Outbox, utcnow
 from scheduler.outbox import deliver_outbox
 from tests.bot.test_workbench import accept_form, ask
@@ -126,9 +134,9 @@ def test_the_workbench_refuses_banned_and_barred_products_and_absurd_doses_keepi
     cases = [
         ({"product0": "40% 氧乐果乳油"}, "氧乐果禁止在蔬菜、瓜果、茶叶、菌类、中草药材上使用"),
         ({"product0": "20% 百草枯水剂"}, "百草枯是国家禁止使用的农药"),
-        ({"dose0": "50 公斤", "unit0": "每亩"}, "用药1：每亩 50 公斤 太多了"),
+        ({"dose0": "100 公斤", "unit0": "每亩"}, "用药1：每亩 100 公斤 太多了"),
         ({"dose0": "0 克"}, "用药1 的用量是 0"),
-        ({"interval0": ""}, "请写上安全间隔期"),
+        ({"interval0": ""}, "请填写“安全间隔期”"),
     ]
     for change, reason in cases:
         form = prescription_form(page, "辣椒疫病") | change
@@ -138,9 +146,12 @@ def test_the_workbench_refuses_banned_and_barred_products_and_absurd_doses_keepi
         assert "这次没有提交，填好的内容还在" in shown
         assert 'value="辣椒疫病"' in shown or ">辣椒疫病<" in shown  # what was typed stays
         assert status(engine, code) == "accepted"
-    done = wang.post(
-        f"/w/r/{code}/act", data=prescription_form(page, "辣椒疫病"), follow_redirects=True
+    checked = wang.post(
+        f"/w/r/{code}/act", data=prescription_form(page, "辣椒疫病") | {"dose0": "100 公斤"}
     )
+    assert "用量我核对过" in checked.get_data(as_text=True)  # the expert may confirm it
+    confirmed = prescription_form(page, "辣椒疫病") | {"dose0": "100 公斤", "dose_checked": "1"}
+    done = wang.post(f"/w/r/{code}/act", data=confirmed, follow_redirects=True)
     assert "已记录" in done.get_data(as_text=True)
     assert status(engine, code) == "visited"
 
@@ -187,3 +198,36 @@ def test_the_shipped_list_is_complete_and_dated(tmp_path: Path) -> None:
             encoding="utf-8",
         )
         load_rules(bad)
+
+
+def test_the_list_reads_names_as_experts_write_them() -> None:
+    rules = load_rules(SHIPPED_RULES)
+    plants = {"category": "plant_protection", "rules": rules}
+    for crop in ("豇豆", "芸豆", "马铃薯"):  # vegetables that crops.toml files under grain
+        assert "蔬菜" in (refusal("喷氧乐果", crop=crop, **plants) or ""), crop
+    assert "克百威" in (refusal("撒呋喃丹", crop="辣椒", **plants) or "")  # a trade name
+    assert "百草枯" in (refusal("打克无踪", crop="玉米", **plants) or "")
+    assert refusal("喷丙硫克百威", crop="玉米", **plants) is None  # another, unlisted one
+    assert refusal("百草枯飘移药害，多浇水", crop="玉米", **plants) is None  # only mentioned
+    assert refusal("不要再用氧乐果了，改喷吡虫啉", crop="辣椒", **plants) is None
+    assert "还不知道是什么作物" in (refusal("喷氧乐果", crop=None, **plants) or "")
+    assert refusal("喷氧乐果", crop=None, category="livestock", rules=rules) is None
+
+
+def test_safety_intervals_as_experts_write_them_and_only_for_food_crops() -> None:
+    rules = load_rules(SHIPPED_RULES)
+    plants = {"crop": "辣椒", "category": "plant_protection"}
+    assert interval_days("喷苯醚甲环唑，安全间隔期为十五天") == 15
+    assert interval_days("安全间隔期一周") == 7
+    assert interval_days("采收前 10 天停药") == 10
+    assert interval_days("甲，安全间隔期 3 天；乙，安全间隔期 21 天") == 21  # the longest
+    assert interval_days("间隔期7-10天喷一次") is None  # a spraying interval, not the safety one
+    assert "21 天内不要采收" in harvest_warning("…安全间隔期 3 天；…安全间隔期 21 天", **plants)
+    assert missing_interval("喷72% 霜脲·锰锌", rules=rules, **plants)  # a mixture's short name
+    assert missing_interval("不用打杀菌剂，多通风", rules=rules, **plants) is None
+    assert (
+        missing_interval("喷吡虫啉", crop="草坪", category="plant_protection", rules=rules) is None
+    )
+    pig = {"crop": None, "category": "livestock"}
+    assert missing_interval("阿维菌素注射液，每公斤体重 0.02 毫升", rules=rules, **pig) is None
+    assert harvest_warning("恩诺沙星，安全间隔期 7 天", **pig) == ""

@@ -59,18 +59,26 @@ def prescription_of(form: Any, units: tuple[str, ...] = DOSE_UNITS["plant"]) -> 
 
 
 def unsafe_prescription(form: Any, found: HelpRequest, config: Policy) -> str | None:
-    """Why the form's prescription may not be sent (a banned or barred pesticide, an
-    absurd dose, no safety interval for a sprayed crop), or None."""
+    """Why the form's prescription may not be sent (a banned or barred product, an
+    unchecked absurd dose, no safety interval for a sprayed crop), or None. Only the
+    product rows are checked for pesticides: the diagnosis may name one that did harm."""
     units = dose_units(found)
-    readable = prescription_text(form, units)
-    for number, item in enumerate(prescription_of(form, units)["items"], start=1):
-        problem = dose_problem(item["dose"], item["unit"], row=number)
-        if problem:
-            return problem
+    items = prescription_of(form, units)["items"]
+    if not form.get("dose_checked"):
+        for number, item in enumerate(items, start=1):
+            problem = dose_problem(item["dose"], item["unit"], row=number)
+            if problem:
+                return problem
     rules = current_rules(Path(config.instance_dir) if config.instance_dir else None)
-    return refusal(readable, crop=found.crop, rules=rules) or missing_interval(
-        readable, crop=found.crop, rules=rules
-    )
+    crop, category = found.crop, found.category
+    for item in items:
+        row = f"{item['product']} {item['method']} 安全间隔期 {item['interval']}"
+        unsafe = refusal(
+            item["product"], crop=crop, category=category, rules=rules
+        ) or missing_interval(row, crop=crop, category=category, rules=rules, typed=False)
+        if unsafe:
+            return unsafe
+    return None
 
 
 def prescription_text(form: Any, units: tuple[str, ...] = DOSE_UNITS["plant"]) -> str:
