@@ -5,6 +5,7 @@ Only reading lives here; actions go through handlers/ like those from WeChat.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -82,8 +83,24 @@ class RequestFilter:
         if self.until is not None:
             conditions.append(col(HelpRequest.created_at) < self.until)
         if self.q.strip():
-            conditions.append(matches_phrase(self.q))
+            codes = codes_meant(self.q)
+            conditions.append(col(HelpRequest.code).in_(codes) if codes else matches_phrase(self.q))
         return conditions
+
+
+_CODE = re.compile(r"\s*([A-Za-z]?)(\d{4,6})\s*")
+
+
+def codes_meant(words: str) -> list[str]:
+    """The request codes a search for `words` means: A1030 and a1030 mean A1030; 1030
+    means that number under any letter (codes go A1000 … A999999, then B1000 …)."""
+    found = _CODE.fullmatch(words)
+    if found is None:
+        return []
+    letter, number = found.groups()
+    if letter:
+        return [f"{letter.upper()}{number}"]
+    return [f"{chr(c)}{number}" for c in range(ord("A"), ord("Z") + 1)]
 
 
 @dataclass(frozen=True)

@@ -206,6 +206,10 @@ def test_search_filters_and_the_request_page_timeline(
         as_text=True
     )
     assert "不吃食" in by_filter and a_request not in by_filter
+    # The code farmers are given, as they read it out: any case, with or without the letter.
+    for typed in (a_request, a_request.lower(), a_request[1:], f" {a_request[1:]} "):
+        listed = viewer.get("/console/requests", query_string={"q": typed}).get_data(as_text=True)
+        assert "共 1 条" in listed and f">{a_request}<" in listed, typed
     page = viewer.get(f"/console/requests/{a_request}").get_data(as_text=True)
     assert "叶子发黄" in page and "公众号回复" in page and "已派单待接" in page
     photo = re.search(r'<img class="photo" src="([^"]+)"', page)
