@@ -86,6 +86,10 @@ class Settings(BaseSettings):
         default=3, ge=2, validation_alias="FARMHELP_OUTBREAK_MIN_REQUESTS"
     )
     outcome_delay: str = Field(default="7d", validation_alias="FARMHELP_OUTCOME_DELAY")
+    score_volume: float = Field(default=60.0, ge=0, validation_alias="FARMHELP_SCORE_VOLUME")
+    score_results: float = Field(default=40.0, ge=0, validation_alias="FARMHELP_SCORE_RESULTS")
+    score_complaint: float = Field(default=0.5, ge=0, validation_alias="FARMHELP_SCORE_COMPLAINT")
+    score_reopened: float = Field(default=0.5, ge=0, validation_alias="FARMHELP_SCORE_REOPENED")
     outcome_expiry: str = Field(default="7d", validation_alias="FARMHELP_OUTCOME_EXPIRY")
     outbreak_min_urgent: int = Field(
         default=2, ge=2, validation_alias="FARMHELP_OUTBREAK_MIN_URGENT"
@@ -283,6 +287,10 @@ class Settings(BaseSettings):
             outbreak_min_urgent=self.outbreak_min_urgent,
             instance_dir=str(self.instance_dir),
             outcome_delay=parse_duration(self.outcome_delay),
+            score_volume=self.score_volume,
+            score_results=self.score_results,
+            score_complaint=self.score_complaint,
+            score_reopened=self.score_reopened,
             outcome_expiry=parse_duration(self.outcome_expiry),
             advisory_template=self.wechat_template_advisory,
             timezone=self.timezone,

@@ -80,6 +80,11 @@ class Policy:
     advisory_template: str | None = None
     # How long after a visit the farmer is asked how it is now, and how long the
     # question waits for an answer.
+    # The county's scoring rule for experts (handlers/service_record.py).
+    score_volume: float = 60.0
+    score_results: float = 40.0
+    score_complaint: float = 0.5
+    score_reopened: float = 0.5
     outcome_delay: timedelta = timedelta(days=7)
     outcome_expiry: timedelta = timedelta(days=7)
     # The keyword names of each template as the account's template has them

@@ -323,6 +323,11 @@ class Survey(SQLModel, table=True):
     rating: int | None = None
     comment: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(default_factory=utcnow)
+    # An answer that complains (not solved, or rated 1–2), as staff judged it after
+    # looking into it: upheld or dismissed (None: not looked at yet).
+    complaint: str | None = Field(default=None, max_length=10)
+    complaint_by: str | None = Field(default=None, max_length=64)
+    complaint_at: datetime | None = None
 
 
 class TreatmentCheck(SQLModel, table=True):

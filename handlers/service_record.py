@@ -1,0 +1,315 @@
+"""The expert's service record (专家服务记录) and a county's transparent score.
+
+The county programmes count an expert's time with farmers toward title applications
+and annual reviews, and score experts on volume and results. Everything such a record
+needs is already in the tables: offers accepted and declined (with reasons), visits
+recorded and their booked times, remote advice, consultation notes for colleagues,
+the farmers and villages served, surveys (solved, rating, the farmers' words), rounds
+reopened, and complaints staff upheld. Records are computed for any set of experts and
+any period in a handful of queries, so a year for every expert of a province stays
+quick (bench/service_records.py).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, or_, select
+
+from handlers.config import Policy
+from models.tables import Consultation, Expert, HelpRequest, Offer, RequestEvent, Survey
+
+REMOTE_NOTES = ("电话指导", "远程指导")
+CONSULT_PREFIX = "会诊："
+# A survey that says the problem was not solved, or rates the service 1 or 2, is a
+# complaint for staff to look into (upheld or dismissed on the console).
+COMPLAINT_RATING = 2
+
+
+class PeriodError(ValueError):
+    """A period that cannot be read, said in Chinese."""
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime
+    end: datetime  # exclusive
+    label: str  # as printed: 2026 年第 4 季度
+
+
+def read_period(text: str | None, tz: ZoneInfo, *, today: date) -> Period:
+    """A month (2026-11), a quarter (2026-Q4), a year (2026) or dates
+    (2026-10-01..2026-12-31, both days included); empty: this quarter so far."""
+    text = (text or "").strip()
+    if not text:
+        quarter = (today.month - 1) // 3 + 1
+        text = f"{today.year}-Q{quarter}"
+
+    def at(day: date) -> datetime:
+        return datetime.combine(day, time(), tz)
+
+    if found := re.fullmatch(r"(\d{4})-[Qq]([1-4])", text):
+        year, quarter = int(found[1]), int(found[2])
+        first = date(year, 3 * quarter - 2, 1)
+        last = date(year + (quarter == 4), (3 * quarter) % 12 + 1, 1)
+        return Period(at(first), at(last), f"{year} 年第 {quarter} 季度")
+    if found := re.fullmatch(r"(\d{4})-(\d{1,2})", text):
+        year, month = int(found[1]), int(found[2])
+        if not 1 <= month <= 12:
+            raise PeriodError(f"没有 {month} 月")
+        following = date(year + (month == 12), month % 12 + 1, 1)
+        return Period(at(date(year, month, 1)), at(following), f"{year} 年 {month} 月")
+    if found := re.fullmatch(r"(\d{4})", text):
+        year = int(found[1])
+        return Period(at(date(year, 1, 1)), at(date(year + 1, 1, 1)), f"{year} 年")
+    if found := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\s*(?:\.\.|~|至|到)\s*(\d{4}-\d{2}-\d{2})", text):
+        try:
+            first, last = date.fromisoformat(found[1]), date.fromisoformat(found[2])
+        except ValueError as error:
+            raise PeriodError("日期写得不对") from error
+        if last < first:
+            raise PeriodError("结束日期在开始日期之前")
+        return Period(at(first), at(last + timedelta(days=1)), f"{first} 至 {last}")
+    raise PeriodError(
+        "期间写成 2026-11（月）、2026-Q4（季度）、2026（年）或 2026-10-01..2026-12-31"
+    )
+
+
+@dataclass(frozen=True)
+class VisitRow:
+    code: str
+    village: str
+    booked: str  # the time booked, as the booking said it (预约 11-03 09:00), or ""
+    visited_at: datetime
+
+
+@dataclass
+class ServiceRecord:
+    """One expert's service in one period."""
+
+    expert: Expert
+    accepted: int = 0
+    minutes_to_accept: list[float] = field(default_factory=list)
+    visits: list[VisitRow] = field(default_factory=list)
+    remote: list[tuple[str, str, datetime]] = field(default_factory=list)  # code, mode, when
+    consultations: list[tuple[str, datetime]] = field(default_factory=list)  # code, when
+    declines: list[tuple[str, str, datetime]] = field(default_factory=list)  # code, reason
+    farmer_ids: set[int] = field(default_factory=set)
+    villages: list[str] = field(default_factory=list)
+    surveys_answered: int = 0
+    solved: dict[str, int] = field(default_factory=lambda: {"yes": 0, "partly": 0, "no": 0})
+    ratings: list[int] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
+    reopened: int = 0
+    complaints: int = 0  # surveys that complained (not solved, or rated 1–2)
+    complaints_upheld: int = 0
+
+    @property
+    def services(self) -> int:
+        """Visits, remote advice and consultations: what the volume part counts."""
+        return len(self.visits) + len(self.remote) + len(self.consultations)
+
+    @property
+    def median_minutes_to_accept(self) -> float | None:
+        values = self.minutes_to_accept
+        return round(statistics.median(values), 1) if values else None
+
+    @property
+    def solved_rate(self) -> float | None:
+        """Share of answered surveys that said solved."""
+        return self.solved["yes"] / self.surveys_answered if self.surveys_answered else None
+
+    @property
+    def mean_rating(self) -> float | None:
+        return round(statistics.mean(self.ratings), 2) if self.ratings else None
+
+
+def service_records(
+    session: Session, period: Period, *, expert_ids: list[int] | None = None
+) -> dict[int, ServiceRecord]:
+    """The service records of these experts (every expert when None) in the period."""
+    statement = select(Expert)
+    if expert_ids is not None:
+        statement = statement.where(col(Expert.id).in_(expert_ids))
+    experts = {e.id: e for e in session.exec(statement) if e.id is not None}
+    records = {expert_id: ServiceRecord(expert) for expert_id, expert in experts.items()}
+    by_openid = {f"expert:{e.openid}": expert_id for expert_id, e in experts.items()}
+    start, end = period.start, period.end
+
+    offers = session.exec(
+        select(Offer).where(
+            col(Offer.answered_at) >= start,
+            col(Offer.answered_at) < end,
+            col(Offer.status).in_(("accepted", "declined")),
+            col(Offer.expert_id).in_(list(experts)),
+        )
+    )
+    declined: list[tuple[int, Offer]] = []
+    for offer in offers:
+        record = records[offer.expert_id]
+        if offer.status == "accepted" and offer.answered_at is not None:
+            record.accepted += 1
+            waited = (offer.answered_at - offer.offered_at).total_seconds() / 60
+            record.minutes_to_accept.append(waited)
+        else:
+            declined.append((offer.expert_id, offer))
+
+    events = list(
+        session.exec(
+            select(RequestEvent).where(
+                col(RequestEvent.at) >= start,
+                col(RequestEvent.at) < end,
+                col(RequestEvent.actor).in_(list(by_openid)),
+                or_(
+                    col(RequestEvent.to_status) == "visited",
+                    col(RequestEvent.note).in_(REMOTE_NOTES),
+                    col(RequestEvent.note).startswith(CONSULT_PREFIX),
+                ),
+            )
+        )
+    )
+    request_ids = {e.request_id for e in events} | {o.request_id for _, o in declined}
+    requests = {
+        r.id: r
+        for r in session.exec(select(HelpRequest).where(col(HelpRequest.id).in_(request_ids)))
+    }
+    invited = {
+        (c.request_id, c.expert_id)
+        for c in session.exec(
+            select(Consultation).where(col(Consultation.request_id).in_(request_ids))
+        )
+    }
+    visited_ids = [e.request_id for e in events if e.to_status == "visited"]
+    bookings: dict[tuple[int, str], list[RequestEvent]] = defaultdict(list)
+    for booking in session.exec(
+        select(RequestEvent).where(
+            col(RequestEvent.request_id).in_(visited_ids),
+            RequestEvent.to_status == "visit_booked",
+        )
+    ):
+        bookings[(booking.request_id, booking.actor)].append(booking)
+    for expert_id, offer in declined:
+        code = _code(requests.get(offer.request_id))
+        records[expert_id].declines.append((code, offer.reason, offer.answered_at or start))
+    villages: dict[int, dict[str, None]] = defaultdict(dict)
+    for event in sorted(events, key=lambda e: e.at):
+        expert_id = by_openid[event.actor]
+        record, request = records[expert_id], requests.get(event.request_id)
+        code = _code(request)
+        if event.to_status == "visited":
+            booked = [b for b in bookings[(event.request_id, event.actor)] if b.at <= event.at]
+            booked_note = max(booked, key=lambda b: b.at).note if booked else ""
+            village = (
+                (request.village or request.township or request.place or "") if request else ""
+            )
+            record.visits.append(VisitRow(code, village, booked_note, event.at))
+        elif event.note in REMOTE_NOTES:
+            record.remote.append((code, event.note, event.at))
+        elif (event.request_id, expert_id) in invited:
+            record.consultations.append((code, event.at))
+            continue  # a colleague's farmer: served by the holder
+        else:
+            continue  # the holder's own note
+        if request is not None:
+            record.farmer_ids.add(request.farmer_id)
+            if _where(request):
+                villages[expert_id][_where(request)] = None
+    for expert_id, places in villages.items():
+        records[expert_id].villages = list(places)
+
+    for survey in session.exec(
+        select(Survey).where(
+            col(Survey.created_at) >= start,
+            col(Survey.created_at) < end,
+            col(Survey.expert_id).in_(list(experts)),
+        )
+    ):
+        record = records[survey.expert_id or 0]
+        if survey.solved is not None:
+            record.surveys_answered += 1
+            record.solved[survey.solved] = record.solved.get(survey.solved, 0) + 1
+        if survey.rating is not None:
+            record.ratings.append(survey.rating)
+        if survey.comment:
+            record.words.append(survey.comment)
+        if survey.solved == "no":
+            record.reopened += 1
+        if is_complaint(survey):
+            record.complaints += 1
+            record.complaints_upheld += survey.complaint == "upheld"
+    return records
+
+
+def is_complaint(survey: Survey) -> bool:
+    """Whether a survey answer complains: not solved, or a rating of 1 or 2."""
+    return survey.solved == "no" or (
+        survey.rating is not None and survey.rating <= COMPLAINT_RATING
+    )
+
+
+def _where(request: HelpRequest | None) -> str:
+    if request is None:
+        return ""
+    return request.village or request.township or request.place or ""
+
+
+def _code(request: HelpRequest | None) -> str:
+    return str(request.code) if request is not None and request.code else "?"
+
+
+@dataclass(frozen=True)
+class ScoreRule:
+    """A county's scoring rule: volume and results parts, deductions."""
+
+    volume: float = 60.0
+    results: float = 40.0
+    per_complaint: float = 0.5
+    per_reopened: float = 0.5
+
+    @classmethod
+    def of(cls, config: Policy) -> ScoreRule:
+        return cls(
+            config.score_volume, config.score_results, config.score_complaint, config.score_reopened
+        )
+
+    def formula(self) -> str:
+        """The rule as printed beside every score."""
+        return (
+            f"得分 = 服务量分 {self.volume:g} × 服务次数 ÷ 本期最多的服务次数"
+            f" + 效果分 {self.results:g} × (解决率 × 0.5 + (平均评分 − 1) ÷ 4 × 0.5)"
+            f" − 属实投诉 × {self.per_complaint:g} − 重新派单 × {self.per_reopened:g}"
+            "（服务次数 = 上门 + 电话/远程指导 + 会诊；没有回访回答的，效果分为 0；最低 0 分）"
+        )
+
+
+@dataclass(frozen=True)
+class Score:
+    volume: float
+    results: float
+    deductions: float
+    total: float
+
+
+def scores(records: dict[int, ServiceRecord], rule: ScoreRule) -> dict[int, Score]:
+    """Every record's score under the rule, the volume part relative to the busiest."""
+    busiest = max((r.services for r in records.values()), default=0)
+    found = {}
+    for expert_id, record in records.items():
+        volume = rule.volume * record.services / busiest if busiest else 0.0
+        results = 0.0
+        if record.surveys_answered and record.solved_rate is not None:
+            rating = (record.mean_rating - 1) / 4 if record.mean_rating is not None else 0.0
+            results = rule.results * (0.5 * record.solved_rate + 0.5 * rating)
+        deductions = (
+            rule.per_complaint * record.complaints_upheld + rule.per_reopened * record.reopened
+        )
+        total = max(0.0, volume + results - deductions)
+        found[expert_id] = Score(
+            round(volume, 2), round(results, 2), round(deductions, 2), round(total, 2)
+        )
+    return found
