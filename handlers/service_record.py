@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, or_, select
 
 from handlers.config import Policy
@@ -29,6 +30,7 @@ CONSULT_PREFIX = "会诊："
 # A survey that says the problem was not solved, or rates the service 1 or 2, is a
 # complaint for staff to look into (upheld or dismissed on the console).
 COMPLAINT_RATING = 2
+COMPLAINT_VERDICTS = {"upheld": "属实", "dismissed": "不属实"}
 
 
 class PeriodError(ValueError):
@@ -140,126 +142,148 @@ def service_records(
     records = {expert_id: ServiceRecord(expert) for expert_id, expert in experts.items()}
     by_openid = {f"expert:{e.openid}": expert_id for expert_id, e in experts.items()}
     start, end = period.start, period.end
-
-    offers = session.exec(
-        select(Offer).where(
-            col(Offer.answered_at) >= start,
-            col(Offer.answered_at) < end,
-            col(Offer.status).in_(("accepted", "declined")),
-            col(Offer.expert_id).in_(list(experts)),
-        )
-    )
-    declined: list[tuple[int, Offer]] = []
-    for offer in offers:
-        record = records[offer.expert_id]
-        if offer.status == "accepted" and offer.answered_at is not None:
-            record.accepted += 1
-            waited = (offer.answered_at - offer.offered_at).total_seconds() / 60
-            record.minutes_to_accept.append(waited)
-        else:
-            declined.append((offer.expert_id, offer))
-
-    events = list(
-        session.exec(
-            select(RequestEvent).where(
-                col(RequestEvent.at) >= start,
-                col(RequestEvent.at) < end,
-                col(RequestEvent.actor).in_(list(by_openid)),
+    # Everything below reads plain columns, and reaches the requests through subqueries
+    # (never a list of ids): a province's year is hundreds of thousands of rows.
+    answered = [
+        col(Offer.answered_at) >= start,
+        col(Offer.answered_at) < end,
+        col(Offer.status).in_(("accepted", "declined")),
+    ]
+    said = [
+        col(RequestEvent.at) >= start,
+        col(RequestEvent.at) < end,
+        col(RequestEvent.actor).startswith("expert:"),
+        or_(
+            col(RequestEvent.to_status) == "visited",
+            col(RequestEvent.note).in_(REMOTE_NOTES),
+            col(RequestEvent.note).startswith(CONSULT_PREFIX),
+        ),
+    ]
+    if expert_ids is not None:
+        answered.append(col(Offer.expert_id).in_(list(experts)))
+        said.append(col(RequestEvent.actor).in_(list(by_openid)))
+    offers = session.execute(
+        select_columns(
+            col(Offer.expert_id), col(Offer.request_id), col(Offer.status),
+            col(Offer.offered_at), col(Offer.answered_at), col(Offer.reason),
+        ).where(*answered)
+    ).all()  # fmt: skip
+    events = session.execute(
+        select_columns(
+            col(RequestEvent.request_id), col(RequestEvent.at), col(RequestEvent.actor),
+            col(RequestEvent.to_status), col(RequestEvent.note),
+        ).where(*said)
+    ).all()  # fmt: skip
+    event_requests = select(RequestEvent.request_id).where(*said)
+    declined_requests = select(Offer.request_id).where(*answered, Offer.status == "declined")
+    requests = {
+        request_id: (code or "?", farmer_id, village or township or place or "")
+        for request_id, code, farmer_id, village, township, place in session.execute(
+            select_columns(
+                col(HelpRequest.id), col(HelpRequest.code), col(HelpRequest.farmer_id),
+                col(HelpRequest.village), col(HelpRequest.township), col(HelpRequest.place),
+            ).where(
                 or_(
-                    col(RequestEvent.to_status) == "visited",
-                    col(RequestEvent.note).in_(REMOTE_NOTES),
-                    col(RequestEvent.note).startswith(CONSULT_PREFIX),
-                ),
+                    col(HelpRequest.id).in_(event_requests),
+                    col(HelpRequest.id).in_(declined_requests),
+                )
             )
         )
+    }  # fmt: skip
+    invited = set(
+        session.exec(
+            select(Consultation.request_id, Consultation.expert_id).where(
+                col(Consultation.request_id).in_(event_requests)
+            )
+        ).all()
     )
-    request_ids = {e.request_id for e in events} | {o.request_id for _, o in declined}
-    requests = {
-        r.id: r
-        for r in session.exec(select(HelpRequest).where(col(HelpRequest.id).in_(request_ids)))
-    }
-    invited = {
-        (c.request_id, c.expert_id)
-        for c in session.exec(
-            select(Consultation).where(col(Consultation.request_id).in_(request_ids))
-        )
-    }
-    visited_ids = [e.request_id for e in events if e.to_status == "visited"]
-    bookings: dict[tuple[int, str], list[RequestEvent]] = defaultdict(list)
-    for booking in session.exec(
-        select(RequestEvent).where(
-            col(RequestEvent.request_id).in_(visited_ids),
+    visited_requests = select(RequestEvent.request_id).where(
+        *said, RequestEvent.to_status == "visited"
+    )
+    bookings: dict[tuple[int, str], list[tuple[datetime, str]]] = defaultdict(list)
+    for request_id, actor, booked_at, note in session.exec(
+        select(
+            RequestEvent.request_id, RequestEvent.actor, RequestEvent.at, RequestEvent.note
+        ).where(
             RequestEvent.to_status == "visit_booked",
+            col(RequestEvent.request_id).in_(visited_requests),
         )
     ):
-        bookings[(booking.request_id, booking.actor)].append(booking)
-    for expert_id, offer in declined:
-        code = _code(requests.get(offer.request_id))
-        records[expert_id].declines.append((code, offer.reason, offer.answered_at or start))
+        bookings[(request_id, actor)].append((booked_at, note))
+
+    for expert_id, request_id, status, offered_at, answered_at, reason in offers:
+        record = records.get(expert_id)
+        if record is None or answered_at is None:
+            continue
+        if status == "accepted":
+            record.accepted += 1
+            record.minutes_to_accept.append((answered_at - offered_at).total_seconds() / 60)
+        else:
+            code = requests.get(request_id, ("?", 0, ""))[0]
+            record.declines.append((code, reason, answered_at))
     villages: dict[int, dict[str, None]] = defaultdict(dict)
-    for event in sorted(events, key=lambda e: e.at):
-        expert_id = by_openid[event.actor]
-        record, request = records[expert_id], requests.get(event.request_id)
-        code = _code(request)
-        if event.to_status == "visited":
-            booked = [b for b in bookings[(event.request_id, event.actor)] if b.at <= event.at]
-            booked_note = max(booked, key=lambda b: b.at).note if booked else ""
-            village = (
-                (request.village or request.township or request.place or "") if request else ""
-            )
-            record.visits.append(VisitRow(code, village, booked_note, event.at))
-        elif event.note in REMOTE_NOTES:
-            record.remote.append((code, event.note, event.at))
-        elif (event.request_id, expert_id) in invited:
-            record.consultations.append((code, event.at))
+    for request_id, at, actor, to_status, note in sorted(events, key=lambda e: e[1]):
+        expert_id = by_openid.get(actor)
+        if expert_id is None:
+            continue
+        record = records[expert_id]
+        code, farmer_id, where = requests.get(request_id, ("?", 0, ""))
+        if to_status == "visited":
+            booked = [b for b in bookings[(request_id, actor)] if b[0] <= at]
+            booked_note = max(booked)[1] if booked else ""
+            record.visits.append(VisitRow(code, where, booked_note, at))
+        elif note in REMOTE_NOTES:
+            record.remote.append((code, note, at))
+        elif (request_id, expert_id) in invited:
+            record.consultations.append((code, at))
             continue  # a colleague's farmer: served by the holder
         else:
             continue  # the holder's own note
-        if request is not None:
-            record.farmer_ids.add(request.farmer_id)
-            if _where(request):
-                villages[expert_id][_where(request)] = None
+        if farmer_id:
+            record.farmer_ids.add(farmer_id)
+        if where:
+            villages[expert_id][where] = None
     for expert_id, places in villages.items():
         records[expert_id].villages = list(places)
 
-    for survey in session.exec(
-        select(Survey).where(
-            col(Survey.created_at) >= start,
-            col(Survey.created_at) < end,
-            col(Survey.expert_id).in_(list(experts)),
-        )
-    ):
-        record = records[survey.expert_id or 0]
-        if survey.solved is not None:
-            record.surveys_answered += 1
-            record.solved[survey.solved] = record.solved.get(survey.solved, 0) + 1
-        if survey.rating is not None:
-            record.ratings.append(survey.rating)
-        if survey.comment:
-            record.words.append(survey.comment)
-        if survey.solved == "no":
-            record.reopened += 1
-        if is_complaint(survey):
-            record.complaints += 1
-            record.complaints_upheld += survey.complaint == "upheld"
+    surveys = [
+        col(Survey.created_at) >= start,
+        col(Survey.created_at) < end,
+    ]
+    if expert_ids is not None:
+        surveys.append(col(Survey.expert_id).in_(list(experts)))
+    for expert_id, solved, rating, comment, complaint in session.execute(
+        select_columns(
+            col(Survey.expert_id), col(Survey.solved), col(Survey.rating),
+            col(Survey.comment), col(Survey.complaint),
+        ).where(*surveys)
+    ):  # fmt: skip
+        found = records.get(expert_id or 0)
+        if found is None:
+            continue
+        if solved is not None:
+            found.surveys_answered += 1
+            found.solved[solved] = found.solved.get(solved, 0) + 1
+        if rating is not None:
+            found.ratings.append(rating)
+        if comment:
+            found.words.append(comment)
+        if solved == "no":
+            found.reopened += 1
+        if complains(solved, rating):
+            found.complaints += 1
+            found.complaints_upheld += complaint == "upheld"
     return records
 
 
 def is_complaint(survey: Survey) -> bool:
     """Whether a survey answer complains: not solved, or a rating of 1 or 2."""
-    return survey.solved == "no" or (
-        survey.rating is not None and survey.rating <= COMPLAINT_RATING
-    )
+    return complains(survey.solved, survey.rating)
 
 
-def _where(request: HelpRequest | None) -> str:
-    if request is None:
-        return ""
-    return request.village or request.township or request.place or ""
-
-
-def _code(request: HelpRequest | None) -> str:
-    return str(request.code) if request is not None and request.code else "?"
+def complains(solved: str | None, rating: int | None) -> bool:
+    """Not solved, or a rating of 1 or 2."""
+    return solved == "no" or (rating is not None and rating <= COMPLAINT_RATING)
 
 
 @dataclass(frozen=True)
@@ -313,3 +337,25 @@ def scores(records: dict[int, ServiceRecord], rule: ScoreRule) -> dict[int, Scor
             round(volume, 2), round(results, 2), round(deductions, 2), round(total, 2)
         )
     return found
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One line of the ranking table."""
+
+    rank: int
+    record: ServiceRecord
+    score: Score
+
+
+def ranking(session: Session, period: Period, rule: ScoreRule) -> list[Ranked]:
+    """Every active expert (and any inactive one who served) ranked by score."""
+    records = service_records(session, period)
+    scored = scores(records, rule)
+    shown = [
+        (records[i], scored[i])
+        for i in records
+        if records[i].expert.active or records[i].services or records[i].accepted
+    ]
+    shown.sort(key=lambda item: (-item[1].total, -item[0].services, item[0].expert.name))
+    return [Ranked(n, record, score) for n, (record, score) in enumerate(shown, start=1)]

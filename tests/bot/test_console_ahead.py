@@ -74,7 +74,9 @@ def test_the_report_page_shows_what_farmhelp_report_computes(
     table = page.split('class="report-table"')[1]
     assert f"<td>{total['requests']}</td>" in table and "<svg" in page  # charts drawn on the server
     workbook = openpyxl.load_workbook(io.BytesIO(viewer.get("/console/reports/2026-10.xlsx").data))
-    assert workbook.sheetnames == ["月度调度表", "每日求助", "问题类别", "乡镇", "专家", "服务队"]
+    assert workbook.sheetnames == [
+        "月度调度表", "每日求助", "问题类别", "乡镇", "专家", "服务队", "用药效果", "专家评分",
+    ]  # fmt: skip
     sheet = workbook["月度调度表"]
     header = [c.value for c in sheet[1]]
     assert (

@@ -42,6 +42,7 @@ def init_app(app: Flask) -> None:
         views_people,
         views_personal,
         views_places,
+        views_records,
         views_requests,
     )
 

@@ -23,6 +23,7 @@ from handlers import texts
 from handlers.advisories import AdvisoryRefused, audience, progress, send_advisory
 from handlers.outcomes import OUTCOMES, treatment_results
 from handlers.report import FIGURES, compute_month, month_bounds, month_details, previous_month
+from handlers.service_record import Period, Ranked, ScoreRule, ranking
 from models.experts import all_places
 from models.tables import Advisory, HelpRequest, OutbreakAlert, utcnow
 
@@ -55,6 +56,8 @@ def show_report() -> str:
         earlier = compute_month(session, _before(month), tz)
         details = month_details(session, month, tz)
         treatments = treatment_results(session, *month_bounds(month, tz))
+        rule = ScoreRule.of(policy())
+        ranked = ranking(session, Period(*month_bounds(month, tz), month), rule)
     total = rows[0][2]
     previous = earlier[0][2]
     return render_template(
@@ -66,6 +69,10 @@ def show_report() -> str:
         previous=previous,
         details=details,
         treatments=treatments,
+        ranked=ranked,
+        rule=rule,
+        rank_header=RANK_HEADER,
+        rank_row=rank_row,
         figures=FIGURES,
         names=FIGURE_NAMES,
         scopes=SCOPE_NAMES,
@@ -79,6 +86,32 @@ def show_report() -> str:
     )
 
 
+RANK_HEADER = (
+    "名次", "专家", "服务队", "服务次数", "解决率", "平均评分", "重新派单", "属实投诉",
+    "服务量分", "效果分", "扣分", "得分",
+)  # fmt: skip
+
+
+def rank_row(line: Ranked) -> list[object]:
+    """One line of the ranking, as the report page and its sheet show it."""
+    record, score = line.record, line.score
+    rate = record.solved_rate
+    return [
+        line.rank,
+        record.expert.name,
+        record.expert.team,
+        record.services,
+        f"{round(rate * 100)}%" if rate is not None else "",
+        record.mean_rating or "",
+        record.reopened,
+        record.complaints_upheld,
+        score.volume,
+        score.results,
+        score.deductions,
+        score.total,
+    ]
+
+
 @bp.get("/reports/<month>.xlsx")
 @requires("viewer")
 def export_report(month: str) -> Response:
@@ -90,12 +123,14 @@ def export_report(month: str) -> Response:
         rows = compute_month(session, month, tz)
         details = month_details(session, month, tz)
         treatments = treatment_results(session, *month_bounds(month, tz))
+        rule = ScoreRule.of(policy())
+        ranked = ranking(session, Period(*month_bounds(month, tz), month), rule)
     import xlsxwriter
 
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
     bold = workbook.add_format({"bold": True})
-    tables = {
+    tables: dict[str, tuple[list[str], list[list[Any]]]] = {
         "月度调度表": (
             ["范围", "名称", *(FIGURE_NAMES[f] for f in FIGURES)],
             [[SCOPE_NAMES[s], n, *(shown(f, v[f]) for f in FIGURES)] for s, n, v in rows],
@@ -140,6 +175,10 @@ def export_report(month: str) -> Response:
                 ]
                 for t in treatments
             ],
+        ),
+        "专家评分": (
+            list(RANK_HEADER),
+            [*(rank_row(r) for r in ranked), [], [f"评分办法：{rule.formula()}"]],
         ),
     }
     for name, (header, table) in tables.items():

@@ -29,6 +29,8 @@ from handlers.outbreaks import describe, live_alerts
 from handlers.outcomes import checks_of
 from handlers.privacy import mask_phone, mask_phones
 from handlers.routing import rank_candidates
+from handlers.service_record import is_complaint
+from handlers.survey import survey_rounds
 from models.console import (
     RequestFilter,
     dashboard,
@@ -235,6 +237,8 @@ def _request_page(code: str, *, revealed: bool) -> str:
             experts=sorted(active_experts(session=session), key=lambda e: e.name),
             revealed=revealed,
             checks=checks_of(session, found.id),
+            surveys=survey_rounds(session, found.id),
+            is_complaint=is_complaint,
         )
 
 

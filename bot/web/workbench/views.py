@@ -30,6 +30,7 @@ from bot.database import get_engine
 from bot.files.photos import MAX_PHOTO_BYTES, MAX_PHOTOS, PhotoRefused
 from bot.files.voice import playable_voice
 from bot.web import params
+from bot.web.service_records import record_page
 from bot.web.workbench import bp
 from bot.web.workbench.prescriptions import (
     MIXING,
@@ -367,6 +368,18 @@ def tasks() -> BaseResponse | str:
             booked_today=booked_today,
             overdue=overdue,
         )
+
+
+@bp.get("/record")
+def my_record() -> BaseResponse | str:
+    """My service record for a period (this quarter by default), with my score."""
+    with Session(get_engine()) as db:
+        expert = _signed_in_expert(db)
+        if expert is None:
+            return _notice("请从链接进入", "在公众号里回复“任务”，会收到您的任务链接。", 403)
+        assert expert.id is not None
+        page = record_page(db, _policy(), expert.id, request.args.get("period"))
+        return render_template("workbench/service_record.html", page=page)
 
 
 @bp.get("/media/<int:media_id>")

@@ -1,0 +1,72 @@
+"""The expert's service record as the console and the workbench show it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import abort, flash
+from sqlmodel import Session
+
+from bot.files.service_record_export import summary_rows
+from handlers.config import Policy
+from handlers.service_record import (
+    Period,
+    PeriodError,
+    Score,
+    ScoreRule,
+    ServiceRecord,
+    read_period,
+    scores,
+    service_records,
+)
+from models.experts import place_book
+from models.tables import utcnow
+
+
+@dataclass(frozen=True)
+class RecordPage:
+    """Everything a record's page, its print and its Excel show."""
+
+    record: ServiceRecord
+    score: Score
+    rule: ScoreRule
+    period: Period
+    period_text: str
+    county: str
+    summary: list[tuple[str, object]]
+    printed_at: datetime
+
+
+def county_name(session: Session, config: Policy) -> str:
+    """The county (or counties) of the place hierarchy, for the record's heading."""
+    counties = sorted({p.county for p in place_book(session=session).places if p.county})
+    return "、".join(counties) or config.account_name
+
+
+def record_page(
+    session: Session, config: Policy, expert_id: int, period_text: str | None
+) -> RecordPage:
+    """The record of one expert for the period asked (this quarter when none or unreadable)."""
+    today = utcnow().astimezone(config.tz).date()
+    try:
+        period = read_period(period_text, config.tz, today=today)
+    except PeriodError as error:
+        flash(str(error), "error")
+        period, period_text = read_period("", config.tz, today=today), ""
+    records = service_records(session, period)
+    if expert_id not in records:
+        abort(404)
+    rule = ScoreRule.of(config)
+    scored = scores(records, rule)  # the volume part is relative to the busiest expert
+    record = records[expert_id]
+    return RecordPage(
+        record=record,
+        score=scored[expert_id],
+        rule=rule,
+        period=period,
+        period_text=period_text or "",
+        county=county_name(session, config),
+        summary=summary_rows(record, scored[expert_id], rule),
+        printed_at=utcnow(),
+    )
