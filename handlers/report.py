@@ -25,7 +25,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, or_, select
 
 from handlers.routing import place_of
 from models.tables import Consultation, Expert, HelpRequest, Offer, RequestEvent, Survey
@@ -88,6 +88,12 @@ class _Bucket:
         }
 
 
+# A visit is the step into "visited": notes and invitations after it keep the status.
+ENTERS_VISITED = or_(
+    col(RequestEvent.from_status).is_(None), col(RequestEvent.from_status) != "visited"
+)
+
+
 def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """Return the start and end (exclusive) of a month like "2026-10" in `tz`."""
     year, number = (int(part) for part in month.split("-"))
@@ -135,7 +141,7 @@ def compute_month(
                 )
     # Every recorded visit counts, reopened rounds included: one "visited" event each.
     expert_by_openid = {expert.openid: expert for expert in session.exec(select(Expert))}
-    visited = select(RequestEvent).where(RequestEvent.to_status == "visited")
+    visited = select(RequestEvent).where(RequestEvent.to_status == "visited", ENTERS_VISITED)
     for event in session.exec(visited):
         visit = requests.get(event.request_id)
         if visit is None or not within(event.at):
@@ -253,7 +259,10 @@ def month_details(session: Session, month: str, tz: ZoneInfo) -> MonthDetails:
         if within(offer.answered_at) and offer.status in ("accepted", "declined", "timed_out"):
             people[offer.expert_id][OFFER_COLUMNS[offer.status]] += 1
     confirmed = {r.id: r.confirmed_at for r in session.exec(select(HelpRequest))}
-    for event in session.exec(select(RequestEvent).where(RequestEvent.to_status == "visited")):
+    # A visit is the step into "visited" (notes and invitations after it keep the status).
+    for event in session.exec(
+        select(RequestEvent).where(RequestEvent.to_status == "visited", ENTERS_VISITED)
+    ):
         visitor = by_openid.get(event.actor.removeprefix("expert:"))
         if within(event.at) and visitor is not None and visitor.id is not None:
             people[visitor.id]["visits"] += 1

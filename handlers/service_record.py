@@ -27,6 +27,7 @@ from models.tables import Consultation, Expert, HelpRequest, Offer, RequestEvent
 
 REMOTE_NOTES = ("电话指导", "远程指导")
 CONSULT_PREFIX = "会诊："
+BOOKING_PREFIX = "预约 "
 # A survey that says the problem was not solved, or rates the service 1 or 2, is a
 # complaint for staff to look into (upheld or dismissed on the console).
 COMPLAINT_RATING = 2
@@ -54,6 +55,10 @@ def read_period(text: str | None, tz: ZoneInfo, *, today: date) -> Period:
 
     def at(day: date) -> datetime:
         return datetime.combine(day, time(), tz)
+
+    written = re.match(r"\d{4}", text)
+    if written and not 2000 <= int(written.group()) <= 2099:
+        raise PeriodError("年份要在 2000 到 2099 之间")
 
     if found := re.fullmatch(r"(\d{4})-[Qq]([1-4])", text):
         year, quarter = int(found[1]), int(found[2])
@@ -171,7 +176,7 @@ def service_records(
     events = session.execute(
         select_columns(
             col(RequestEvent.request_id), col(RequestEvent.at), col(RequestEvent.actor),
-            col(RequestEvent.to_status), col(RequestEvent.note),
+            col(RequestEvent.from_status), col(RequestEvent.to_status), col(RequestEvent.note),
         ).where(*said)
     ).all()  # fmt: skip
     event_requests = select(RequestEvent.request_id).where(*said)
@@ -200,16 +205,21 @@ def service_records(
     visited_requests = select(RequestEvent.request_id).where(
         *said, RequestEvent.to_status == "visited"
     )
+    # Bookings are the 预约 events themselves (notes and invitations keep the status).
     bookings: dict[tuple[int, str], list[tuple[datetime, str]]] = defaultdict(list)
     for request_id, actor, booked_at, note in session.exec(
         select(
             RequestEvent.request_id, RequestEvent.actor, RequestEvent.at, RequestEvent.note
         ).where(
             RequestEvent.to_status == "visit_booked",
+            col(RequestEvent.note).startswith(BOOKING_PREFIX),
             col(RequestEvent.request_id).in_(visited_requests),
         )
     ):
         bookings[(request_id, actor)].append((booked_at, note))
+    # Earlier visits of the same expert to the same request (a later round's booking
+    # is not the earlier one's).
+    earlier: dict[tuple[int, str], datetime] = {}
 
     for expert_id, request_id, status, offered_at, answered_at, reason in offers:
         record = records.get(expert_id)
@@ -222,23 +232,35 @@ def service_records(
             code = requests.get(request_id, ("?", 0, ""))[0]
             record.declines.append((code, reason, answered_at))
     villages: dict[int, dict[str, None]] = defaultdict(dict)
-    for request_id, at, actor, to_status, note in sorted(events, key=lambda e: e[1]):
+    counted: set[tuple[int, int, str]] = set()  # one remote advice or consultation a case
+    for request_id, at, actor, from_status, to_status, note in sorted(events, key=lambda e: e[1]):
         expert_id = by_openid.get(actor)
         if expert_id is None:
             continue
         record = records[expert_id]
         code, farmer_id, where = requests.get(request_id, ("?", 0, ""))
-        if to_status == "visited":
-            booked = [b for b in bookings[(request_id, actor)] if b[0] <= at]
+        if to_status == "visited" and from_status != "visited":
+            since = earlier.get((request_id, actor))
+            booked = [
+                b
+                for b in bookings[(request_id, actor)]
+                if b[0] <= at and (not since or b[0] > since)
+            ]
             booked_note = max(booked)[1] if booked else ""
+            earlier[(request_id, actor)] = at
             record.visits.append(VisitRow(code, where, booked_note, at))
         elif note in REMOTE_NOTES:
+            if (expert_id, request_id, "remote") in counted:
+                continue
+            counted.add((expert_id, request_id, "remote"))
             record.remote.append((code, note, at))
-        elif (request_id, expert_id) in invited:
-            record.consultations.append((code, at))
+        elif note.startswith(CONSULT_PREFIX) and (request_id, expert_id) in invited:
+            if (expert_id, request_id, "consult") not in counted:
+                counted.add((expert_id, request_id, "consult"))
+                record.consultations.append((code, at))
             continue  # a colleague's farmer: served by the holder
         else:
-            continue  # the holder's own note
+            continue  # the holder's own note, or a note after the visit
         if farmer_id:
             record.farmer_ids.add(farmer_id)
         if where:
@@ -252,11 +274,11 @@ def service_records(
     ]
     if expert_ids is not None:
         surveys.append(col(Survey.expert_id).in_(list(experts)))
-    for expert_id, solved, rating, comment, complaint in session.execute(
+    for expert_id, solved, rating, comment, complaint, reopened in session.execute(
         select_columns(
             col(Survey.expert_id), col(Survey.solved), col(Survey.rating),
-            col(Survey.comment), col(Survey.complaint),
-        ).where(*surveys)
+            col(Survey.comment), col(Survey.complaint), col(Survey.reopened),
+        ).where(*surveys).order_by(col(Survey.id))
     ):  # fmt: skip
         found = records.get(expert_id or 0)
         if found is None:
@@ -268,7 +290,8 @@ def service_records(
             found.ratings.append(rating)
         if comment:
             found.words.append(comment)
-        if solved == "no":
+        if reopened and complaint != "dismissed":
+            # Reopened for another expert; staff finding the complaint unfounded clears it.
             found.reopened += 1
         if complains(solved, rating):
             found.complaints += 1
@@ -307,7 +330,9 @@ class ScoreRule:
             f"得分 = 服务量分 {self.volume:g} × 服务次数 ÷ 本期最多的服务次数"
             f" + 效果分 {self.results:g} × (解决率 × 0.5 + (平均评分 − 1) ÷ 4 × 0.5)"
             f" − 属实投诉 × {self.per_complaint:g} − 重新派单 × {self.per_reopened:g}"
-            "（服务次数 = 上门 + 电话/远程指导 + 会诊；没有回访回答的，效果分为 0；最低 0 分）"
+            "（服务次数 = 上门 + 电话/远程指导 + 会诊，后两项每个求助算一次；重新派单 = 农户回访"
+            "说没解决或打 1、2 分而转给别的专家，投诉核实不属实的不算；没有回访回答的，"
+            "效果分为 0；最低 0 分）"
         )
 
 
@@ -327,7 +352,8 @@ def scores(records: dict[int, ServiceRecord], rule: ScoreRule) -> dict[int, Scor
         volume = rule.volume * record.services / busiest if busiest else 0.0
         results = 0.0
         if record.surveys_answered and record.solved_rate is not None:
-            rating = (record.mean_rating - 1) / 4 if record.mean_rating is not None else 0.0
+            mean = statistics.mean(record.ratings) if record.ratings else None
+            rating = (mean - 1) / 4 if mean is not None else 0.0
             results = rule.results * (0.5 * record.solved_rate + 0.5 * rating)
         deductions = (
             rule.per_complaint * record.complaints_upheld + rule.per_reopened * record.reopened
@@ -358,4 +384,10 @@ def ranking(session: Session, period: Period, rule: ScoreRule) -> list[Ranked]:
         if records[i].expert.active or records[i].services or records[i].accepted
     ]
     shown.sort(key=lambda item: (-item[1].total, -item[0].services, item[0].expert.name))
-    return [Ranked(n, record, score) for n, (record, score) in enumerate(shown, start=1)]
+    ranked: list[Ranked] = []
+    rank = 0
+    for n, (record, score) in enumerate(shown, start=1):
+        if not ranked or score.total != ranked[-1].score.total:
+            rank = n  # equal scores share a place (并列)
+        ranked.append(Ranked(rank, record, score))
+    return ranked

@@ -260,6 +260,7 @@ def reopen(
     assert request.id is not None
     request = lock_request(session=session, request_id=request.id)
     cancel_checks(session, request_id=request.id or 0)  # that treatment did not work
+    survey.reopened = True
     previous = request.expert_id
     expert = session.get(Expert, previous) if previous else None
     outcome = texts.SOLVED_NAMES.get(survey.solved or "", "")

@@ -246,7 +246,7 @@ class Offer(SQLModel, table=True):
     reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     offered_at: datetime = Field(default_factory=utcnow)
     deadline_at: datetime = Field(default_factory=utcnow, index=True)
-    answered_at: datetime | None = None
+    answered_at: datetime | None = Field(default=None, index=True)
     answer_note: str | None = Field(default=None, sa_column=Column(Text))
 
 
@@ -257,7 +257,7 @@ class RequestEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = Field(foreign_key="help_request.id", index=True)
-    at: datetime = Field(default_factory=utcnow)
+    at: datetime = Field(default_factory=utcnow, index=True)
     actor: str = Field(max_length=80)  # "farmer:<openid>", "expert:<openid>", "system"
     from_status: str | None = Field(default=None, max_length=20)
     to_status: str = Field(max_length=20)
@@ -322,12 +322,14 @@ class Survey(SQLModel, table=True):
     solved: str | None = Field(default=None, max_length=8)  # yes, partly, no
     rating: int | None = None
     comment: str | None = Field(default=None, sa_column=Column(Text))
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
     # An answer that complains (not solved, or rated 1–2), as staff judged it after
     # looking into it: upheld or dismissed (None: not looked at yet).
     complaint: str | None = Field(default=None, max_length=10)
     complaint_by: str | None = Field(default=None, max_length=64)
     complaint_at: datetime | None = None
+    # This answer reopened the request for another expert (handlers/survey.reopen).
+    reopened: bool = False
 
 
 class TreatmentCheck(SQLModel, table=True):

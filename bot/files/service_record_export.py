@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.files.spreadsheet import write_xlsx_row
+from handlers.privacy import mask_phones
 from handlers.service_record import Period, Score, ScoreRule, ServiceRecord
 
 
@@ -15,17 +16,17 @@ def summary_rows(record: ServiceRecord, score: Score, rule: ScoreRule) -> list[t
     rate = record.solved_rate
     return [
         ("接单", record.accepted),
-        ("接单用时中位数（分钟）", record.median_minutes_to_accept or ""),
+        ("接单用时中位数（分钟）", _or_blank(record.median_minutes_to_accept)),
         ("上门", len(record.visits)),
         ("电话/远程指导", len(record.remote)),
         ("会诊（为同事）", len(record.consultations)),
         ("服务农户", len(record.farmer_ids)),
-        ("服务村", "、".join(record.villages)),
+        ("服务的村（乡镇）", mask_phones("、".join(record.villages))),
         ("回访回答", record.surveys_answered),
         ("解决率", f"{round(rate * 100)}%" if rate is not None else ""),
-        ("平均评分", record.mean_rating or ""),
+        ("平均评分", _or_blank(record.mean_rating)),
         ("重新派单（没解决）", record.reopened),
-        ("投诉（属实）", f"{record.complaints}（{record.complaints_upheld}）"),
+        ("投诉", f"{record.complaints} 次，其中核实属实 {record.complaints_upheld} 次"),
         ("拒绝", len(record.declines)),
         ("得分", score.total),
         ("其中服务量分 / 效果分 / 扣分", f"{score.volume} / {score.results} / {score.deductions}"),
@@ -69,7 +70,7 @@ def write_record(page: Any, *, tz: Any) -> bytes:
             ["编号", "理由", "时间"],
             [[c, r, _local(w, tz)] for c, r, w in record.declines],
         ),
-        "农户评价": (["农户的话"], [[words] for words in record.words]),
+        "农户评价": (["农户的话"], [[mask_phones(words)] for words in record.words]),
     }
     for name, (header, table) in sheets.items():
         sheet = workbook.add_worksheet(name)
@@ -80,6 +81,10 @@ def write_record(page: Any, *, tz: Any) -> bytes:
         sheet.set_column(0, len(header) - 1, 18)
     workbook.close()
     return buffer.getvalue()
+
+
+def _or_blank(value: float | None) -> float | str:
+    return "" if value is None else value
 
 
 def _local(moment: datetime, tz: Any) -> str:

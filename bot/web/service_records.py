@@ -21,7 +21,7 @@ from handlers.service_record import (
     service_records,
 )
 from models.experts import place_book
-from models.tables import utcnow
+from models.tables import Expert, utcnow
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,23 @@ class RecordPage:
     printed_at: datetime
 
 
-def county_name(session: Session, config: Policy) -> str:
-    """The county (or counties) of the place hierarchy, for the record's heading."""
-    counties = sorted({p.county for p in place_book(session=session).places if p.county})
-    return "、".join(counties) or config.account_name
+def county_name(session: Session, config: Policy, expert: Expert | None = None) -> str:
+    """The county an expert serves (by their regions in the place hierarchy), for the
+    record's heading; the hierarchy's counties when the regions do not tell one."""
+    places = place_book(session=session).places
+    counties = sorted({p.county for p in places if p.county})
+    if expert is not None:
+        theirs = {
+            p.county
+            for region in expert.regions
+            for p in places
+            if region in (p.county, p.township, p.village)
+        }
+        if len(theirs) == 1:
+            return theirs.pop()
+    if len(counties) == 1:
+        return counties[0]
+    return config.account_name
 
 
 def record_page(
@@ -66,7 +79,7 @@ def record_page(
         rule=rule,
         period=period,
         period_text=period_text or "",
-        county=county_name(session, config),
+        county=county_name(session, config, record.expert),
         summary=summary_rows(record, scored[expert_id], rule),
         printed_at=utcnow(),
     )

@@ -76,14 +76,15 @@ def test_the_record_page_its_excel_and_a_complaint_judged(
         ).one()
         assert entry.username == "c1"
     again = viewer.get(f"/console/experts/{ids['王植保']}/record?period=2026-Q3")
-    assert "<th>得分</th><td>82.0</td>" in again.get_data(as_text=True)  # 0.5 back
+    # Dismissed: neither the complaint nor the reopened round costs 王 anything now.
+    assert "<th>得分</th><td>82.5</td>" in again.get_data(as_text=True)
 
     report = viewer.get("/console/reports?month=2026-08").get_data(as_text=True)
     assert "专家评分" in report
     # August: 李 visited twice, solved with 4 stars (95); 王 visited once and consulted
-    # once, not solved with 2 stars, one round reopened (60 + 5 − 0.5 = 64.5).
+    # once, not solved with 2 stars, its complaint dismissed (60 + 5 = 65).
     assert "<td>1</td><td>李植保</td>" in report and "<td>95.0</td></tr>" in report
-    assert "<td>2</td><td>王植保</td>" in report and "<td>64.5</td></tr>" in report
+    assert "<td>2</td><td>王植保</td>" in report and "<td>65.0</td></tr>" in report
 
 
 def test_the_expert_sees_their_own_record_on_the_workbench(

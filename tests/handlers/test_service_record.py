@@ -111,7 +111,10 @@ def seed_quarter(engine: Engine) -> dict[str, int]:
         # complaint is upheld; 李 accepts it in 20 min, visits, solved with 4 stars.
         offer(r4, wang, "accepted", at(8, 5), answered_at=at(8, 5, 8, 10))
         event(r4, wang, at(8, 6, 10), "visited", "叶斑病，喷药")
-        survey(r4, wang, at(8, 6, 10), solved="no", rating=2, comment="没用", complaint="upheld")
+        survey(
+            r4, wang, at(8, 6, 10), solved="no", rating=2, comment="没用", complaint="upheld",
+            reopened=True,
+        )  # fmt: skip
         offer(r4, li, "accepted", at(8, 7), answered_at=at(8, 7, 8, 20))
         event(r4, li, at(8, 7, 9), "visit_booked", "预约 08-08 10:00")
         event(r4, li, at(8, 8, 10), "visited", "炭疽病，换药")
@@ -125,6 +128,22 @@ def seed_quarter(engine: Engine) -> dict[str, int]:
         event(r5, wang, at(8, 20), "accepted", "会诊：像是缺钾")
         event(r5, li, at(8, 20, 9), "accepted", "会诊：同意")
         event(r5, li, at(8, 21), "visited", "缺钾")
+        # Noise that counts for nothing more: 王's own note and invitation after his R1
+        # visit (the status stays "visited"), a second phone call on R2 (one case), and
+        # 李's invitation note on R4 (no booking).
+        session.add_all(
+            [
+                RequestEvent(request_id=r1.id or 0, at=at(7, 3), actor="expert:exp-w",
+                             from_status="visited", to_status="visited", note="会诊：补充一句"),
+                RequestEvent(request_id=r1.id or 0, at=at(7, 3, 9), actor="expert:exp-w",
+                             from_status="visited", to_status="visited", note="邀请 李植保 会诊"),
+                RequestEvent(request_id=r2.id or 0, at=at(7, 11), actor="expert:exp-w",
+                             from_status="accepted", to_status="accepted", note="电话指导"),
+                RequestEvent(request_id=r4.id or 0, at=at(8, 7, 9, 30), actor="expert:exp-l",
+                             from_status="visit_booked", to_status="visit_booked",
+                             note="邀请 王植保 会诊"),
+            ]
+        )  # fmt: skip
         # R6: 王 outside the quarter on both sides.
         offer(r6, wang, "accepted", at(6, 30, 23), answered_at=at(6, 30, 23, 30))
         event(r6, wang, datetime(2026, 10, 1, 0, 30, tzinfo=TZ), "visited", "晚了")

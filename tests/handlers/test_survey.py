@@ -150,6 +150,7 @@ def test_answer_3_reopens_for_a_different_expert_and_alerts_staff(
     assert say(client, plain_wechat, "farmer-s", "没有") == texts.SURVEY_THANKS
     survey = load(engine, Survey)[0]
     assert (survey.solved, survey.rating, survey.comment) == ("no", 2, None)
+    assert survey.reopened  # what the expert's service record counts
 
 
 def test_low_rating_reopens(
@@ -161,6 +162,7 @@ def test_low_rating_reopens(
     say(client, plain_wechat, "farmer-s", "2")
     assert texts.SURVEY_REOPENED in say(client, plain_wechat, "farmer-s", "1")
     assert load(engine, HelpRequest)[0].status == "offered"
+    assert load(engine, Survey)[0].reopened  # partly solved, 1 star: reopened too
 
 
 def test_unclear_answers_repeat_the_question_once(
