@@ -4,7 +4,6 @@ Excel, the workbench page, complaints judged (audited), and the report's ranking
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any
 
 import openpyxl
@@ -127,4 +126,3 @@ def test_the_printable_record_fits_a4_and_is_looked_at(
     assert 1 <= len(document) <= 2
     text = document[0].get_textpage().get_text_range()
     assert "青川县农技专家服务记录" in text and "81.5" in text
-    (Path(settings.instance_dir) / "record.pdf").write_bytes(pdf)
