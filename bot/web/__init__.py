@@ -18,7 +18,7 @@ BODY_LIMITS = {
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Sign-in, CSRF protection and the console."""
-    from bot.web import auth, params
+    from bot.web import auth, errors, params
     from bot.web.console import init_app as init_console
     from bot.web.farmer import init_app as init_farmer
     from bot.web.workbench import init_app as init_workbench
@@ -27,6 +27,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     first = app.before_request_funcs.setdefault(None, [])
     first[0:0] = [allow_larger_bodies, params.refuse_nul]
     auth.init_app(app, settings)
+    errors.init_app(app)
     init_console(app)
     init_workbench(app)
     init_farmer(app)

@@ -145,6 +145,8 @@ def test_production_has_neither_the_simulator_nor_the_fake_api(tmp_path: Path) -
 
 
 def test_a_visitor_sets_off_an_outbreak_and_the_clock_runs_every_due_job(demo_url: str) -> None:
+    root = requests.get(f"{demo_url}/", timeout=10)  # the root leads to the simulator
+    assert root.status_code == 200 and root.url == f"{demo_url}/demo/" and "演示" in root.text
     with browser_page(width=1400, height=960) as page:
         page.goto(f"{demo_url}/demo/")
         leader = 2

@@ -8,7 +8,7 @@ sent; /demo/ shows a farmer's and two experts' phones whose messages are real si
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, redirect, url_for
 
 bp = Blueprint("demo", __name__, url_prefix="/demo", template_folder="templates")
 
@@ -21,3 +21,5 @@ def init_app(app: Flask) -> None:
     app.extensions["farmhelp.fake_wechat"] = fake_wechat.init_app(app)
     csrf.exempt(bp)  # the simulator's own JSON calls; it signs its pushes itself
     app.register_blueprint(bp)
+    # The demo's address as printed leads to the simulator, and so does its root.
+    app.add_url_rule("/", "demo_root", lambda: redirect(url_for("demo.simulator")))
