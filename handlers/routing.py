@@ -237,7 +237,9 @@ def make_offers(
         session=session,
         request=request,
         to_status="offered",
-        actor=actor,
+        # Routing decides, not the farmer whose message confirmed the request (staff who
+        # chose the expert are credited).
+        actor=actor if actor.startswith("staff:") else "system",
         now=now,
         note=f"派给 {'、'.join(expert.name for expert in experts)}：{reason}",
     )

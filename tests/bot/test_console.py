@@ -212,6 +212,13 @@ def test_search_filters_and_the_request_page_timeline(
         assert "共 1 条" in listed and f">{a_request}<" in listed, typed
     page = viewer.get(f"/console/requests/{a_request}").get_data(as_text=True)
     assert "叶子发黄" in page and "公众号回复" in page and "已派单待接" in page
+    # The routing decision is the system's, not the farmer whose message confirmed it.
+    events = re.findall(
+        r'<li class="item event">\s*<div class="meta"><span class="who">([^<]*)</span>'
+        r'[\s\S]*?<span class="tag">([^<]*)</span>',
+        page,
+    )
+    assert ("系统", "已派单待接") in events and ("农户", "已派单待接") not in events, events
     photo = re.search(r'<img class="photo" src="([^"]+)"', page)
     assert photo is not None
     with viewer.get(photo.group(1)) as image:
