@@ -159,6 +159,10 @@ def _find_request(context: Context, code: str | None) -> HelpRequest | None:
     return found
 
 
+# How a staff member's reassignment reads on its offer (handlers/coordination.py).
+STAFF_CHOICE = "工作人员 "
+
+
 @command("接单")
 def accept(context: Context, expert: Expert, cmd: Command) -> str:
     """Accept a request; `接单` alone works when exactly one offer is pending.
@@ -201,6 +205,17 @@ def accept(context: Context, expert: Expert, cmd: Command) -> str:
         return f"农户已经取消了求助 {request.code}，不用处理了，谢谢。"
     if request.status == "intake":
         return f"求助 {request.code} 还在登记中，登记完会派给专家。"
+    chosen = [
+        o
+        for o in offers
+        if o.status == "pending" and o.expert_id != expert.id and o.reason.startswith(STAFF_CHOICE)
+    ]
+    if pending_mine is None and chosen:
+        # Staff chose someone: a typed 接单 from anyone else does not override it.
+        names = [e.name for e in (session.get(Expert, o.expert_id) for o in chosen) if e]
+        return texts.STAFF_CHOSE_OTHER.format(
+            code=request.code, name="、".join(texts.expert_title(n) for n in names)
+        )
     refusal = _may_not_take(request, expert, mine, pending_mine is not None)
     if refusal:
         return refusal

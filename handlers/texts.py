@@ -201,6 +201,7 @@ ACCOUNT_DISABLED_PAGE = "您的专家账号已停用。如有疑问请联系县�
 
 # From the staff console.
 STAFF_REASSIGNED = "求助 {code} 已由县里的工作人员改派给其他专家，您不用再处理了，谢谢。"
+STAFF_CHOSE_OTHER = "求助 {code} 县里的工作人员已改派给{name}，您不用接了，谢谢。"
 STAFF_CLOSED_EXPERT = "求助 {code} 已由县里的工作人员办结，您不用再处理了，谢谢。"
 STAFF_CLOSED_FARMER = "求助 {code} 已由县里的工作人员办结。以后有问题随时发给我们。"
 

@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from bot.cli import main
 from bot.wechat.api import WeChatAPI
+from handlers import texts
 from models.search import index_pending
 from models.tables import AuditEvent, Expert, HelpRequest, MediaFile, Offer, utcnow
 from scheduler.media import fetch_due_media
@@ -231,6 +232,8 @@ def test_reassign_pages_the_chosen_expert_and_is_audited(
     engine: Engine,
     api: WeChatAPI,
     fake_api: FakeWeChatAPI,
+    client: FlaskClient,
+    plain_wechat: FakeWeChat,
 ) -> None:
     coordinator = signed_in("coord1")
     page = coordinator.get(f"/console/requests/{a_request}").get_data(as_text=True)
@@ -251,6 +254,19 @@ def test_reassign_pages_the_chosen_expert_and_is_audited(
     assert entry.before == {"status": "offered", "expert_id": None}
     admin = signed_in("admin1")
     assert "reassign" in admin.get("/console/audit").get_data(as_text=True)
+
+    def typed(openid: str, words: str) -> str:
+        return reply_text(
+            plain_wechat, post(client, plain_wechat, plain_wechat.text(openid, words))
+        )
+
+    # The earlier candidate (and a leader) typing 接单 do not override the staff's choice,
+    # and are told who has it; the chosen expert takes it.
+    for other in ("exp-wang", "exp-liu"):
+        assert typed(other, f"接单 {a_request}") == texts.STAFF_CHOSE_OTHER.format(
+            code=a_request, name="赵植保专家"
+        )
+    assert f"已接单 {a_request}" in typed("exp-zhao", "接单")
 
 
 def test_close_reopen_note_and_unmasking_are_audited(
