@@ -12,7 +12,7 @@ so its progress is counted from the rows; nobody gets one advisory twice.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -22,7 +22,6 @@ from handlers.routing import PlaceParts, resolve_place
 from models.outbox import enqueue
 from models.tables import Advisory, Farmer, HelpRequest, Outbox
 
-WINDOW = timedelta(hours=48)
 STOP_WORDS = {"退订", "取消订阅", "不要通知", "别发了"}
 START_WORDS = {"订阅", "恢复订阅"}
 
@@ -98,7 +97,7 @@ def send_advisory(
     content = texts.ADVISORY.format(title=advisory.title, body=advisory.body)
     ways: Counter[str] = Counter()
     for farmer in people:
-        in_window = farmer.last_message_at is not None and farmer.last_message_at > now - WINDOW
+        in_window = notify.in_service_window(farmer.last_message_at, now)
         if in_window or not config.advisory_template:
             row = enqueue(
                 session=session,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -15,6 +15,14 @@ from handlers.privacy import mask_phones
 from models.experts import RosterExpert
 from models.outbox import enqueue
 from models.tables import Expert, Farmer, HelpRequest
+
+# WeChat's customer-service window: messages may go to a user this long after they wrote.
+SERVICE_WINDOW = timedelta(hours=48)
+
+
+def in_service_window(last_message_at: datetime | None, now: datetime) -> bool:
+    """Whether a customer-service message may go to someone who last wrote then."""
+    return last_message_at is not None and last_message_at > now - SERVICE_WINDOW
 
 
 def request_link(config: Policy, request: HelpRequest, now: datetime) -> str:

@@ -16,10 +16,10 @@ from models.db import session_scope
 from models.outbox import enqueue
 from models.requests import OPEN_STATUSES
 from models.tables import Farmer, HelpRequest, Survey, TreatmentCheck
+from scheduler.claims import each_due
 
 log = logging.getLogger(__name__)
 
-WINDOW = timedelta(hours=48)  # WeChat's customer-service window after the user's last message
 # While the farmer is busy with a survey, an open request or another such question, the
 # question waits this long again.
 SURVEY_PAUSE = timedelta(hours=6)
@@ -29,14 +29,6 @@ def send_due_checks(*, engine: Engine, policy: Policy, now: datetime) -> int:
     """Ask every treatment check that is due (each exactly once), expire the unanswered;
     return how many were asked or held."""
     with session_scope(engine) as session:
-        due = [
-            c.id
-            for c in session.exec(
-                select(TreatmentCheck).where(
-                    TreatmentCheck.state == "scheduled", col(TreatmentCheck.due_at) <= now
-                )
-            )
-        ]
         stale = now - policy.outcome_expiry
         session.execute(
             update(TreatmentCheck)
@@ -54,20 +46,12 @@ def send_due_checks(*, engine: Engine, policy: Policy, now: datetime) -> int:
         for stale_check in stale_held:
             stale_check.state = "expired"
         drop_held_questions(session, request_ids=[c.request_id for c in stale_held])
-    asked = 0
-    for check_id in due:
-        with session_scope(engine) as session:
-            claimed = session.execute(
-                update(TreatmentCheck)
-                .where(col(TreatmentCheck.id) == check_id, col(TreatmentCheck.state) == "scheduled")
-                .values(state="sending")
-            )
-            if getattr(claimed, "rowcount", 0) != 1:
-                continue  # another scheduler took it
-            check = session.get(TreatmentCheck, check_id)
-            assert check is not None
-            asked += _ask(session, check, policy, now)
-    return asked
+    return each_due(
+        engine,
+        TreatmentCheck,
+        now=now,
+        act=lambda session, check: _ask(session, check, policy, now),
+    )
 
 
 def _busy(session: Session, check: TreatmentCheck) -> bool:
@@ -121,7 +105,7 @@ def _ask(session: Session, check: TreatmentCheck, policy: Policy, now: datetime)
         purpose="outcome",
         request_id=check.request_id,
     )
-    in_window = farmer.last_message_at is not None and farmer.last_message_at > now - WINDOW
+    in_window = notify.in_service_window(farmer.last_message_at, now)
     if in_window:
         check.state, check.sent_at = "sent", now
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from handlers import notify, texts
@@ -15,35 +15,19 @@ from models.db import session_scope
 from models.offers import record_event
 from models.outbox import enqueue
 from models.tables import Expert, Farmer, HelpRequest, Outbox, Survey, TreatmentCheck
+from scheduler.claims import each_due
 
 log = logging.getLogger(__name__)
-
-WINDOW = timedelta(hours=48)  # WeChat's customer-service window after the user's last message
 
 
 def send_due_surveys(*, engine: Engine, policy: Policy, now: datetime) -> int:
     """Send every survey that is due (each exactly once); return how many went out."""
-    with session_scope(engine) as session:
-        due = [
-            s.id
-            for s in session.exec(
-                select(Survey).where(Survey.state == "scheduled", col(Survey.due_at) <= now)
-            )
-        ]
-    sent = 0
-    for survey_id in due:
-        with session_scope(engine) as session:
-            claimed = session.execute(
-                update(Survey)
-                .where(col(Survey.id) == survey_id, col(Survey.state) == "scheduled")
-                .values(state="sending")
-            )
-            if getattr(claimed, "rowcount", 0) != 1:
-                continue  # another scheduler took it
-            survey = session.get(Survey, survey_id)
-            assert survey is not None
-            sent += _send_survey(session, survey, policy, now)
-    return sent
+    return each_due(
+        engine,
+        Survey,
+        now=now,
+        act=lambda session, survey: _send_survey(session, survey, policy, now),
+    )
 
 
 def _send_survey(session: Session, survey: Survey, policy: Policy, now: datetime) -> int:
@@ -70,7 +54,7 @@ def _send_survey(session: Session, survey: Survey, policy: Policy, now: datetime
     link = notify.farmer_link(policy, "survey", s=survey.id or 0)
     question = question_text(session, survey, link=link)
     payload = notify.text_payload(question)
-    in_window = farmer.last_message_at is not None and farmer.last_message_at > now - WINDOW
+    in_window = notify.in_service_window(farmer.last_message_at, now)
     if in_window:
         enqueue(
             session=session,
