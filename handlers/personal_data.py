@@ -97,7 +97,7 @@ def erase_farmer(session: Session, *, farmer: Farmer, config: Policy, now: datet
         if check.state in ("scheduled", "sending", "sent", "held"):
             check.state = "cancelled"
     farmer.openid = pseudonym
-    farmer.phone = farmer.place = farmer.village_code = None
+    farmer.phone = farmer.place = farmer.village_code = farmer.name = None
     farmer.latitude = farmer.longitude = None
     farmer.subscribed = farmer.advisories = farmer.location_consent = False
     farmer.last_message_at = farmer.erase_asked_at = None
@@ -273,6 +273,7 @@ def personal_data(session: Session, *, farmer: Farmer, tz: Any) -> dict[str, Any
     return {
         "farmer": {
             "openid": farmer.openid,
+            "name": farmer.name,
             "phone": farmer.phone,
             "place": farmer.place,
             "latitude": farmer.latitude,

@@ -25,7 +25,7 @@ from models.requests import lock_request, requests_of_expert, unassigned_request
 from models.tables import Expert, Farmer, HelpRequest, Offer
 
 REGION_TIERS = ("village", "township", "county", "anywhere")
-_TIER_NAMES = {"village": "同村", "township": "同乡镇", "county": "同县", "anywhere": "不限地区"}
+TIER_NAMES = {"village": "同村", "township": "同乡镇", "county": "同县", "anywhere": "不限地区"}
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,37 @@ def rank_candidates(
     return sorted(candidates, key=lambda candidate: candidate.rank_key)
 
 
+def reassign_choices(
+    session: Session, request: HelpRequest, now: datetime
+) -> tuple[list[tuple[Candidate, bool]], list[Candidate]]:
+    """The active experts staff may hand a request to: the qualified ones ranked as
+    routing ranks them (each with whether they already declined or let it time out,
+    those last), then the rest, who do not cover its category or crop."""
+    assert request.id is not None
+    roster = duty_roster(session=session)
+    on_duty = roster.on_duty_ids(now)
+    loads = open_request_counts(session=session)
+    parts = place_of(session, request)
+    tried = {
+        offer.expert_id
+        for offer in offers_for(session=session, request_id=request.id)
+        if offer.status in ("declined", "timed_out", "undeliverable")
+    }
+    everyone = [
+        Candidate(expert, expert.id in on_duty, region_tier(expert, parts), loads.get(expert.id, 0))
+        for expert in roster.experts
+        if expert.id != request.expert_id
+    ]
+    qualified = sorted(
+        ((c, c.expert.id in tried) for c in everyone if qualifies(c.expert, request)),
+        key=lambda pair: (pair[1], pair[0].rank_key),
+    )
+    others = sorted(
+        (c for c in everyone if not qualifies(c.expert, request)), key=lambda c: c.rank_key
+    )
+    return qualified, others
+
+
 def route_request(
     session: Session,
     *,
@@ -176,7 +207,7 @@ def route_request(
     chosen = paged[0]
     broadcast = bool(chosen.expert.team) and chosen.expert.team in roster.broadcast_teams
     targets = [c for c in paged if c.expert.team == chosen.expert.team] if broadcast else [chosen]
-    reason = f"{_TIER_NAMES[chosen.tier]}、在值班、手上 {chosen.load} 单" + (
+    reason = f"{TIER_NAMES[chosen.tier]}、在值班、手上 {chosen.load} 单" + (
         "；团队抢单模式，同时发给在值班的队员" if broadcast else ""
     )
     return make_offers(

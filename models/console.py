@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import false, func, or_
 from sqlmodel import Session, col, select
 
 from models.search import matches_phrase
@@ -51,6 +51,10 @@ class RequestFilter:
     until: datetime | None = None
     q: str = ""
     sort: str = "newest"
+    # Whether the search may match farmers' phone numbers (roles that may see them).
+    phones: bool = False
+    # Township and village names of the place hierarchy (a search for 东河 means 东河村).
+    places: tuple[tuple[str, str], ...] = ()
 
     def where(self) -> list[Any]:
         """The SQL conditions for these filters."""
@@ -83,9 +87,33 @@ class RequestFilter:
         if self.until is not None:
             conditions.append(col(HelpRequest.created_at) < self.until)
         if self.q.strip():
-            codes = codes_meant(self.q)
-            conditions.append(col(HelpRequest.code).in_(codes) if codes else matches_phrase(self.q))
+            conditions.append(or_(*self.searched()))
         return conditions
+
+    def searched(self) -> list[Any]:
+        """What a search box entry may mean, any one of which finds a request: its code
+        (A1030, a1030, 1030), part of the farmer's phone, the farmer's name, a township or
+        village (东河 for 东河村), or a phrase of the farmer's words."""
+        words = self.q.strip()
+        meant: list[Any] = []
+        codes = codes_meant(words)
+        if codes:
+            meant.append(col(HelpRequest.code).in_(codes))
+        digits = phone_part(words)
+        if digits:
+            if self.phones:
+                phoned = select(Farmer.id).where(col(Farmer.phone).contains(digits))
+                meant.append(col(HelpRequest.farmer_id).in_(phoned))
+            return meant or [false()]
+        named = select(Farmer.id).where(col(Farmer.name).contains(words))
+        meant.append(col(HelpRequest.farmer_id).in_(named))
+        townships, villages = places_named(self.places, words)
+        if townships:
+            meant.append(col(HelpRequest.township).in_(townships))
+        if villages:
+            meant.append(col(HelpRequest.village).in_(villages))
+        meant.append(matches_phrase(words))
+        return meant
 
 
 _CODE = re.compile(r"\s*([A-Za-z]?)(\d{4,6})\s*")
@@ -101,6 +129,27 @@ def codes_meant(words: str) -> list[str]:
     if letter:
         return [f"{letter.upper()}{number}"]
     return [f"{chr(c)}{number}" for c in range(ord("A"), ord("Z") + 1)]
+
+
+_PHONE_PART = re.compile(r"[\d\s-]{4,20}")
+
+
+def phone_part(words: str) -> str:
+    """The digits of a search that is a number (a code or part of a phone), else ''."""
+    if _PHONE_PART.fullmatch(words) is None:
+        return ""
+    digits = re.sub(r"\D", "", words)
+    return digits if len(digits) >= 4 else ""
+
+
+def places_named(places: tuple[tuple[str, str], ...], words: str) -> tuple[list[str], list[str]]:
+    """The townships and villages whose names hold `words` (东河 → 东河村, 东河镇)."""
+    words = words.strip()
+    if len(words) < 2:
+        return [], []
+    townships = sorted({t for t, _ in places if t and words in t})
+    villages = sorted({v for _, v in places if v and words in v})
+    return townships, villages
 
 
 @dataclass(frozen=True)

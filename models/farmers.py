@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, false, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import Session, col, select
 
-from models.tables import Farmer
+from models.console import phone_part, places_named
+from models.tables import Farmer, HelpRequest
+
+ENDED = ("closed", "cancelled")
 
 
 def get_farmer(*, session: Session, openid: str) -> Farmer | None:
@@ -93,3 +98,75 @@ def recent_followers(
         if len(found) >= limit:
             break
     return found
+
+
+@dataclass(frozen=True)
+class FarmerRow:
+    """One line of the farmer list: who, where, and how many requests are open."""
+
+    farmer: Farmer
+    open_requests: int
+    requests: int
+    township: str | None
+    village: str | None
+
+
+def list_farmers(
+    session: Session,
+    *,
+    words: str = "",
+    phones: bool = False,
+    places: tuple[tuple[str, str], ...] = (),
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[FarmerRow], int]:
+    """One page of farmers, the latest to write first, found by name, village or (for
+    roles that may see it) any part of their phone; and how many match in all."""
+    conditions: list[Any] = [col(Farmer.erased_at).is_(None)]
+    words = words.strip()
+    if words:
+        digits = phone_part(words)
+        if digits:
+            conditions.append(col(Farmer.phone).contains(digits) if phones else false())
+        else:
+            townships, villages = places_named(places, words)
+            lived = select(HelpRequest.farmer_id).where(
+                or_(
+                    col(HelpRequest.township).in_(townships),
+                    col(HelpRequest.village).in_(villages),
+                )
+            )
+            conditions.append(
+                or_(
+                    col(Farmer.name).contains(words),
+                    col(Farmer.place).contains(words),
+                    col(Farmer.id).in_(lived),
+                )
+            )
+    total = session.exec(select(func.count()).select_from(Farmer).where(*conditions)).one()
+    farmers = list(
+        session.exec(
+            select(Farmer)
+            .where(*conditions)
+            .order_by(col(Farmer.last_message_at).desc().nulls_last(), col(Farmer.id).desc())
+            .offset((max(page, 1) - 1) * per_page)
+            .limit(per_page)
+        )
+    )
+    ids = [f.id for f in farmers]
+    counts: dict[int, tuple[int, int]] = {}
+    where: dict[int, tuple[str | None, str | None]] = {}
+    for farmer_id, status, township, village in session.exec(
+        select(HelpRequest.farmer_id, HelpRequest.status, HelpRequest.township, HelpRequest.village)
+        .where(col(HelpRequest.farmer_id).in_(ids), col(HelpRequest.status) != "intake")
+        .order_by(col(HelpRequest.id))
+    ):
+        open_now, all_of = counts.get(farmer_id, (0, 0))
+        counts[farmer_id] = (open_now + (status not in ENDED), all_of + 1)
+        if township or village:
+            where[farmer_id] = (township, village)
+    rows = [
+        FarmerRow(f, *counts.get(f.id or 0, (0, 0)), *where.get(f.id or 0, (None, None)))
+        for f in farmers
+    ]
+    return rows, int(total)

@@ -41,6 +41,9 @@ def advance_demo_clock(by: timedelta) -> timedelta:
 class Farmer(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     openid: str = Field(max_length=64, unique=True, index=True)
+    # How staff know the farmer (张大爷, 石坝村李): WeChat gives no name, so the county
+    # writes one down, as it does in its own phone book.
+    name: str | None = Field(default=None, max_length=32)
     village_code: str | None = Field(default=None, max_length=64)
     place: str | None = Field(default=None, max_length=128)
     # A number the farmer chose to leave so an expert can call (shown masked to most).
@@ -51,7 +54,7 @@ class Farmer(SQLModel, table=True):
     longitude: float | None = None
     subscribed: bool = True
     created_at: datetime = Field(default_factory=utcnow)
-    last_message_at: datetime | None = None
+    last_message_at: datetime | None = Field(default=None, index=True)
     unsubscribed_at: datetime | None = None
     # Personal information (PIPL): when the notice was shown, whether the farmer agreed
     # to keep precise coordinates, when they asked to erase (confirmed within minutes)

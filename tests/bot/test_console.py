@@ -58,22 +58,6 @@ def sign_in(client: FlaskClient, username: str, password: str = PASSWORD) -> Any
 
 
 @pytest.fixture
-def staff(cli_env: dict[str, str]) -> None:
-    for name, role in (("admin1", "admin"), ("coord1", "coordinator"), ("viewer1", "viewer")):
-        add_staff(cli_env, name, role)
-
-
-@pytest.fixture
-def signed_in(app: Flask, staff: None) -> Callable[[str], FlaskClient]:
-    def client_for(username: str) -> FlaskClient:
-        client = app.test_client()
-        assert sign_in(client, username).status_code == 302
-        return client
-
-    return client_for
-
-
-@pytest.fixture
 def a_request(client: FlaskClient, plain_wechat: FakeWeChat, county: None) -> str:
     reply = reply_text(
         plain_wechat, post(client, plain_wechat, plain_wechat.text("farmer-c", PEPPER))

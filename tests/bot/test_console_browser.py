@@ -101,7 +101,8 @@ def test_coordinator_finds_reads_and_reassigns_a_request_in_a_browser(
             == 120
         )
 
-        page.select_option("select[name=expert_id]", label="赵植保（植保队）")
+        # Qualified experts come first, each with duty, closeness and load.
+        page.select_option("select[name=expert_id]", label="赵植保 · 在值班 · 同县 · 在办 0")
         page.click('form.action button:text-is("改派")')
         page.wait_for_selector(".flash.ok")
         assert "赵植保" in page.locator("table").first.inner_text()

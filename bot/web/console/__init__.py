@@ -39,6 +39,7 @@ def init_app(app: Flask) -> None:
     from bot.web.console import (  # noqa: F401  (they register their views)
         views_admin,
         views_ahead,
+        views_farmers,
         views_people,
         views_personal,
         views_places,

@@ -1,4 +1,4 @@
-"""A farmer's conversations, media files, experts, teams and the rota week."""
+"""Media files, experts, teams and the rota week."""
 
 from __future__ import annotations
 
@@ -16,48 +16,9 @@ from bot.web import params
 from bot.web.auth import requires
 from bot.web.console import audit, audit_read, bp, changing, done, policy, reading, refused
 from handlers.routing import deactivate_expert
-from models.console import timeline
-from models.experts import get_team
-from models.tables import DutyShift, Expert, Farmer, HelpRequest, MediaFile, Team, utcnow
-
-
-@bp.get("/farmers/<int:farmer_id>")
-@requires("viewer")
-def show_farmer(farmer_id: int) -> str:
-    """Every conversation with one farmer, across all their requests (the read is audited)."""
-    return _farmer_page(farmer_id, revealed=False)
-
-
-def _farmer_page(farmer_id: int, *, revealed: bool) -> str:
-    if not revealed:  # a reveal wrote its own "unmask" row
-        audit_read("read_farmer", f"farmer {farmer_id}")
-    with reading() as session:
-        farmer = session.get(Farmer, farmer_id)
-        if farmer is None:
-            abort(404)
-        requests = list(
-            session.exec(
-                select(HelpRequest)
-                .where(HelpRequest.farmer_id == farmer_id)
-                .order_by(col(HelpRequest.id))
-            )
-        )
-        return render_template(
-            "console/farmer.html",
-            farmer=farmer,
-            requests=requests,
-            items=timeline(session, farmer=farmer),
-            revealed=revealed,
-        )
-
-
-@bp.post("/farmers/<int:farmer_id>/reveal")
-@requires("coordinator")
-def reveal_farmer(farmer_id: int) -> str:
-    """Show this farmer's phone and openid, answering the POST itself (audited)."""
-    with changing() as session:
-        audit(session, "unmask", f"farmer {farmer_id}")
-    return _farmer_page(farmer_id, revealed=True)
+from models.experts import WORKING_STATUSES, get_team
+from models.tables import DutyShift, Expert, HelpRequest, MediaFile, Team, utcnow
+from models.workload import expert_loads
 
 
 @bp.get("/media/<int:media_id>")
@@ -94,11 +55,11 @@ def voice_playable(media: MediaFile) -> bool:
 @bp.get("/experts")
 @requires("viewer")
 def list_experts() -> str:
-    """Experts and teams."""
+    """Experts with their load now and their record this week and month, and the teams."""
     with reading() as session:
-        experts = list(session.exec(select(Expert).order_by(col(Expert.team), col(Expert.name))))
+        loads = expert_loads(session, now=utcnow(), tz=policy().tz)
         teams = list(session.exec(select(Team).order_by(col(Team.name))))
-        return render_template("console/experts.html", experts=experts, teams=teams)
+        return render_template("console/experts.html", loads=loads, teams=teams)
 
 
 @bp.route("/experts/<int:expert_id>", methods=["GET", "POST"])
@@ -112,8 +73,26 @@ def edit_expert(expert_id: int) -> str | Response:
         if expert is None:
             abort(404)
         if request.method == "GET":
+            load = next(
+                load
+                for load in expert_loads(session, now=utcnow(), tz=policy().tz)
+                if load.expert.id == expert_id
+            )
+            cases = list(
+                session.exec(
+                    select(HelpRequest)
+                    .where(HelpRequest.expert_id == expert_id)
+                    .order_by(col(HelpRequest.id).desc())
+                    .limit(30)
+                )
+            )
             return render_template(
-                "console/expert.html", expert=expert, specialties=SPECIALTY_NAMES
+                "console/expert.html",
+                expert=expert,
+                load=load,
+                open_cases=[r for r in cases if r.status in WORKING_STATUSES],
+                recent=[r for r in cases if r.status not in WORKING_STATUSES][:15],
+                specialties=SPECIALTY_NAMES,
             )
         before = _expert_fields(expert)
         specialties = [

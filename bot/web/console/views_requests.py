@@ -24,11 +24,12 @@ from bot.web import params
 from bot.web.auth import requires
 from bot.web.console import audit, audit_read, bp, changing, done, policy, reading, refused
 from bot.web.console.views_ahead import alert_requests
+from bot.web.console.views_farmers import known_places
 from handlers import coordination, texts
 from handlers.outbreaks import describe, live_alerts
 from handlers.outcomes import checks_of
 from handlers.privacy import mask_phone, mask_phones
-from handlers.routing import rank_candidates
+from handlers.routing import TIER_NAMES, rank_candidates, reassign_choices
 from handlers.service_record import is_complaint
 from handlers.survey import survey_rounds
 from models.console import (
@@ -36,6 +37,7 @@ from models.console import (
     dashboard,
     iter_matching,
     list_requests,
+    phone_part,
     timeline,
     unresolved_places,
 )
@@ -44,6 +46,7 @@ from models.offers import offers_for
 from models.outbox import deliveries_of
 from models.requests import get_request_by_code
 from models.tables import Expert, Farmer, HelpRequest, utcnow
+from models.workload import busiest_and_idle, expert_loads
 
 PER_PAGE = 50
 EXPORT_COLUMNS = (
@@ -90,8 +93,11 @@ def show_dashboard() -> str:
             for alert in live_alerts(session, config=policy(), now=now)
         ]
         unresolved = unresolved_places(session)
+        busiest, idle = busiest_and_idle(expert_loads(session, now=now, tz=tz))
         return render_template(
             "console/dashboard.html",
+            busiest=busiest,
+            idle=idle,
             figures=figures,
             now=now,
             alerts=alerts,
@@ -121,6 +127,8 @@ def _filters() -> RequestFilter:
         until=local_day("to", 1),
         q=params.text(args.get("q"), 40),
         sort=params.text(args.get("sort"), 16) or "newest",
+        phones=current_user.can("coordinator"),
+        places=known_places(),
     )
 
 
@@ -129,8 +137,17 @@ def _filters() -> RequestFilter:
 def list_all_requests() -> str:
     """Requests, filtered, searched, sorted and paginated."""
     page = params.page_number(request.args.get("page"))
+    filters = _filters()
+    if filters.phones and phone_part(filters.q):
+        audit_read("search_phone", "requests")  # which digits were asked is not kept
+    townships: dict[str, list[str]] = {}
+    for township, village in filters.places:
+        if township:
+            townships.setdefault(township, [])
+            if village:
+                townships[township].append(village)
     with reading() as session:
-        rows, total = list_requests(session, _filters(), page=page, per_page=PER_PAGE)
+        rows, total = list_requests(session, filters, page=page, per_page=PER_PAGE)
         experts = active_experts(session=session)
         return render_template(
             "console/requests.html",
@@ -140,6 +157,7 @@ def list_all_requests() -> str:
             pages=max(1, -(-total // PER_PAGE)),
             experts=sorted(experts, key=lambda e: e.name),
             teams=sorted({e.team for e in experts if e.team}),
+            townships=townships,
             args=request.args,
         )
 
@@ -222,6 +240,7 @@ def _request_page(code: str, *, revealed: bool) -> str:
         deliveries = deliveries_of(session=session, request_id=found.id)
         names = {e.id: e for e in session.exec(select(Expert))}
         candidates = rank_candidates(session, found, utcnow())
+        qualified, others = reassign_choices(session, found, utcnow())
         return render_template(
             "console/request.html",
             req=found,
@@ -234,7 +253,9 @@ def _request_page(code: str, *, revealed: bool) -> str:
             items=timeline(session, request=found),
             history=found.routing.get("history", []),
             candidates=candidates,
-            experts=sorted(active_experts(session=session), key=lambda e: e.name),
+            qualified=qualified,
+            others=others,
+            TIER_NAMES=TIER_NAMES,
             revealed=revealed,
             checks=checks_of(session, found.id),
             surveys=survey_rounds(session, found.id),
