@@ -44,4 +44,4 @@ def import_roster(env: dict[str, str], folder: Path, now: datetime) -> None:
     for command in ("places", "experts", "duty"):
         result = runner.invoke(main, [command, "import", str(paths[command])], env=env)
         assert result.exit_code == 0, result.output
-        assert "0 bad rows" in result.output, result.output
+        assert "有问题的行 0" in result.output, result.output

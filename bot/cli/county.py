@@ -54,7 +54,7 @@ def _import(kind: str, path: Path) -> None:
                 report = import_places(session, path)
     except ImportFileError as error:
         raise click.ClickException(str(error)) from error
-    click.echo(report.summary(kind))
+    click.echo(report.summary({"experts": "专家", "duty shifts": "值班表"}.get(kind, "地名")))
 
 
 @click.group()

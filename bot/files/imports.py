@@ -1,7 +1,9 @@
 """Importing experts, the duty rota and places from CSV or XLSX files.
 
-Each row is checked on its own: bad rows are reported with their line number and
-the rest is imported. Re-importing updates what is there and never duplicates it.
+Each row is checked on its own: bad rows are reported in Chinese with their line
+number (第 3 行：…) and the rest is imported. Re-importing updates what is there and
+never duplicates it. Columns may be headed in English (name, openid …) or as a county
+keeps its sheets (姓名、电话、队、专业、作物、地区、组长、在岗; 开始、结束; 县、乡镇、村).
 """
 
 from __future__ import annotations
@@ -56,6 +58,30 @@ SPECIALTY_NAMES = {
     "其他": "other",
     "政策": "other",
 }
+# Chinese column headers as counties write them, and the column each one is.
+HEADER_NAMES = {
+    "姓名": "name", "名字": "name", "专家": "name", "专家姓名": "name",
+    "微信openid": "openid", "微信 openid": "openid", "专家openid": "openid",
+    "电话": "phone", "手机": "phone", "手机号": "phone", "联系电话": "phone",
+    "队": "team", "服务队": "team", "所属队": "team", "所在队": "team",
+    "专业": "specialties", "专业方向": "specialties",
+    "作物": "crops", "作物/牲畜": "crops", "品种": "crops",
+    "地区": "regions", "服务地区": "regions", "负责地区": "regions",
+    "组长": "leader", "是否组长": "leader",
+    "在岗": "active", "在用": "active", "是否在岗": "active",
+    "开始": "start", "开始时间": "start", "结束": "end", "结束时间": "end",
+    "县": "county", "县区": "county", "区县": "county",
+    "乡镇": "township", "镇": "township", "乡": "township",
+    "村": "village", "行政村": "village",
+    "相邻乡镇": "neighbours", "邻近乡镇": "neighbours", "接壤乡镇": "neighbours",
+}  # fmt: skip
+# The columns' Chinese names, for messages.
+COLUMN_NAMES = {
+    "name": "姓名", "openid": "openid", "phone": "电话", "team": "队", "specialties": "专业",
+    "crops": "作物", "regions": "地区", "leader": "组长", "active": "在岗", "start": "开始",
+    "end": "结束", "county": "县", "township": "乡镇", "village": "村", "neighbours": "相邻乡镇",
+}  # fmt: skip
+SPECIALTY_CHOICES = "病虫害、栽培管理、土壤肥料、畜牧兽医、水产、农机、销售市场、其他"
 _YES = {"是", "yes", "y", "true", "1", "组长", "队长"}
 _NO = {"否", "no", "n", "false", "0", ""}
 _SPLIT = re.compile(r"[;；、]")
@@ -74,6 +100,63 @@ LONGEST_SHIFT = timedelta(days=14)
 csv.field_size_limit(32 * 1024 * 1024)
 
 
+# The sample sheets the console offers for download: headed as a county keeps its sheets.
+SAMPLES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]] = {
+    "experts": (
+        ("姓名", "openid", "电话", "队", "专业", "作物", "地区", "组长", "在岗"),
+        (
+            ("王植保", "换成王植保关注公众号后的openid", "13800000001", "植保队", "病虫害",
+             "辣椒、玉米", "木鱼镇", "否", "是"),
+            ("李栽培", "换成李栽培的openid", "13800000002", "植保队", "栽培管理、土壤肥料",
+             "", "木鱼镇、城关镇", "否", "是"),
+            ("张畜牧", "换成张畜牧的openid", "13800000003", "畜牧队", "畜牧兽医", "猪、牛、羊",
+             "青川县", "否", "是"),
+            ("刘组长", "换成刘组长的openid", "13800000004", "植保队", "病虫害", "", "青川县",
+             "是", "是"),
+        ),
+    ),
+    "duty": (
+        ("openid", "开始", "结束"),
+        (
+            ("换成王植保关注公众号后的openid", "2026-12-07 08:00", "2026-12-07 18:00"),
+            ("换成李栽培的openid", "2026-12-07 08:00", "2026-12-07 18:00"),
+            ("换成张畜牧的openid", "2026-12-07 08:00", "2026-12-08 08:00"),
+        ),
+    ),
+    "places": (
+        ("县", "乡镇", "村", "相邻乡镇"),
+        (
+            ("青川县", "木鱼镇", "石坝村", ""),
+            ("青川县", "木鱼镇", "马园村", ""),
+            ("青川县", "木鱼镇", "", "城关镇"),
+            ("青川县", "城关镇", "东河村", ""),
+        ),
+    ),
+}  # fmt: skip
+
+
+def sample_file(kind: str, fmt: str) -> bytes:
+    """A sample sheet to fill in (`kind` of SAMPLES; `fmt` csv or xlsx)."""
+    from bot.files.spreadsheet import write_csv, write_xlsx_row
+
+    header, rows = SAMPLES[kind]
+    output = io.BytesIO()
+    if fmt == "csv":
+        write_csv(output, header, rows)
+        return output.getvalue()
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(output, {"in_memory": True})
+    sheet = workbook.add_worksheet("导入")
+    bold = workbook.add_format({"bold": True})
+    write_xlsx_row(sheet, 0, header, bold)
+    for number, row in enumerate(rows, start=1):
+        write_xlsx_row(sheet, number, row)
+    sheet.set_column(0, len(header) - 1, 16)
+    workbook.close()
+    return output.getvalue()
+
+
 class ImportFileError(Exception):
     """The file cannot be read at all (missing, wrong format, missing columns)."""
 
@@ -87,8 +170,8 @@ class ImportReport:
 
     def summary(self, noun: str) -> str:
         text = (
-            f"{noun}: {self.created} new, {self.updated} updated, {self.unchanged} already "
-            f"known, {len(self.errors)} bad rows"
+            f"{noun}：新增 {self.created}，更新 {self.updated}，已有 {self.unchanged}，"
+            f"有问题的行 {len(self.errors)}"
         )
         return "\n".join([text, *(f"  {error}" for error in self.errors)])
 
@@ -100,21 +183,22 @@ def read_rows(
     with a header row. A cell over MAX_CELL characters or with control characters
     makes its row bad; the caller reports it and goes on."""
     if not path.exists():
-        raise ImportFileError(f"no such file: {path}")
+        raise ImportFileError(f"找不到文件：{path}")
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
         rows = _xlsx_rows(path)
     elif suffix in (".csv", ".txt"):
         rows = _csv_rows(path)
     else:
-        raise ImportFileError(f"{path.name}: use a .csv or .xlsx file")
+        raise ImportFileError(f"{path.name}：请用 .csv 或 .xlsx 文件")
     try:
-        header = [cell.strip().lower() for cell in next(rows)]
+        header = [column_of(cell) for cell in next(rows)]
     except StopIteration as error:
-        raise ImportFileError(f"{path.name} is empty") from error
+        raise ImportFileError(f"{path.name} 是空的") from error
     missing = [name for name in required if name not in header]
     if missing:
-        raise ImportFileError(f"{path.name} lacks the columns: {', '.join(missing)}")
+        named = "、".join(f"{COLUMN_NAMES.get(n, n)}（{n}）" for n in missing)
+        raise ImportFileError(f"{path.name} 缺少这些列：{named}")
     for number, cells in enumerate(rows, start=2):
         if not any(cell.strip() for cell in cells):
             continue
@@ -122,10 +206,21 @@ def read_rows(
         row = {name: value.strip() for name, value in zip(header, padded, strict=False)}
         problem = None
         if any(len(cell) > MAX_CELL for cell in cells):
-            problem = f"a cell is longer than {MAX_CELL} characters"
+            problem = f"有一格超过 {MAX_CELL} 个字"
         elif any(_CONTROL.search(cell) for cell in cells):
-            problem = "a cell holds a control character (such as NUL)"
+            problem = "有一格里有看不见的控制字符（如 NUL）"
         yield number, row, problem
+
+
+def column_of(header: str) -> str:
+    """The column a header cell names: English as it is, Chinese through HEADER_NAMES."""
+    text = header.strip().lstrip("\ufeff").strip("*＊ ")
+    return HEADER_NAMES.get(text, HEADER_NAMES.get(text.lower(), text.lower()))
+
+
+def line_error(line: int, problem: str) -> str:
+    """A bad row as staff read it: 第 3 行：…"""
+    return f"第 {line} 行：{problem}"
 
 
 def _csv_rows(path: Path) -> Iterator[list[str]]:
@@ -145,7 +240,7 @@ def decode_csv(path: Path) -> str:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise ImportFileError(f"{path.name}: cannot tell the encoding; save it as UTF-8 CSV")
+    raise ImportFileError(f"{path.name}：看不出文件的编码，请另存为 UTF-8 的 CSV")
 
 
 def _xlsx_rows(path: Path) -> Iterator[list[str]]:
@@ -154,7 +249,7 @@ def _xlsx_rows(path: Path) -> Iterator[list[str]]:
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as error:
-        raise ImportFileError(f"{path.name} is not a readable XLSX file: {error}") from error
+        raise ImportFileError(f"{path.name} 不是能打开的 Excel（.xlsx）文件：{error}") from error
     try:
         sheet = workbook.worksheets[0]
         for row in sheet.iter_rows(values_only=True):
@@ -185,41 +280,41 @@ def import_experts(session: Session, path: Path) -> ImportReport:
     seen: dict[str, int] = {}
     for line, row, bad in read_rows(path, required):
         if bad:
-            report.errors.append(f"line {line}: {bad}")
+            report.errors.append(line_error(line, bad))
             continue
         problems = [
-            f"{name} is longer than {limit} characters"
+            f"{COLUMN_NAMES[name]}超过 {limit} 个字"
             for name, limit in _LIMITS.items()
             if len(row[name]) > limit
         ]
         if not row["openid"]:
-            problems.append("openid is empty")
+            problems.append("openid 是空的")
         elif row["openid"] in seen:
-            problems.append(f"openid {row['openid']} is already on line {seen[row['openid']]}")
+            problems.append(f"openid {row['openid']} 和第 {seen[row['openid']]} 行重复")
         if not row["name"]:
-            problems.append("name is empty")
+            problems.append("姓名是空的")
         specialties = []
         for value in split_values(row["specialties"]):
             code = SPECIALTY_NAMES.get(value.lower())
             if code is None:
-                problems.append(f"unknown specialty {value!r}")
+                problems.append(f"不认识的专业“{value}”（写 {SPECIALTY_CHOICES}）")
             elif code not in specialties:
                 specialties.append(code)
         if not specialties and not problems:
-            problems.append("no specialty given")
+            problems.append("没写专业")
         leader_text = row.get("leader", "").lower()
         if leader_text not in _YES | _NO:
-            problems.append(f"leader must be 是/否 (yes/no), not {row.get('leader')!r}")
+            problems.append(f"组长一栏写 是 或 否，不是“{row.get('leader')}”")
         active_text = row.get("active", "是").lower() or "是"
         if active_text not in _YES | _NO:
-            problems.append(f"active must be 是/否 (yes/no), not {row.get('active')!r}")
+            problems.append(f"在岗一栏写 是 或 否，不是“{row.get('active')}”")
         listed = split_values(row["crops"]) + split_values(row["regions"])
         if any(len(value) > _LIST_ITEM_LIMIT for value in listed):
-            problems.append(f"a crop or region is longer than {_LIST_ITEM_LIMIT} characters")
+            problems.append(f"有一个作物或地区超过 {_LIST_ITEM_LIMIT} 个字")
         if row["openid"] and row["openid"] not in seen:
             seen[row["openid"]] = line
         if problems:
-            report.errors.append(f"line {line}: {'; '.join(problems)}")
+            report.errors.append(line_error(line, "；".join(problems)))
             continue
         crops = [
             parser.find_crop(normalise(value)) or value for value in split_values(row["crops"])
@@ -242,7 +337,7 @@ def import_experts(session: Session, path: Path) -> ImportReport:
             with session.begin_nested():
                 _expert, created = upsert_expert(session=session, openid=row["openid"], **fields)
         except SQLAlchemyError as error:
-            report.errors.append(f"line {line}: the database refused it ({type(error).__name__})")
+            report.errors.append(line_error(line, f"数据库没收（{type(error).__name__}）"))
             continue
         if created:
             report.created += 1
@@ -257,34 +352,39 @@ def import_duty(session: Session, path: Path, timezone: str) -> ImportReport:
     tz = ZoneInfo(timezone)
     for line, row, bad in read_rows(path, ("openid", "start", "end")):
         if bad:
-            report.errors.append(f"line {line}: {bad}")
+            report.errors.append(line_error(line, bad))
             continue
         expert = get_expert(session=session, openid=row["openid"])
         try:
             start = _local_time(row["start"], tz)
             end = _local_time(row["end"], tz)
         except ValueError as error:
-            report.errors.append(f"line {line}: {error}")
+            report.errors.append(line_error(line, str(error)))
             continue
         if expert is None:
             report.errors.append(
-                f"line {line}: no expert with openid {row['openid']!r} (import experts first)"
+                line_error(line, f"没有 openid 是“{row['openid']}”的专家（请先导入专家）")
             )
             continue
         if end <= start:
-            report.errors.append(f"line {line}: end {row['end']} is not after start")
+            report.errors.append(line_error(line, f"结束 {row['end']} 不在开始之后"))
             continue
         if end - start > LONGEST_SHIFT:
             report.errors.append(
-                f"line {line}: a shift may last at most {LONGEST_SHIFT.days} days "
-                f"({row['start']} to {row['end']})"
+                line_error(
+                    line,
+                    f"一个班最长 {LONGEST_SHIFT.days} 天（{row['start']} 到 {row['end']}）",
+                )
             )
             continue
         clash = _overlapping_shift(session, expert.id or 0, start, end)
         if clash is not None:
             report.errors.append(
-                f"line {line}: overlaps {expert.name}'s shift "
-                f"{clash.start.astimezone(tz):%Y-%m-%d %H:%M} – {clash.end.astimezone(tz):%H:%M}"
+                line_error(
+                    line,
+                    f"和{expert.name}已有的班重叠（{clash.start.astimezone(tz):%Y-%m-%d %H:%M}"
+                    f" 到 {clash.end.astimezone(tz):%Y-%m-%d %H:%M}）",
+                )
             )
             continue
         with session.begin_nested():
@@ -309,13 +409,28 @@ def _overlapping_shift(
     return None
 
 
+_CHINESE_TIME = re.compile(
+    r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    r"(?:\s*T?\s*(\d{1,2})\s*[:：点时]\s*(\d{1,2})?\s*分?)?(?:[:：](\d{1,2}))?"
+)
+
+
 def _local_time(text: str, tz: ZoneInfo) -> datetime:
+    """An ISO 8601 time (2026-11-23T08:00) or one as people type it in a sheet
+    (2026/11/23 8:00, 2026年11月23日 8点)."""
     try:
         value = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
-    except ValueError as error:
-        raise ValueError(f"{text!r} is not an ISO 8601 time like 2026-11-23T08:00") from error
+    except ValueError:
+        found = _CHINESE_TIME.fullmatch(text.strip())
+        if found is None:
+            raise ValueError(f"“{text}”不是时间，写成 2026-11-23 08:00 这样") from None
+        year, month, day, hour, minute, second = (int(g or 0) for g in found.groups())
+        try:
+            value = datetime(year, month, day, hour, minute, second)
+        except ValueError:
+            raise ValueError(f"“{text}”这个日子不存在") from None
     if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
-        raise ValueError(f"{text!r} is not between {EARLIEST_YEAR} and {LATEST_YEAR}")
+        raise ValueError(f"“{text}”不在 {EARLIEST_YEAR} 到 {LATEST_YEAR} 年之间")
     return value.replace(tzinfo=tz) if value.tzinfo is None else value
 
 
@@ -327,28 +442,25 @@ def import_places(session: Session, path: Path) -> ImportReport:
     report = ImportReport()
     for line, row, bad in read_rows(path, ("county", "township", "village")):
         if bad:
-            report.errors.append(f"line {line}: {bad}")
+            report.errors.append(line_error(line, bad))
             continue
         too_long = [n for n in ("county", "township", "village") if len(row[n]) > _PLACE_LIMIT]
         if too_long:
-            report.errors.append(
-                f"line {line}: {', '.join(too_long)} longer than {_PLACE_LIMIT} characters"
-            )
+            named = "、".join(COLUMN_NAMES[n] for n in too_long)
+            report.errors.append(line_error(line, f"{named}超过 {_PLACE_LIMIT} 个字"))
             continue
         if not row["county"]:
-            report.errors.append(f"line {line}: county is empty")
+            report.errors.append(line_error(line, "县是空的"))
             continue
         if row["village"] and not row["township"]:
-            report.errors.append(f"line {line}: a village needs its township")
+            report.errors.append(line_error(line, "写了村就要写它所在的乡镇"))
             continue
         neighbours = [n for n in _NEIGHBOUR_SPLIT.split(row.get("neighbours", "")) if n]
         if neighbours and (row["village"] or not row["township"]):
-            report.errors.append(f"line {line}: only a township's row lists neighbours")
+            report.errors.append(line_error(line, "只有乡镇那一行（村空着）才写相邻乡镇"))
             continue
         if any(len(n) > _PLACE_LIMIT for n in neighbours):
-            report.errors.append(
-                f"line {line}: a neighbour is longer than {_PLACE_LIMIT} characters"
-            )
+            report.errors.append(line_error(line, f"有一个相邻乡镇超过 {_PLACE_LIMIT} 个字"))
             continue
         known = (
             session.exec(

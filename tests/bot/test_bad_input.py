@@ -34,8 +34,8 @@ def test_an_import_with_a_huge_cell_and_a_year_one_shift_reports_bad_rows(
     result = CliRunner().invoke(main, ["places", "import", str(places)], env=cli_env)
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
-    assert "line 2: a cell is longer than 1000 characters" in result.output
-    assert "line 4: township longer than 64 characters" in result.output
+    assert "第 2 行：有一格超过 1000 个字" in result.output
+    assert "第 4 行：乡镇超过 64 个字" in result.output
     villages = {p.village for p in rows(session.get_bind(), Place)}  # type: ignore[arg-type]
     assert "新村" in villages and HUGE_CELL not in villages
     duty = tmp_path / "duty.csv"
@@ -48,9 +48,9 @@ def test_an_import_with_a_huge_cell_and_a_year_one_shift_reports_bad_rows(
     )
     result = CliRunner().invoke(main, ["duty", "import", str(duty)], env=cli_env)
     assert result.exit_code == 0, result.output
-    assert "line 2: '0001-01-01T08:00' is not between 2000 and 2100" in result.output
-    assert "line 3: '9999-12-31T08:00' is not between 2000 and 2100" in result.output
-    assert "1 new" in result.output
+    assert "第 2 行：“0001-01-01T08:00”不在 2000 到 2100 年之间" in result.output
+    assert "第 3 行：“9999-12-31T08:00”不在 2000 到 2100 年之间" in result.output
+    assert "新增 1" in result.output
     assert len(session.exec(select(DutyShift)).all()) >= 1
 
 
@@ -75,8 +75,8 @@ def test_the_console_import_reports_the_same_bad_rows(
     page.close()
     page.request.input_stream.close()  # the 2 MB body the test client spooled to a file
     assert page.status_code == 200
-    assert "line 2: &#39;0001-01-01T08:00&#39; is not between 2000 and 2100" in text
-    assert "line 3: a cell is longer than 1000 characters" in text
+    assert "第 2 行：“0001-01-01T08:00”不在 2000 到 2100 年之间" in text
+    assert "第 3 行：有一格超过 1000 个字" in text
 
 
 def test_a_deeply_nested_push_is_refused_not_left_unstored(

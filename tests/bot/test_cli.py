@@ -128,7 +128,7 @@ def test_import_on_a_fresh_sqlite_file_creates_the_schema(tmp_path: Path) -> Non
     places.write_text("county,township,village\n青川县,木鱼镇,石坝村\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["places", "import", str(places)], env=env)
     assert result.exit_code == 0, result.output
-    assert "1 new" in result.output and "Traceback" not in result.output
+    assert "新增 1" in result.output and "Traceback" not in result.output
 
 
 def test_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from bot.cli import main
 from bot.wechat.api import WeChatAPI
 from handlers import texts
 from models.search import index_pending
-from models.tables import AuditEvent, Expert, HelpRequest, MediaFile, Offer, utcnow
+from models.tables import AuditEvent, DutyShift, Expert, HelpRequest, MediaFile, Offer, utcnow
 from scheduler.media import fetch_due_media
 from scheduler.outbox import deliver_outbox
 from tests.fake_wechat_api import FakeWeChatAPI
@@ -357,7 +357,75 @@ def test_import_in_the_browser_reports_lines(signed_in: Callable[[str], FlaskCli
         data={"kind": "places", "csrf_token": token, "file": (io.BytesIO(body), "places.csv")},
         content_type="multipart/form-data",
     ).get_data(as_text=True)
-    assert "新增 1" in page and "line 3: county is empty" in page
+    assert "新增 1" in page and "第 3 行：县是空的" in page
+
+
+def test_the_sample_sheets_download_and_import_as_they_are(
+    signed_in: Callable[[str], FlaskClient], engine: Engine
+) -> None:
+    """The import page's samples, headed in Chinese, import with no bad row; a county's
+    own sheet with Chinese headers, names and dates imports, its bad rows in Chinese."""
+    admin = signed_in("admin1")
+    page = admin.get("/console/import").get_data(as_text=True)
+    assert "姓名、openid、电话、队、专业、作物、地区、组长、在岗" in page
+    for kind, fmt, suffix in (
+        ("experts", "xlsx", "xlsx"),
+        ("duty", "csv", "csv"),
+        ("places", "xlsx", "xlsx"),
+    ):
+        link = f"/console/import/sample/{kind}.{fmt}"
+        assert link in page
+        sample = admin.get(link)
+        assert sample.status_code == 200 and "attachment" in sample.headers["Content-Disposition"]
+        result = admin.post(
+            "/console/import",
+            data={
+                "kind": kind,
+                "csrf_token": csrf_of(page),
+                "file": (io.BytesIO(sample.data), f"sample.{suffix}"),
+            },
+            content_type="multipart/form-data",
+        ).get_data(as_text=True)
+        assert "有问题的行 0" in result and "新增 0" not in result, (kind, result[-800:])
+    assert signed_in("viewer1").get("/console/import/sample/experts.csv").status_code == 403
+    assert admin.get("/console/import/sample/secrets.csv").status_code == 404
+    own = (
+        "姓名,微信openid,手机,服务队,专业,作物,地区,是否组长,在岗\n"
+        "孙水产,e-sun,13800000009,水产队,水产养殖,草鱼,木鱼镇,否,是\n"
+        "钱农机,e-qian,,农机队,修车,,,否,是\n"
+    ).encode("gb18030")
+    result = admin.post(
+        "/console/import",
+        data={
+            "kind": "experts",
+            "csrf_token": csrf_of(page),
+            "file": (io.BytesIO(own), "我的.csv"),
+        },
+        content_type="multipart/form-data",
+    ).get_data(as_text=True)
+    assert "新增 1" in result and "第 3 行：不认识的专业“修车”" in result, result[-800:]
+    shifts = (
+        "openid,开始时间,结束时间\n"
+        "e-sun,2026/12/7 8:00,2026年12月7日 18点\n"
+        "e-sun,2026/2/30 8:00,2026/3/1 8:00\n"
+    )
+    result = admin.post(
+        "/console/import",
+        data={
+            "kind": "duty",
+            "csrf_token": csrf_of(page),
+            "file": (io.BytesIO(shifts.encode()), "值班.csv"),
+        },
+        content_type="multipart/form-data",
+    ).get_data(as_text=True)
+    assert "新增 1" in result and "第 3 行：“2026/2/30 8:00”这个日子不存在" in result, result[-800:]
+    with Session(engine) as session:
+        sun = session.exec(select(Expert).where(Expert.openid == "e-sun")).one()
+        assert sun.specialties == ["aquaculture"] and sun.team == "水产队"
+        shift = session.exec(select(DutyShift).where(DutyShift.expert_id == sun.id)).one()
+        local = shift.start.astimezone(ZoneInfo("Asia/Shanghai"))
+        assert (local.day, local.hour) == (7, 8)
+        assert (shift.end - shift.start).total_seconds() == 10 * 3600
 
 
 def test_staff_cli_lists_and_disables(cli_env: dict[str, str], app: Flask, staff: None) -> None:

@@ -375,8 +375,8 @@ def test_imports_read_gbk_and_utf16_and_report_each_bad_row(
         result = CliRunner().invoke(main, ["experts", "import", str(path)], env=cli_env)
         assert result.exit_code == 0, result.output
         assert "Traceback" not in result.output
-        assert "line 3: name is longer than 64 characters" in result.output
-        assert "line 5: openid e3 is already on line 4" in result.output
+        assert "第 3 行：姓名超过 64 个字" in result.output
+        assert "第 5 行：openid e3 和第 4 行重复" in result.output
     names = {e.openid: e.name for e in rows(session.get_bind(), Expert)}  # type: ignore[arg-type]
     assert names == {"e1": "王{0}{content}", "e3": "李"}
 
@@ -394,10 +394,8 @@ def test_shifts_must_not_overlap_or_last_a_century(
     )
     result = CliRunner().invoke(main, ["duty", "import", str(duty)], env=cli_env)
     assert result.exit_code == 0, result.output
-    assert "1 new" in result.output
-    assert (
-        "line 3: overlaps" in result.output and "line 4: a shift may last at most" in result.output
-    )
+    assert "新增 1" in result.output
+    assert "第 3 行：和" in result.output and "第 4 行：一个班最长" in result.output
 
 
 @pytest.mark.usefixtures("county")

@@ -411,7 +411,7 @@ def test_the_sample_files_import_cleanly(cli_env: dict[str, str], engine: Engine
                 main, [kind, "import", str(examples / f"{kind}.{suffix}")], env=cli_env
             )
             assert result.exit_code == 0, result.output
-            assert "0 bad rows" in result.output, result.output
+            assert "有问题的行 0" in result.output, result.output
     assert len(rows(engine, Expert)) == 4
 
 

@@ -76,7 +76,7 @@ def places(cli_env: dict[str, str], tmp_path: Path, county: None) -> None:
     path = tmp_path / "neighbours.csv"
     path.write_text(PLACES, encoding="utf-8")
     result = CliRunner().invoke(main, ["places", "import", str(path)], env=cli_env)
-    assert result.exit_code == 0 and "0 bad rows" in result.output, result.output
+    assert result.exit_code == 0 and "有问题的行 0" in result.output, result.output
 
 
 def say(client: FlaskClient, wechat: FakeWeChat, openid: str, words: str) -> str:
@@ -316,7 +316,7 @@ def test_neighbours_are_read_both_ways_and_only_from_a_townships_row(
         encoding="utf-8",
     )
     result = CliRunner().invoke(main, ["places", "import", str(path)], env=cli_env)
-    assert "1 updated" in result.output and "1 bad rows" in result.output, result.output
-    assert "line 2: only a township's row lists neighbours" in result.output
+    assert "更新 1" in result.output and "有问题的行 1" in result.output, result.output
+    assert "第 2 行：只有乡镇那一行（村空着）才写相邻乡镇" in result.output
     with Session(engine) as session:
         assert place_book(session=session).neighbours_of("青川县", "关庄镇") == {"乔庄镇"}

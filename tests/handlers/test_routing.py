@@ -299,10 +299,10 @@ def test_import_reports_bad_rows_and_updates_on_reimport(
     )
     result = CliRunner().invoke(main, ["experts", "import", str(experts)], env=cli_env)
     assert result.exit_code == 0, result.output
-    assert "1 new" in result.output and "3 bad rows" in result.output
-    assert "line 3: name is empty" in result.output
-    assert "line 4: unknown specialty '修车'" in result.output
-    assert "line 5: leader must be" in result.output
+    assert "新增 1" in result.output and "有问题的行 3" in result.output
+    assert "第 3 行：姓名是空的" in result.output
+    assert "第 4 行：不认识的专业“修车”" in result.output
+    assert "第 5 行：组长一栏写 是 或 否" in result.output
     expert = fresh(session, Expert)[0]
     assert expert.specialties == ["plant_protection", "livestock"]
     assert expert.crops == ["玉米", "马铃薯"]  # local names read as the canonical crops
@@ -312,7 +312,7 @@ def test_import_reports_bad_rows_and_updates_on_reimport(
         encoding="utf-8",
     )
     result = CliRunner().invoke(main, ["experts", "import", str(experts)], env=cli_env)
-    assert "0 new, 1 updated" in result.output
+    assert "新增 0，更新 1" in result.output
     assert [(e.phone, e.specialties) for e in fresh(session, Expert)] == [("2", ["machinery"])]
 
     duty = tmp_path / "duty.csv"
@@ -322,11 +322,11 @@ def test_import_reports_bad_rows_and_updates_on_reimport(
         "e1,2026-11-23T18:00,2026-11-23T08:00\ne1,tomorrow,later\n",
         encoding="utf-8",
     )
-    for expected in ("1 new", "0 new, 0 updated, 1 already known"):
+    for expected in ("新增 1", "新增 0，更新 0，已有 1"):
         result = CliRunner().invoke(main, ["duty", "import", str(duty)], env=cli_env)
-        assert expected in result.output and "3 bad rows" in result.output, result.output
-    assert "line 3: no expert with openid 'nobody'" in result.output
-    assert "line 4: end" in result.output and "line 5:" in result.output
+        assert expected in result.output and "有问题的行 3" in result.output, result.output
+    assert "第 3 行：没有 openid 是“nobody”的专家" in result.output
+    assert "第 4 行：结束" in result.output and "第 5 行：" in result.output
     shift = fresh(session, DutyShift)[0]
     assert shift.start.hour == 0  # 08:00 in Asia/Shanghai is 00:00 UTC
 
@@ -345,7 +345,7 @@ def test_import_from_xlsx(cli_env: dict[str, str], tmp_path: Path, session: Sess
         sheet.write_row(row, 0, values)
     workbook.close()
     result = CliRunner().invoke(main, ["places", "import", str(path)], env=cli_env)
-    assert "1 new" in result.output and "line 3: county is empty" in result.output
+    assert "新增 1" in result.output and "第 3 行：县是空的" in result.output
     assert [(p.county, p.village) for p in fresh(session, Place)] == [("青川县", "石坝村")]
 
 
@@ -355,11 +355,11 @@ def test_import_of_an_unreadable_file_is_a_clear_error(
     result = CliRunner().invoke(
         main, ["experts", "import", str(tmp_path / "none.csv")], env=cli_env
     )
-    assert result.exit_code == 1 and "no such file" in result.output
+    assert result.exit_code == 1 and "找不到文件" in result.output
     bad = tmp_path / "experts.csv"
     bad.write_text("name,openid\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["experts", "import", str(bad)], env=cli_env)
-    assert result.exit_code == 1 and "lacks the columns" in result.output
+    assert result.exit_code == 1 and "缺少这些列" in result.output
 
 
 def test_outbox_rows_never_reach_unsubscribed_farmers(

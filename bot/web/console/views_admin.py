@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import tempfile
 from pathlib import Path
 
-from flask import abort, redirect, render_template, request, session, url_for
+from flask import abort, redirect, render_template, request, send_file, session, url_for
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from bot.database import get_engine
-from bot.files.imports import ImportFileError, import_duty, import_experts, import_places
+from bot.files.imports import (
+    SAMPLES,
+    SPECIALTY_CHOICES,
+    ImportFileError,
+    import_duty,
+    import_experts,
+    import_places,
+    sample_file,
+)
 from bot.web.auth import (
     SignedIn,
     begin_session,
@@ -110,7 +119,33 @@ def import_file() -> str:
                         )
                 except ImportFileError as error:
                     refused(str(error))
-    return render_template("console/import.html", report=report, kind=kind, importers=IMPORTERS)
+    return render_template(
+        "console/import.html",
+        report=report,
+        kind=kind,
+        importers=IMPORTERS,
+        SAMPLE_HEADERS={kind: SAMPLES[kind][0] for kind in IMPORTERS},
+        SPECIALTY_CHOICES=SPECIALTY_CHOICES,
+    )
+
+
+@bp.get("/import/sample/<kind>.<fmt>")
+@requires("admin")
+def import_sample(kind: str, fmt: str) -> Response:
+    """A sample sheet with the columns as the county writes them, to fill in."""
+    if kind not in IMPORTERS or fmt not in ("csv", "xlsx"):
+        abort(404)
+    mimetype = (
+        "text/csv"
+        if fmt == "csv"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    return send_file(
+        io.BytesIO(sample_file(kind, fmt)),
+        mimetype=mimetype,
+        as_attachment=True,
+        download_name=f"{IMPORTERS[kind]}示例.{fmt}",
+    )
 
 
 @bp.get("/staff")
