@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,18 +36,32 @@ def record_audit(
     after: dict[str, Any] | None = None,
     address: str = "",
 ) -> None:
-    """Write one audit entry: who did what to what, with the values before and after."""
+    """Write one audit entry: who did what to what, with the values before and after.
+
+    Secrets never reach the log: a value whose key names a token, a password or a
+    secret (a form's csrf_token, a submission key) is dropped whoever passes it."""
     session.add(
         AuditEvent(
             at=now,
             username=username[:64],
             action=action[:40],
             target=target[:120],
-            before=before,
-            after=after,
+            before=_without_secrets(before),
+            after=_without_secrets(after),
             address=address[:64],
         )
     )
+
+
+_SECRET_KEY = re.compile(
+    r"(^|_)(token|password|passwd|secret|csrf|submission|key|sid)($|_)", re.IGNORECASE
+)
+
+
+def _without_secrets(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    if values is None:
+        return None
+    return {k: v for k, v in values.items() if not _SECRET_KEY.search(k)}
 
 
 def list_audit(*, session: Session, limit: int = 200, offset: int = 0) -> list[AuditEvent]:

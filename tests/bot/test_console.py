@@ -235,9 +235,15 @@ def test_reassign_pages_the_chosen_expert_and_is_audited(
     assert offers[zhao.id] == "pending" and "withdrawn" in offers.values()
     entry = next(a for a in rows(engine, AuditEvent) if a.action == "reassign")
     assert entry.username == "coord1" and entry.target == f"request {a_request}"
-    assert entry.before == {"status": "offered", "expert_id": None}
+    with Session(engine) as session:
+        wang = session.exec(select(Expert).where(Expert.openid == "exp-wang")).one()
+    assert entry.before == {"status": "offered", "expert_id": None, "offered": [wang.id]}
+    assert "csrf_token" not in (entry.after or {})
     admin = signed_in("admin1")
-    assert "reassign" in admin.get("/console/audit").get_data(as_text=True)
+    log = admin.get("/console/audit").get_data(as_text=True)
+    # The log reads as a sentence, with names rather than ids, and holds no secret.
+    assert f"协调员 coord1 把求助 {a_request} 改派给 赵植保（原：已派给 王植保，还没接）" in log
+    assert "管理员 admin1 登录" in log
 
     def typed(openid: str, words: str) -> str:
         return reply_text(
@@ -346,6 +352,17 @@ def test_admin_edits_experts_the_rota_and_staff(
     )
     actions = [a.action for a in rows(engine, AuditEvent) if a.username == "admin1"]
     assert {"expert_edit", "rota_add", "staff_add"} <= set(actions)
+    log = admin.get("/console/audit").get_data(as_text=True)
+    for said in (
+        "管理员 admin1 修改了专家 李植保 的资料",
+        "专业：病虫害 → 病虫害、栽培管理",
+        "管理员 admin1 排了一个班：李植保 01-07 08:00 到 01-07 18:00",
+        "管理员 admin1 新建了账号 new1（查看）",
+    ):
+        assert said in log, said
+    assert "long-enough-pw" not in log and "password" not in str(
+        [(a.before, a.after) for a in rows(engine, AuditEvent)]
+    )
 
 
 def test_import_in_the_browser_reports_lines(signed_in: Callable[[str], FlaskClient]) -> None:
@@ -523,3 +540,21 @@ def test_the_place_filter_and_the_report_use_the_place_hierarchy(
     assert "木鱼镇" in by_township and "城关镇" in by_township
     dashboard = viewer.get("/console/").get_data(as_text=True)
     assert "没认出的地名" in dashboard and "王家湾村" in dashboard
+
+
+def test_the_audit_log_never_keeps_a_secret_whoever_passes_one(engine: Engine) -> None:
+    from models.staff import record_audit
+
+    with Session(engine) as session:
+        record_audit(
+            session=session,
+            username="coord1",
+            action="reassign",
+            target="request A1000",
+            now=utcnow(),
+            before={"password": "p4ss", "expert_id": 1},
+            after={"csrf_token": "t0k", "api_key": "k3y", "submission": "s", "expert_id": "2"},
+        )
+        session.commit()
+        entry = session.exec(select(AuditEvent)).one()
+        assert entry.before == {"expert_id": 1} and entry.after == {"expert_id": "2"}

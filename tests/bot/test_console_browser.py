@@ -120,7 +120,7 @@ def test_coordinator_finds_reads_and_reassigns_a_request_in_a_browser(
         page.wait_for_url(f"{base}/console/")
         page.goto(f"{base}/console/audit")
         audit = page.locator("table.audit").inner_text()
-        assert "zhang-coord" in audit and "reassign" in audit and code.group() in audit
+        assert f"协调员 zhang-coord 把求助 {code.group()} 改派给 赵植保" in audit
         page.goto(f"{base}/console/rota")
         assert page.locator("table.rota tbody tr, table.rota tr").count() > 3
         screenshot(page, "console-rota-week")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import abort, redirect, render_template, request, send_file, session, url_for
 from flask_login import current_user, login_user, logout_user
+from sqlmodel import select
 from werkzeug.wrappers import Response
 
 from bot.database import get_engine
@@ -30,6 +31,7 @@ from bot.web.auth import (
     requires,
 )
 from bot.web.console import audit, bp, changing, done, policy, reading, refused
+from bot.web.console.audit_text import Words, describe
 from models.staff import (
     ROLES,
     end_staff_sessions,
@@ -38,7 +40,7 @@ from models.staff import (
     list_staff,
     record_audit,
 )
-from models.tables import StaffUser, utcnow
+from models.tables import Expert, StaffUser, utcnow
 
 IMPORTERS = {"experts": "专家", "duty": "值班表", "places": "地名"}
 
@@ -204,4 +206,12 @@ def disable_staff(staff_id: int) -> Response:
 def show_audit() -> str:
     """The audit log, newest first."""
     with reading() as session:
-        return render_template("console/audit.html", entries=list_audit(session=session))
+        experts = list(session.exec(select(Expert)))
+        words = Words(
+            {e.id: e.name for e in experts if e.id is not None},
+            {e.openid: e.name for e in experts},
+            {s.username: s.role for s in list_staff(session=session)},
+            policy().tz,
+        )
+        entries = [describe(event, words) for event in list_audit(session=session)]
+        return render_template("console/audit.html", entries=entries)

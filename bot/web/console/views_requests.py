@@ -267,7 +267,15 @@ def _act(code: str, action: str, run: Any) -> BaseResponse:
     """Run one staff action on a request, audit it, and go back to its page."""
     with changing() as session:
         found = _load(session, code)
-        before = {"status": found.status, "expert_id": found.expert_id}
+        assert found.id is not None
+        waiting = [
+            offer.expert_id
+            for offer in offers_for(session=session, request_id=found.id)
+            if offer.status == "pending"
+        ]
+        before: dict[str, Any] = {"status": found.status, "expert_id": found.expert_id}
+        if waiting:
+            before["offered"] = waiting  # paged, not yet answered
         try:
             changed = run(session, found)
         except coordination.ActionRefused as error:
