@@ -275,6 +275,11 @@ def reopen(
             "outcome": outcome,
             "comment": survey.comment,
             "survey_id": survey.id,
+            "products": [
+                str(item.get("product", ""))
+                for item in (request.prescription or {}).get("items", [])
+                if item.get("product")
+            ],
         }
     )
     request.routing = {**request.routing, "rounds": rounds}

@@ -201,6 +201,8 @@ class TimelineItem:
     request_code: str | None = None
     media: list[MediaFile] = field(default_factory=list)
     reason: str | None = None
+    # A message from or to the farmer (not between the account and an expert or staff).
+    with_farmer: bool = False
 
 
 def timeline(
@@ -272,6 +274,7 @@ def _message_item(
     code = codes.get(message.request_id)
     media = media_by_message.get(message.id or 0, [])
     text = message.content or ""
+    farmers = owner is not None and message.openid == owner.openid
     if message.direction == "in":
         expert = experts.get(message.openid)
         is_farmer = owner is not None and message.openid == owner.openid
@@ -283,15 +286,17 @@ def _message_item(
             )
         if message.msg_type == "event":
             kind, text = "event", f"事件：{message.event}"
-        return TimelineItem(message.created_at, kind, who, text, code, media)
+        return TimelineItem(message.created_at, kind, who, text, code, media, with_farmer=farmers)
     if message.channel == "passive":
-        return TimelineItem(message.created_at, "bot", "公众号回复", text, code)
+        return TimelineItem(
+            message.created_at, "bot", "公众号回复", text, code, with_farmer=farmers
+        )
     purpose = (message.payload or {}).get("purpose", "")
     to = _to_name(message.openid, owner, experts)
     kind = "relay" if purpose == "relay" else "push"
     if message.msg_type in _FORWARDED:
         text = text or f"[转发{_FORWARDED[message.msg_type]}]"
-    return TimelineItem(message.created_at, kind, f"发给{to}", text, code)
+    return TimelineItem(message.created_at, kind, f"发给{to}", text, code, with_farmer=farmers)
 
 
 def _actor_name(actor: str, experts: dict[str, Expert]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -58,11 +59,13 @@ from models.messages import get_inbound_by_key
 from models.offers import offers_for, requests_offered_to
 from models.requests import get_request_by_code, requests_of_expert
 from models.similar import similar_solved
-from models.tables import Expert, Farmer, HelpRequest, MediaFile, utcnow
+from models.tables import Expert, Farmer, HelpRequest, MediaFile, Survey, utcnow
 
 SESSION_SECONDS = 2 * 3600  # a link opens a session this long, for that expert only
 DECLINE_REASONS = ("不在附近", "不是我的专业", "今天排满了", "生病或请假")
 ENDED = ("closed", "cancelled")
+RECENT_LINES = 8  # the conversation's newest lines shown open; earlier ones fold away
+_CHAT_ONLY = re.compile(r"https?://|回复“|回复\"")
 
 
 def _policy() -> Policy:
@@ -160,10 +163,13 @@ def _request_page(
         media = list_media(session=db, request_id=found.id)
         everything = timeline(db, request=found)
         notes = [i for i in everything if i.kind == "event" and i.text.startswith(NOTE_PREFIX)]
+        # The conversation with the farmer and the steps of the case; what the account
+        # said to experts (pages with their signed links, command hints) is not repeated.
         items = [
             item
             for item in everything
-            if item.kind not in ("failed", "held")
+            if (item.with_farmer or item.kind == "event")
+            and item.kind not in ("failed", "held")
             and not item.text.startswith(("备注：", NOTE_PREFIX))
         ]
         consulted = is_consulted(session=db, request_id=found.id, expert_id=expert.id or 0)
@@ -173,6 +179,8 @@ def _request_page(
         ]
         tz = _policy().tz
         tomorrow = (utcnow().astimezone(tz) + timedelta(days=1)).date()
+        rounds = [_round_now(db, r) for r in found.routing.get("rounds", [])]
+        failed = list(dict.fromkeys(p for r in rounds for p in r.get("products", [])))
         page = render_template(
             "workbench/request.html",
             typed=typed or {},
@@ -191,7 +199,10 @@ def _request_page(
             notes=notes,
             consulted=consulted,
             colleagues=sorted(colleagues, key=lambda e: (e.team, e.name)),
-            similar=similar_solved(db, found),
+            similar=similar_solved(db, found, failed=failed),
+            rounds=rounds,
+            failed=failed,
+            RECENT=RECENT_LINES,
             checks=checks_of(db, found.id),
             reasons=DECLINE_REASONS,
             action_id=secrets.token_hex(12),
@@ -237,8 +248,33 @@ def act(code: str) -> BaseResponse | str:
         action_id=action_id[:32] or secrets.token_hex(12),
         then=then,
     )
-    flash(reply, "ok")
+    flash(for_the_page(action, reply, found.code or code), "ok")
     return redirect(url_for("workbench.show_request", code=code))
+
+
+def _round_now(db: Session, earlier: dict[str, Any]) -> dict[str, Any]:
+    """An earlier round of a reopened request, with its survey's answers as they are now
+    (the rating and the farmer's words come after the answer that reopened it)."""
+    survey = db.get(Survey, earlier.get("survey_id") or 0)
+    if survey is None:
+        return earlier
+    outcome = texts.SOLVED_NAMES.get(survey.solved or "", "")
+    if survey.rating is not None:
+        outcome += f"，打 {survey.rating} 分"
+    return {**earlier, "outcome": outcome, "comment": survey.comment}
+
+
+def for_the_page(action: str, reply: str, code: str) -> str:
+    """The account's answer to a tap, as this page says it: the WeChat reply's command
+    hints (回复“预约 …”) and its signed link are for a chat, not for the page they lead to."""
+    if action == "accept" and reply.startswith(f"已接单 {code}"):
+        return (
+            f"已接单 {code}，农户已收到通知。电话、照片和对话都在这一页："
+            "约好时间点“预约上门”，看完写处方。"
+        )
+    sentences = re.split(r"(?<=[。！？\n])", reply)
+    kept = "".join(s for s in sentences if not _CHAT_ONLY.search(s)).strip()
+    return kept or re.sub(r"\S*https?://\S+", "", reply).strip()
 
 
 def _consult(engine: Any, action: str, code: str, request_id: int | None) -> BaseResponse:
