@@ -1,9 +1,13 @@
 """How fast the staff console answers on a county's worth of data (PostgreSQL).
 
 Seeds a throwaway PostgreSQL database with 200,000 requests and 2,000,000 messages
-(and the search index), then times the real console pages through the app, signed in:
-the filtered request list, a Chinese phrase search and a request's page, each run
-many times; prints the median and the 95th percentile.
+(and the search index, farmers with phones and some names, the offers, visits and
+surveys of the handled requests, their latest months ending today), then times the
+real console pages through the app, signed in as a coordinator: the filtered request
+list, searches by code (with and without its letter), by part of a phone and by a
+Chinese phrase, a request's page, the farmer list, the experts page with each
+expert's load, and the dashboard, each run many times; prints the median and the
+95th percentile.
 
     uv run python bench/console_queries.py [--requests 200000] [--messages 2000000]
         [--database postgresql://postgres@127.0.0.1:5432/farmhelp_bench] [--runs 30]
@@ -110,9 +114,20 @@ def seed(url: str, requests: int, messages: int) -> None:
     farmers = max(requests // 3, 1)
     with psycopg.connect(url) as db, db.cursor() as cursor:
         started = time.monotonic()
-        with cursor.copy("COPY farmer (id, openid, subscribed, created_at) FROM STDIN") as copy:
+        now = datetime.now(UTC)
+        with cursor.copy(
+            "COPY farmer (id, openid, subscribed, created_at, phone, name, last_message_at)"
+            " FROM STDIN"
+        ) as copy:
             for n in range(1, farmers + 1):
-                copy.write_row((n, f"o-bench-{n:07d}", True, start))
+                phone = f"13{rng.randint(0, 999_999_999):09d}" if n % 2 else None
+                name = (
+                    f"{rng.choice('张王李赵刘陈杨黄')}{rng.choice('大爷大姐叔婶')}"
+                    if n % 5 == 0
+                    else None
+                )
+                last = now - timedelta(minutes=rng.randint(0, 400 * 24 * 60))
+                copy.write_row((n, f"o-bench-{n:07d}", True, start, phone, name, last))
         with cursor.copy(
             "COPY expert (id, openid, name, team, specialties, crops, regions, leader, active,"
             " created_at, updated_at) FROM STDIN"
@@ -134,6 +149,7 @@ def seed(url: str, requests: int, messages: int) -> None:
                     )
                 )
         texts: list[str] = []
+        handled: list[tuple[int, int, str]] = []  # (request, expert, status)
         with cursor.copy(
             "COPY help_request (id, code, farmer_id, status, text, crop, category, symptoms,"
             " urgency, place, questions_asked, created_at, updated_at, confirmed_at, expert_id,"
@@ -145,6 +161,8 @@ def seed(url: str, requests: int, messages: int) -> None:
                 at = start + timedelta(minutes=3 * n)
                 status = rng.choice(STATUSES)
                 expert = rng.randint(1, 20) if status in ("closed", "visited", "accepted") else None
+                if expert is not None:
+                    handled.append((n, expert, status))
                 copy.write_row(
                     (
                         n,
@@ -195,6 +213,42 @@ def seed(url: str, requests: int, messages: int) -> None:
                         at,
                     )
                 )
+        # The offers, visits and surveys of the handled requests, their latest ending now
+        # (the experts page reads this week's and this month's).
+        shift = now - (start + timedelta(minutes=3 * requests))
+        with cursor.copy(
+            "COPY offer (request_id, expert_id, status, reason, offered_at, deadline_at,"
+            " answered_at) FROM STDIN"
+        ) as copy:
+            for request_id, expert, _status in handled:
+                at = start + timedelta(minutes=3 * request_id) + shift
+                answered = at + timedelta(minutes=rng.randint(1, 90))
+                copy.write_row(
+                    (request_id, expert, "accepted", "bench", at, at + timedelta(hours=2), answered)
+                )
+        with cursor.copy(
+            "COPY request_event (request_id, at, actor, from_status, to_status, note) FROM STDIN"
+        ) as copy:
+            for request_id, expert, status in handled:
+                if status == "accepted":
+                    continue
+                at = start + timedelta(minutes=3 * request_id, days=1) + shift
+                copy.write_row(
+                    (request_id, at, f"expert:e-bench-{expert}", "accepted", "visited", "")
+                )
+        with cursor.copy(
+            "COPY survey (request_id, farmer_id, expert_id, state, step, due_at, unclear,"
+            " solved, rating, created_at, reopened) FROM STDIN"
+        ) as copy:
+            for request_id, expert, status in handled:
+                if status != "closed":
+                    continue
+                at = start + timedelta(minutes=3 * request_id, days=2) + shift
+                solved = rng.choice(["yes", "yes", "yes", "partly", "no"])
+                copy.write_row(
+                    (request_id, request_id % farmers + 1, expert, "answered", "done", at, 0,
+                     solved, rng.randint(2, 5), at, False)
+                )  # fmt: skip
         # One open request offered to an expert, whose workbench page is timed.
         cursor.execute(
             "INSERT INTO offer (request_id, expert_id, status, reason, offered_at, deadline_at)"
@@ -227,7 +281,7 @@ def measure(url: str, runs: int) -> None:
     os.environ["FARMHELP_DATABASE_URL"] = url
     result = CliRunner().invoke(
         main,
-        ["staff", "add", "bench", "--role", "viewer", "--password-stdin"],
+        ["staff", "add", "bench", "--role", "coordinator", "--password-stdin"],
         input="bench-password-0\n",
     )
     assert result.exit_code == 0 or "exists already" in result.output, result.output
@@ -240,6 +294,7 @@ def measure(url: str, runs: int) -> None:
         "/console/login",
         data={"username": "bench", "password": "bench-password-0", "csrf_token": token},
     )
+    from sqlalchemy import text
     from sqlmodel import Session
 
     from handlers.notify import workbench_link
@@ -249,6 +304,11 @@ def measure(url: str, runs: int) -> None:
         expert, offered = db.get(Expert, 1), db.get(HelpRequest, 123457)
         assert expert is not None and offered is not None
         link = workbench_link(app.extensions["farmhelp.policy"], expert=expert, request=offered)
+        phones = db.exec(  # type: ignore[call-overload]
+            text("SELECT phone FROM farmer WHERE phone IS NOT NULL ORDER BY id LIMIT 1 OFFSET 777")
+        ).one()
+        whole_phone = phones[0]
+        phone_part = whole_phone[-6:]
     workbench = app.test_client()
     workbench.get(link.removeprefix(app.extensions["farmhelp.policy"].public_url.rstrip("/")))
     pages = {
@@ -257,6 +317,14 @@ def measure(url: str, runs: int) -> None:
         "Chinese search 叶子发黄": "/console/requests?q=叶子发黄",
         "Chinese search 马园村 + 生猪 filter": "/console/requests?q=马园村&crop=生猪",
         "a request's page": "/console/requests/B123457",
+        "search by code B123457": "/console/requests?q=B123457",
+        "search by code without letter 123457": "/console/requests?q=123457",
+        "search by part of a phone": f"/console/requests?q={phone_part}",
+        "search by a whole phone": f"/console/requests?q={whole_phone}",
+        "farmer list": "/console/farmers",
+        "farmer list, search by phone": f"/console/farmers?q={phone_part}",
+        "experts page with load": "/console/experts",
+        "dashboard (busiest and idle)": "/console/",
     }
     clients = {name: client for name in pages}
     pages["workbench page with similar cases"] = "/w/r/B123457"

@@ -13,7 +13,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import Session, col, select
 
 from models.console import phone_part, places_named
-from models.tables import Farmer, HelpRequest
+from models.tables import Expert, Farmer, HelpRequest
 
 ENDED = ("closed", "cancelled")
 
@@ -122,7 +122,11 @@ def list_farmers(
 ) -> tuple[list[FarmerRow], int]:
     """One page of farmers, the latest to write first, found by name, village or (for
     roles that may see it) any part of their phone; and how many match in all."""
-    conditions: list[Any] = [col(Farmer.erased_at).is_(None)]
+    # Experts write to the account too (接单 …); they are not farmers.
+    conditions: list[Any] = [
+        col(Farmer.erased_at).is_(None),
+        col(Farmer.openid).not_in(select(Expert.openid)),
+    ]
     words = words.strip()
     if words:
         digits = phone_part(words)

@@ -138,3 +138,72 @@ def test_coordinator_finds_reads_and_reassigns_a_request_in_a_browser(
     done = [a.action for a in rows(engine, AuditEvent) if a.username == "zhang-coord"]
     # The reassignment, then what the coordinator read afterwards, then signing out.
     assert done[done.index("reassign") :] == ["reassign", "read_request", "read_farmer", "logout"]
+
+
+def test_farmers_and_experts_with_their_load_on_a_laptop_and_a_phone(
+    make_app: Any,
+    settings: Settings,
+    client: FlaskClient,
+    plain_wechat: FakeWeChat,
+    engine: Engine,
+    api: WeChatAPI,
+    cli_env: dict[str, str],
+    county: None,
+) -> None:
+    added = CliRunner().invoke(
+        main,
+        ["staff", "add", "zhang-coord", "--role", "coordinator", "--password-stdin"],
+        env=cli_env,
+        input=PASSWORD,
+    )
+    assert added.exit_code == 0, added.output
+
+    def say(openid: str, words: str) -> str:
+        return reply_text(
+            plain_wechat, post(client, plain_wechat, plain_wechat.text(openid, words))
+        )
+
+    say("farmer-a", "我家辣椒叶子发黄还有斑点 我是石坝村的 电话13912345678")
+    say("exp-wang", "接单")
+    say("farmer-b", "我家的猪不吃食 拉稀 木鱼镇 13800001111")
+    say("farmer-c", "玉米长得慢 叶子发紫 东河村")
+    deliver_outbox(engine=engine, sender=api, now=utcnow())
+    app = make_app(settings)
+    with serving(app) as base:
+        for width, height in ((1366, 860), (390, 844)):
+            with browser_page(width=width, height=height) as page:
+                page.goto(f"{base}/console/login")
+                page.fill("input[name=username]", "zhang-coord")
+                page.fill("input[name=password]", PASSWORD)
+                page.click("button[type=submit]")
+                page.wait_for_url(f"{base}/console/")
+                size = "phone" if width == 390 else "laptop"
+                for path, name in (
+                    ("/console/farmers", "farmers"),
+                    ("/console/experts", "experts"),
+                    ("/console/", "dashboard"),
+                    ("/console/requests", "requests"),
+                    ("/console/audit", "audit"),
+                ):
+                    page.goto(base + path)
+                    page.wait_for_selector("h1")
+                    scrolled = page.evaluate("document.documentElement.scrollWidth")
+                    assert scrolled <= width, f"{path} scrolls sideways at {width}px ({scrolled})"
+                    if name in ("farmers", "experts"):
+                        screenshot(page, f"console-{name}-{size}")
+                page.goto(f"{base}/console/experts")
+                experts = page.locator("table.experts tbody tr").first.inner_text()
+                assert "王植保" in experts and "在值班" in experts, experts
+                page.goto(f"{base}/console/farmers")
+                assert "共 3 位" in page.locator("h1").inner_text()  # 王植保 is no farmer
+                page.fill("input[name=q]", "1111")
+                page.click("button:text-is('搜索')")
+                page.wait_for_selector("table.farmers")
+                found = page.locator("table.farmers tbody").inner_text()
+                assert "138****1111" in found and "139****5678" not in found, found
+                page.click("table.farmers a")
+                page.wait_for_selector("dl.facts")
+                heading = page.locator("h1").inner_text()
+                assert heading.startswith("农户 ") and "木鱼镇" in heading, heading
+                scrolled = page.evaluate("document.documentElement.scrollWidth")
+                assert scrolled <= width, f"a farmer's page scrolls sideways ({scrolled})"
