@@ -191,6 +191,10 @@ SURVEY_STATE_NAMES = {
     "expired": "回访无回复",
     "cancelled": "未回访",
 }
+# 值班调整 (handlers/rota.py): to the expert away, the one covering, and their leader.
+SWAP_TO_ABSENT = "值班调整：{when}由{cover}替您值班，这段时间的派单发给{cover}。"
+SWAP_TO_COVER = "值班调整：{when}请您替{absent}值班，这段时间的派单会发给您。"
+SWAP_TO_LEADER = "值班调整：{when}由{cover}替{absent}值班（{by}安排）。"
 SOLVED_NAMES = {"yes": "已解决", "partly": "部分解决", "no": "没解决"}
 
 STAFF_PAGE_UNDELIVERED = (

@@ -79,12 +79,19 @@ def matches_phrase(phrase: str) -> ColumnElement[bool]:
     indexed since their last change are matched by LIKE, through a partial index
     that holds only them.
     """
+    if not query_terms(phrase):
+        return col(HelpRequest.text).contains(phrase.strip())
+    return col(HelpRequest.id).in_(union_all(*phrase_ids(phrase)))
+
+
+def phrase_ids(phrase: str) -> list[Any]:
+    """The selects of the ids of requests whose words hold the phrase (see matches_phrase);
+    to be combined in one UNION ALL with other ways a search may find a request."""
     terms = sorted(query_terms(phrase))[:MAX_QUERY_TERMS]
     like = col(HelpRequest.text).contains(phrase.strip())
-    stale = select(HelpRequest.id).where(UNINDEXED, like)
     if not terms:
-        return like
-    return col(HelpRequest.id).in_(union_all(_ids_with_all(terms), stale))
+        return [select(HelpRequest.id).where(like)]
+    return [_ids_with_all(terms), select(HelpRequest.id).where(UNINDEXED, like)]
 
 
 def _ids_with_all(terms: list[str]) -> Any:

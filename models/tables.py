@@ -218,6 +218,8 @@ class DutyShift(SQLModel, table=True):
     expert_id: int = Field(foreign_key="expert.id", index=True)
     start: datetime = Field(index=True)
     end: datetime = Field(index=True)
+    # A temporary swap (值班调整): this shift covers for that expert's shift.
+    covers_for: int | None = Field(default=None, foreign_key="expert.id")
 
 
 class Place(SQLModel, table=True):

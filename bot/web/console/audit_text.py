@@ -195,6 +195,10 @@ SENTENCES: dict[str, Callable[[AuditEvent, Words, str], str]] = {
     "team_edit": lambda e, w, t: f"修改了{t}的派单方式",
     "rota_add": lambda e, w, t: f"排了一个班：{_shift(e, w, 'after')}",
     "rota_move": lambda e, w, t: f"调整了班：{_shift(e, w, 'before')} 改为 {_times(e, w, 'after')}",
+    "rota_swap": lambda e, w, t: (
+        f"安排值班调整：{w.expert(_field(e, 'after', 'expert_id'))}"
+        f"替{t}值班 {_times(e, w, 'after')}"
+    ),
     "rota_delete": lambda e, w, t: f"删除了一个班：{_shift(e, w, 'before')}",
     "import_experts": _import("专家"),
     "import_duty": _import("值班表"),
@@ -211,7 +215,12 @@ SENTENCES: dict[str, Callable[[AuditEvent, Words, str], str]] = {
     "complaint_dismissed": lambda e, w, t: f"核实{t.split(' survey', 1)[0]}的投诉：不属实",
 }
 # Fields a sentence already says, or that only repeat the form, left out of the changes.
-_SAID = {"reassign": {"expert_id", "offered"}, "advisory_send": {"title"}}
+_SAID = {
+    "reassign": {"expert_id", "offered"},
+    "advisory_send": {"title"},
+    "rota_add": {"expert_id", "start", "end"},
+    "rota_swap": {"expert_id", "start", "end"},
+}
 
 
 _CJK_THEN_LATIN = re.compile(r"([\u4e00-\u9fff])([A-Za-z0-9#])")

@@ -15,8 +15,10 @@ from bot.files.voice import can_play, playable_voice
 from bot.web import params
 from bot.web.auth import requires
 from bot.web.console import audit, audit_read, bp, changing, done, policy, reading, refused
+from handlers.rota import SwapRefused, swap_duty, when_text
 from handlers.routing import deactivate_expert
 from models.experts import WORKING_STATUSES, get_team
+from models.rota import day_pieces, gaps_by_specialty
 from models.tables import DutyShift, Expert, HelpRequest, MediaFile, Team, utcnow
 from models.workload import expert_loads
 
@@ -193,27 +195,69 @@ def show_rota() -> str:
             )
         )
     days = [monday + timedelta(days=n) for n in range(7)]
-    grid: dict[int, dict[date, list[DutyShift]]] = {
-        e.id or 0: {d: [] for d in days} for e in experts
-    }
+    by_expert: dict[int, list[DutyShift]] = {}
     for shift in shifts:
-        for day in days:
-            day_start = datetime.combine(day, time(), tz)
-            if (
-                shift.start < day_start + timedelta(days=1)
-                and shift.end > day_start
-                and shift.expert_id in grid
-            ):
-                grid[shift.expert_id][day].append(shift)
+        by_expert.setdefault(shift.expert_id, []).append(shift)
+    grid = {
+        e.id or 0: {d: day_pieces(by_expert.get(e.id or 0, []), d, tz) for d in days}
+        for e in experts
+    }
+    gaps = {d: gaps_by_specialty(experts, shifts, d, tz) for d in days}
     return render_template(
         "console/rota.html",
         experts=experts,
+        names={e.id: e.name for e in experts},
         days=days,
         grid=grid,
+        gaps=gaps,
         monday=monday,
         previous=monday - timedelta(days=7),
         following=monday + timedelta(days=7),
     )
+
+
+@bp.post("/rota/swap")
+@requires("admin")
+def swap_shifts() -> Response:
+    """值班调整: one expert covers another's shifts for a while; both and the leader hear."""
+    absent_id = params.ident(request.form.get("absent_id")) or 0
+    cover_id = params.ident(request.form.get("cover_id")) or 0
+    start, end = _local(request.form.get("start", "")), _local(request.form.get("end", ""))
+    with changing() as session:
+        absent, cover = session.get(Expert, absent_id), session.get(Expert, cover_id)
+        try:
+            if absent is None or cover is None:
+                raise SwapRefused("请选两位专家")
+            if start is None or end is None:
+                raise SwapRefused("时间写得不对")
+            covering = swap_duty(
+                session,
+                absent=absent,
+                cover=cover,
+                start=start,
+                end=end,
+                tz=policy().tz,
+                now=utcnow(),
+                arranged_by=current_user.username,
+            )
+        except SwapRefused as refusal:
+            session.rollback()
+            refused(str(refusal))
+            return redirect(url_for("console.show_rota", week=request.form.get("week", "")))
+        audit(
+            session,
+            "rota_swap",
+            f"expert {absent.openid}",
+            after={
+                "expert_id": cover.id,
+                "start": covering[0].start.isoformat(),
+                "end": covering[-1].end.isoformat(),
+            },
+        )
+        when = when_text(covering[0].start, covering[-1].end, policy().tz)
+        week = covering[0].start.astimezone(policy().tz).date().isoformat()
+    done(f"已调整：{when}由{cover.name}替{absent.name}值班，已通知两位和组长。")
+    return redirect(url_for("console.show_rota", week=week))
 
 
 def _local(text: str) -> datetime | None:

@@ -1,4 +1,5 @@
-"""the name staff know a farmer by, and the farmer list's order (latest message first)
+"""the name staff know a farmer by, the farmer list's order (latest message first), and
+which expert a swapped shift covers for (值班调整)
 
 Revision ID: 0018
 Revises: 0017
@@ -25,9 +26,17 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_farmer_last_message_at"), ["last_message_at"], unique=False
         )
+    with op.batch_alter_table("duty_shift", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("covers_for", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            "fk_duty_shift_covers_for_expert", "expert", ["covers_for"], ["id"]
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("duty_shift", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_duty_shift_covers_for_expert", type_="foreignkey")
+        batch_op.drop_column("covers_for")
     with op.batch_alter_table("farmer", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_farmer_last_message_at"))
         batch_op.drop_column("name")
