@@ -184,6 +184,7 @@ def test_farmers_and_experts_with_their_load_on_a_laptop_and_a_phone(
                     ("/console/", "dashboard"),
                     ("/console/requests", "requests"),
                     ("/console/audit", "audit"),
+                    ("/console/rota", "rota"),
                 ):
                     page.goto(base + path)
                     page.wait_for_selector("h1")

@@ -162,10 +162,15 @@ def _past_month(session: Session, experts: list[Expert], now: datetime) -> None:
     """Thirty requests of the last month, visited, prescribed and surveyed."""
     rng = random.Random(2026)
     villages = [v for vs in PLACES.values() for v in vs]
-    by_specialty = {
-        s: [e for e in experts if s in e.specialties and not e.leader]
-        for s in ("plant_protection", "livestock", "aquaculture", "soil_fertilizer")
-    }
+
+    def who_would_take(crop: str, category: str) -> list[Expert]:
+        """The experts routing would offer such a case: its specialty, its crop if they
+        list crops; those who are not leaders first."""
+        able = [
+            e for e in experts if category in e.specialties and (not e.crops or crop in e.crops)
+        ]
+        return [e for e in able if not e.leader] or able
+
     for number in range(30):
         crop, category, symptoms, words, record = PAST[number % len(PAST)]
         created = now - timedelta(days=30 - number, hours=rng.randint(0, 8))
@@ -177,7 +182,9 @@ def _past_month(session: Session, experts: list[Expert], now: datetime) -> None:
         )
         session.add(farmer)
         session.flush()
-        expert = rng.choice(by_specialty.get(category) or experts)
+        able = who_would_take(crop, category)
+        assert able, (crop, category)  # the demo county has an expert for every past case
+        expert = rng.choice(able)
         assert farmer.id is not None and expert.id is not None
         accepted = created + timedelta(minutes=rng.randint(5, 90))
         visited = accepted + timedelta(hours=rng.randint(3, 30))
