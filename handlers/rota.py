@@ -29,6 +29,11 @@ def when_text(start: datetime, end: datetime, tz: ZoneInfo) -> str:
     return f"{a.month}月{a.day}日 {a:%H:%M} 至 {b.month}月{b.day}日 {b:%H:%M}"
 
 
+def pieces_text(shifts: list[DutyShift], tz: ZoneInfo) -> str:
+    """The shifts' times one after another (two separate shifts are not one long one)."""
+    return "、".join(when_text(s.start, s.end, tz) for s in shifts)
+
+
 def swap_duty(
     session: Session,
     *,
@@ -45,7 +50,7 @@ def swap_duty(
     cover has a shift of their own overlapping it."""
     assert absent.id is not None and cover.id is not None
     if absent.id == cover.id:
-        raise SwapRefused("替班的要是另一位专家")
+        raise SwapRefused("替班的须是另一位专家")
     if not cover.active:
         raise SwapRefused(f"{cover.name}已停用，不能替班")
     if end <= start:
@@ -75,7 +80,14 @@ def swap_duty(
         taken_from, taken_to = max(shift.start, start), min(shift.end, end)
         before, after = shift.start < taken_from, shift.end > taken_to
         if before and after:
-            session.add(DutyShift(expert_id=absent.id, start=taken_to, end=shift.end))
+            session.add(
+                DutyShift(
+                    expert_id=absent.id,
+                    start=taken_to,
+                    end=shift.end,
+                    covers_for=shift.covers_for,  # a cover's own tail still covers
+                )
+            )
             shift.end = taken_from
         elif before:
             shift.end = taken_from
@@ -88,7 +100,7 @@ def swap_duty(
         )
     session.add_all(covering)
     session.flush()
-    when = when_text(covering[0].start, covering[-1].end, tz)
+    when = pieces_text(covering, tz)
     send_text(
         session,
         openid=absent.openid,

@@ -275,6 +275,7 @@ def reopen(
             "outcome": outcome,
             "comment": survey.comment,
             "survey_id": survey.id,
+            "solved": survey.solved,
             "products": [
                 str(item.get("product", ""))
                 for item in (request.prescription or {}).get("items", [])

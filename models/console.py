@@ -6,6 +6,7 @@ Only reading lives here; actions go through handlers/ like those from WeChat.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -129,13 +130,13 @@ class RequestFilter:
         return or_(*ways)
 
 
-_CODE = re.compile(r"\s*([A-Za-z]?)(\d{4,6})\s*")
+_CODE = re.compile(r"\s*([A-Za-z]?)([0-9]{4,6})\s*")
 
 
 def codes_meant(words: str) -> list[str]:
     """The request codes a search for `words` means: A1030 and a1030 mean A1030; 1030
     means that number under any letter (codes go A1000 … A999999, then B1000 …)."""
-    found = _CODE.fullmatch(words)
+    found = _CODE.fullmatch(unicodedata.normalize("NFKC", words))
     if found is None:
         return []
     letter, number = found.groups()
@@ -144,14 +145,15 @@ def codes_meant(words: str) -> list[str]:
     return [f"{chr(c)}{number}" for c in range(ord("A"), ord("Z") + 1)]
 
 
-_PHONE_PART = re.compile(r"[\d\s-]{4,20}")
+_PHONE_PART = re.compile(r"[0-9\s-]{4,20}")
 
 
 def phone_part(words: str) -> str:
     """The digits of a search that is a number (a code or part of a phone), else ''."""
+    words = unicodedata.normalize("NFKC", words)  # full-width digits as typed on a phone
     if _PHONE_PART.fullmatch(words) is None:
         return ""
-    digits = re.sub(r"\D", "", words)
+    digits = re.sub(r"[^0-9]", "", words)
     return digits if len(digits) >= 4 else ""
 
 

@@ -42,10 +42,11 @@ def day_pieces(shifts: Iterable[DutyShift], day: date, tz: ZoneInfo) -> list[Day
         )
         local_start, local_end = shift.start.astimezone(tz), shift.end.astimezone(tz)
         several = local_start.date() != (local_end - timedelta(microseconds=1)).date()
+        ends_at_midnight = local_end.date() != local_start.date() and not several
         span = (
             f"{local_start:%m-%d %H:%M} 至 {local_end:%m-%d %H:%M}"
             if several
-            else f"{local_start:%H:%M}–{local_end:%H:%M}"
+            else f"{local_start:%H:%M}–{'24:00' if ends_at_midnight else f'{local_end:%H:%M}'}"
         )
         pieces.append(DayPiece(shift, hours, span, several))
     return pieces

@@ -82,6 +82,7 @@ COLUMN_NAMES = {
     "end": "结束", "county": "县", "township": "乡镇", "village": "村", "neighbours": "相邻乡镇",
 }  # fmt: skip
 SPECIALTY_CHOICES = "病虫害、栽培管理、土壤肥料、畜牧兽医、水产、农机、销售市场、其他"
+_OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _YES = {"是", "yes", "y", "true", "1", "组长", "队长"}
 _NO = {"否", "no", "n", "false", "0", ""}
 _SPLIT = re.compile(r"[;；、]")
@@ -289,6 +290,11 @@ def import_experts(session: Session, path: Path) -> ImportReport:
         ]
         if not row["openid"]:
             problems.append("openid 是空的")
+        elif not _OPENID.fullmatch(row["openid"]):
+            problems.append(
+                f"openid“{row['openid']}”不像微信给的（一串英文字母、数字、- 和 _）："
+                "请换成这位专家关注公众号后的 openid"
+            )
         elif row["openid"] in seen:
             problems.append(f"openid {row['openid']} 和第 {seen[row['openid']]} 行重复")
         if not row["name"]:
@@ -337,7 +343,9 @@ def import_experts(session: Session, path: Path) -> ImportReport:
             with session.begin_nested():
                 _expert, created = upsert_expert(session=session, openid=row["openid"], **fields)
         except SQLAlchemyError as error:
-            report.errors.append(line_error(line, f"数据库没收（{type(error).__name__}）"))
+            report.errors.append(
+                line_error(line, f"数据库拒绝保存这一行（{type(error).__name__}）")
+            )
             continue
         if created:
             report.created += 1
@@ -421,14 +429,16 @@ def _local_time(text: str, tz: ZoneInfo) -> datetime:
     try:
         value = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
     except ValueError:
-        found = _CHINESE_TIME.fullmatch(text.strip())
+        found = _CHINESE_TIME.fullmatch(text.strip().replace("T", " "))
         if found is None:
             raise ValueError(f"“{text}”不是时间，写成 2026-11-23 08:00 这样") from None
         year, month, day, hour, minute, second = (int(g or 0) for g in found.groups())
+        midnight = (hour, minute, second) == (24, 0, 0)  # a shift "to 24:00" ends at midnight
         try:
-            value = datetime(year, month, day, hour, minute, second)
+            value = datetime(year, month, day, 0 if midnight else hour, minute, second)
         except ValueError:
-            raise ValueError(f"“{text}”这个日子不存在") from None
+            raise ValueError(f"“{text}”这个日期或时间不存在") from None
+        value += timedelta(days=1) if midnight else timedelta()
     if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
         raise ValueError(f"“{text}”不在 {EARLIEST_YEAR} 到 {LATEST_YEAR} 年之间")
     return value.replace(tzinfo=tz) if value.tzinfo is None else value

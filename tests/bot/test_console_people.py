@@ -50,13 +50,21 @@ def test_requests_are_found_by_phone_name_and_village(
     for typed in ("13912345678", "5678", "1234 5678", "139-1234-5678"):
         page = _listed(coordinator, typed)
         assert f">{shiba}<" in page and f">{donghe}<" not in page, typed
+    assert f">{shiba}<" in _listed(coordinator, "５６７８")  # full-width, as a phone types it
     assert "共 0 条" in _listed(viewer, "5678")  # a viewer sees phones masked: no search
+    export = coordinator.get("/console/requests/export.csv", query_string={"q": "13912345678"})
+    assert export.status_code == 200 and shiba in export.get_data(as_text=True)
     with Session(engine) as session:
         searched = session.exec(
             select(AuditEvent).where(col(AuditEvent.action) == "search_phone")
         ).all()
-        assert [e.username for e in searched] == ["coord1"] * 4
-        assert all("5678" not in str(e.after) + e.target for e in searched)
+        assert [e.username for e in searched] == ["coord1"] * 5
+        exported = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "export_requests")
+        ).one()
+        every = [str(e.before) + str(e.after) + e.target for e in session.exec(select(AuditEvent))]
+        assert exported.after["filters"] == {"q": "…"}
+        assert not any("5678" in entry for entry in every)
     # A village as people say it (东河 for 东河村), and a township for all its villages.
     for typed, found, other in (("东河", donghe, shiba), ("石坝", shiba, donghe)):
         page = _listed(viewer, typed)
@@ -127,6 +135,9 @@ def test_the_place_filter_offers_the_townships_and_villages(
     assert '<optgroup label="木鱼镇">' in select_html and '<optgroup label="城关镇">' in select_html
     assert '<option value="木鱼镇" >木鱼镇（全镇）</option>' in select_html
     assert '<option value="石坝村" >石坝村</option>' in select_html
+    # A farmer's own name for a place (from the dashboard's list) stays chosen.
+    page = signed_in("viewer1").get("/console/requests?place=王家湾").get_data(as_text=True)
+    assert '<option value="王家湾" selected>王家湾（农户写的地名）</option>' in page
 
 
 def test_the_experts_page_shows_each_experts_load_and_the_dashboard_names_them(

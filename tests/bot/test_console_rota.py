@@ -118,4 +118,39 @@ def test_a_multi_day_shift_each_days_hours_the_gaps_and_a_swap(
         ).get_data(as_text=True)  # fmt: skip
         flash = re.search(r'class="flash error">([^<]*)<', answer)
         assert flash is not None and said in flash.group(1), re.findall(r"flash[^<]*<", answer)
+    # Two separate shifts in one window are named as two, not as one long one.
+    with Session(engine) as session:
+        session.add(
+            DutyShift(
+                expert_id=wang_id,
+                start=datetime(2030, 1, 11, 8, tzinfo=TZ),
+                end=datetime(2030, 1, 11, 18, tzinfo=TZ),
+            )
+        )
+        li = session.exec(select(Expert).where(Expert.openid == "exp-li")).one()
+        session.commit()
+        li_id = li.id
+    answer = admin.post(
+        "/console/rota/swap",
+        data={"csrf_token": csrf_of(page), "absent_id": str(wang_id), "cover_id": str(li_id),
+              "start": "2030-01-08T13:00", "end": "2030-01-11T20:00"},
+        follow_redirects=True,
+    ).get_data(as_text=True)  # fmt: skip
+    assert "已调整：1月8日 13:00 至 1月9日 08:00、1月11日 08:00–18:00由李植保替王植保值班" in answer
+    # A moved shift reads with whose it is.
+    with Session(engine) as session:
+        moved = session.exec(
+            select(DutyShift).where(DutyShift.expert_id == li_id).order_by(DutyShift.start)
+        ).first()
+        assert moved is not None and moved.covers_for == wang_id
+        moved_id = moved.id
+    admin.post(
+        f"/console/rota/{moved_id}/move",
+        data={"csrf_token": csrf_of(page), "start": "2030-01-08T14:00", "end": "2030-01-09T08:00"},
+    )
+    log = admin.get("/console/audit").get_data(as_text=True)
+    assert (
+        "管理员 admin1 调整了班：李植保 01-08 13:00 到 01-09 08:00 改为 01-08 14:00 到 01-09 08:00"
+        in log
+    )
     assert signed_in("viewer1").post("/console/rota/swap", data={}).status_code in (400, 403)

@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -45,7 +46,19 @@ def _past_case(session: Session, code: str, product: str, diagnosis: str) -> Non
     )  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("answers", "heading", "marked"),
+    [
+        (("3", "1", "打了药还是黄，越来越多"), "上一轮没解决，农户又来求助", True),
+        # Solved, but rated 2: reopened too, yet its treatment did not fail.
+        (("1", "2", "打了药还是黄，越来越多"), "上一轮农户打了 2 分，重新派单", False),
+    ],
+    ids=["not-solved", "rated-low"],
+)
 def test_a_reopened_case_on_the_next_experts_phone(
+    answers: tuple[str, str, str],
+    heading: str,
+    marked: bool,
     make_app: Any,
     settings: Settings,
     client: FlaskClient,
@@ -88,9 +101,8 @@ def test_a_reopened_case_on_the_next_experts_phone(
             plain_wechat, post(client, plain_wechat, plain_wechat.text("farmer-r", words))
         )
 
-    farmer_says("3")
-    farmer_says("1")
-    farmer_says("打了药还是黄，越来越多")
+    for answer in answers:
+        farmer_says(answer)
     with Session(engine) as session:
         found = session.exec(select(HelpRequest).where(HelpRequest.code == code)).one()
         assert found.status == "offered" and found.routing["rounds"][0]["products"] == [
@@ -104,11 +116,16 @@ def test_a_reopened_case_on_the_next_experts_phone(
         banner.wait_for()
         said = banner.inner_text()
         assert "第 2 轮" in said and "王植保" in said and "辣椒疫病" in said
-        assert "霜脲·锰锌" in said and "没解决" in said and "打了药还是黄" in said
-        # Past cases: the one that used the failed treatment is marked and comes last.
+        assert heading in said and "霜脲·锰锌" in said and "打了药还是黄" in said
+        assert ("没解决" if marked else "已解决，打 2 分") in said
+        # Past cases: one that used a failed treatment is marked and comes last.
         similar = phone.locator(".similar").all_inner_texts()
-        assert [re.search(r"A09\d\d", s).group() for s in similar] == ["A0901", "A0902"]  # type: ignore[union-attr]
-        assert "上一轮用过" in similar[1] and "上一轮用过" not in similar[0]
+        order = [re.search(r"A09\d\d", s).group() for s in similar]  # type: ignore[union-attr]
+        if marked:
+            assert order == ["A0901", "A0902"]
+            assert "上一轮用过" in similar[1] and "上一轮用过" not in similar[0]
+        else:
+            assert order == ["A0902", "A0901"] and not any("上一轮用过" in s for s in similar)
         phone.click("button:text-is('接单')")
         phone.wait_for_selector(".flash.ok")
         assert "回复“" not in phone.locator(".flash").inner_text()
@@ -122,7 +139,8 @@ def test_a_reopened_case_on_the_next_experts_phone(
         )  # type: ignore[index]
         width = phone.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
-        screenshot(phone, "workbench-reopened-phone")
+        if marked:
+            screenshot(phone, "workbench-reopened-phone")
 
 
 def test_two_subjects_are_two_cases_each_with_a_form_that_fits(

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from handlers import texts
 from models.tables import AuditEvent
 
-ROLE_NAMES = {"admin": "管理员", "coordinator": "协调员", "viewer": "查看"}
+ROLE_NAMES = {"admin": "管理员", "coordinator": "协调员", "viewer": "查看员"}
 FIELD_NAMES = {
     "status": "状态", "expert_id": "专家", "name": "姓名", "team": "服务队",
     "specialties": "专业", "crops": "作物", "regions": "地区", "leader": "组长",
@@ -25,7 +25,7 @@ FIELD_NAMES = {
     "role": "角色", "reason": "原因", "format": "格式", "created": "新增",
     "updated": "更新", "bad_rows": "有问题的行", "complaint": "投诉",
     "requests": "求助", "messages": "对话", "files": "文件", "closed": "办结的求助",
-    "title": "标题", "farmer_id": "农户", "villages": "村", "sessions_ended": "结束的登录",
+    "title": "标题", "farmer_id": "农户", "villages": "村数", "sessions_ended": "结束的登录",
     "output": "写到", "template": "模板消息", "customer_service": "客服消息",
     "held": "等农户发消息", "request_id": "求助", "offered": "已派给",
 }  # fmt: skip
@@ -154,7 +154,9 @@ def _times(e: AuditEvent, w: Words, side: str) -> str:
 
 
 def _shift(e: AuditEvent, w: Words, side: str) -> str:
-    return f"{w.expert(_field(e, side, 'expert_id'))} {_times(e, w, side)}"
+    expert = _field(e, side, "expert_id")  # entries before 2026-12 did not keep it on moves
+    who = f"{w.expert(expert)} " if expert is not None else ""
+    return f"{who}{_times(e, w, side)}"
 
 
 def _import(noun: str) -> Callable[[AuditEvent, Words, str], str]:
@@ -185,7 +187,9 @@ SENTENCES: dict[str, Callable[[AuditEvent, Words, str], str]] = {
             else ""
         )
     ),
-    "search_phone": lambda e, w, t: "按电话号码搜索了" + ("农户" if t == "farmers" else "求助"),
+    "search_phone": lambda e, w, t: (
+        "按号码（编号或电话）搜索了" + ("农户" if t == "farmers" else "求助")
+    ),
     "name_farmer": lambda e, w, t: f"给{t}记下了称呼",
     "export_requests": lambda e, w, t: "导出了求助列表",
     "export_ledger": lambda e, w, t: "导出了服务台账",

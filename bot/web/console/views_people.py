@@ -15,7 +15,7 @@ from bot.files.voice import can_play, playable_voice
 from bot.web import params
 from bot.web.auth import requires
 from bot.web.console import audit, audit_read, bp, changing, done, policy, reading, refused
-from handlers.rota import SwapRefused, swap_duty, when_text
+from handlers.rota import SwapRefused, pieces_text, swap_duty
 from handlers.routing import deactivate_expert
 from models.experts import WORKING_STATUSES, get_team
 from models.rota import day_pieces, gaps_by_specialty
@@ -254,7 +254,7 @@ def swap_shifts() -> Response:
                 "end": covering[-1].end.isoformat(),
             },
         )
-        when = when_text(covering[0].start, covering[-1].end, policy().tz)
+        when = pieces_text(covering, policy().tz)
         week = covering[0].start.astimezone(policy().tz).date().isoformat()
     done(f"已调整：{when}由{cover.name}替{absent.name}值班，已通知两位和组长。")
     return redirect(url_for("console.show_rota", week=week))
@@ -328,7 +328,11 @@ def move_shift(shift_id: int) -> Response:
             refused(problem)
         else:
             assert start is not None and end is not None
-            before = {"start": shift.start.isoformat(), "end": shift.end.isoformat()}
+            before = {
+                "expert_id": shift.expert_id,
+                "start": shift.start.isoformat(),
+                "end": shift.end.isoformat(),
+            }
             shift.start, shift.end = start, end
             audit(
                 session,

@@ -158,6 +158,12 @@ def list_all_requests() -> str:
             experts=sorted(experts, key=lambda e: e.name),
             teams=sorted({e.team for e in experts if e.team}),
             townships=townships,
+            # A place chosen elsewhere (the dashboard's unrecognised names) stays chosen.
+            other_place=(
+                filters.place
+                if filters.place and not any(filters.place in (t, v) for t, v in filters.places)
+                else ""
+            ),
             args=request.args,
         )
 
@@ -206,7 +212,8 @@ def export_requests(fmt: str) -> Response:
         "export_requests",
         f"{len(table)} requests",
         format=fmt,
-        filters={k: v[:50] for k, v in request.args.items()},
+        # The search words may be a phone or a name: the log keeps only that there were some.
+        filters={k: ("…" if k == "q" else v[:50]) for k, v in request.args.items()},
     )
     stamp = utcnow().astimezone(tz).strftime("%Y%m%d-%H%M")
     return send_file(

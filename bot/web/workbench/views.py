@@ -180,7 +180,12 @@ def _request_page(
         tz = _policy().tz
         tomorrow = (utcnow().astimezone(tz) + timedelta(days=1)).date()
         rounds = [_round_now(db, r) for r in found.routing.get("rounds", [])]
-        failed = list(dict.fromkeys(p for r in rounds for p in r.get("products", [])))
+        # A round reopened for a low rating alone (solved, 打 2 分) did not fail its treatment.
+        failed = list(
+            dict.fromkeys(
+                p for r in rounds if r.get("solved") != "yes" for p in r.get("products", [])
+            )
+        )
         page = render_template(
             "workbench/request.html",
             typed=typed or {},
@@ -257,11 +262,17 @@ def _round_now(db: Session, earlier: dict[str, Any]) -> dict[str, Any]:
     (the rating and the farmer's words come after the answer that reopened it)."""
     survey = db.get(Survey, earlier.get("survey_id") or 0)
     if survey is None:
-        return earlier
+        return {"solved": None, "rating": None, **earlier}
     outcome = texts.SOLVED_NAMES.get(survey.solved or "", "")
     if survey.rating is not None:
         outcome += f"，打 {survey.rating} 分"
-    return {**earlier, "outcome": outcome, "comment": survey.comment}
+    return {
+        **earlier,
+        "outcome": outcome,
+        "comment": survey.comment,
+        "solved": survey.solved,
+        "rating": survey.rating,
+    }
 
 
 def for_the_page(action: str, reply: str, code: str) -> str:
