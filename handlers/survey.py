@@ -332,18 +332,3 @@ def survey_rounds(session: Session, request_id: int) -> list[Survey]:
     """Every survey of a request, one per recorded visit, oldest first."""
     statement = select(Survey).where(Survey.request_id == request_id).order_by(col(Survey.id))
     return list(session.exec(statement))
-
-
-def survey_fields(session: Session, request_id: int) -> dict[str, object]:
-    """The latest survey's state and answers, for the request ledger."""
-    survey = session.exec(
-        select(Survey).where(Survey.request_id == request_id).order_by(col(Survey.id).desc())
-    ).first()
-    if survey is None:
-        return {"survey_state": None, "solved": None, "rating": None, "comment": None}
-    return {
-        "survey_state": survey.state,
-        "solved": survey.solved,
-        "rating": survey.rating,
-        "comment": survey.comment,
-    }

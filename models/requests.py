@@ -82,12 +82,17 @@ def append_text(request: HelpRequest, text: str, now: datetime) -> bool:
     return True
 
 
-def iter_ledger(*, session: Session) -> Iterator[tuple[HelpRequest, Farmer]]:
-    """Yield every request with its farmer, oldest first."""
+def iter_ledger(
+    *, session: Session, after: int = 0, limit: int | None = None
+) -> Iterator[tuple[HelpRequest, Farmer]]:
+    """Yield the requests with ids after `after` (at most `limit`) with their farmers,
+    oldest first."""
     statement = (
         select(HelpRequest, Farmer)
         .join(Farmer, col(Farmer.id) == col(HelpRequest.farmer_id))
+        .where(col(HelpRequest.id) > after)
         .order_by(col(HelpRequest.id))
+        .limit(limit)
     )
     yield from session.exec(statement)
 

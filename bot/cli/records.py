@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -47,6 +48,25 @@ def report(month: str, fmt: str, output: Path | None) -> None:
         click.echo(f"wrote the {month} report ({len(rows)} rows) to {output}", err=True)
 
 
+def _progress_line() -> Callable[[int, int], None]:
+    """Progress on standard error: one line rewritten in a terminal, a line per tenth
+    in a log (standard output may be the export itself)."""
+    interactive = sys.stderr.isatty()
+    shown = [-1]
+
+    def show(done: int, total: int) -> None:
+        share = done * 100 // max(total, 1)
+        if interactive:
+            click.echo(f"\rexported {done:,} of {total:,} requests ({share}%)", err=True, nl=False)
+            if done >= total:
+                click.echo("", err=True)
+        elif share // 10 > shown[0] or done >= total:
+            shown[0] = share // 10
+            click.echo(f"exported {done:,} of {total:,} requests ({share}%)", err=True)
+
+    return show
+
+
 @click.group()
 def requests() -> None:
     """Help requests."""
@@ -74,7 +94,7 @@ def requests_export(fmt: str, output: Path | None) -> None:
     if fmt == "xlsx" and output is None:
         raise click.UsageError("xlsx is binary: give --output FILE")
     with database(write=False) as (settings, session):
-        rows = ledger_rows(session)
+        rows = ledger_rows(session, progress=_progress_line())
         try:
             if output is None:
                 count = write_ledger(rows, sys.stdout.buffer, fmt, ZoneInfo(settings.timezone))

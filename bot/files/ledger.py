@@ -7,23 +7,26 @@ the farmer's phone number is masked.
 
 from __future__ import annotations
 
-import io
 import json
+import shutil
+import tempfile
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.files.spreadsheet import write_csv, write_xlsx_row
 from handlers import texts
 from handlers.privacy import mask_phone
-from handlers.survey import survey_fields
 from models.requests import iter_ledger
-from models.tables import Expert, RequestEvent, Survey
+from models.tables import Expert, Farmer, HelpRequest, RequestEvent, Survey
+
+BATCH = 2000  # requests read (and held) at a time
 
 LEDGER_COLUMNS = (
     "code",
@@ -74,48 +77,88 @@ STAFF_COLUMNS = (
 FORMATS = ("jsonl", "csv", "xlsx")
 
 
-def ledger_rows(session: Session) -> Iterator[dict[str, Any]]:
-    """Yield one dict per request with the ledger's columns (machine format)."""
+def ledger_rows(
+    session: Session, *, progress: Callable[[int, int], None] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Yield one dict per request with the ledger's columns (machine format), oldest first.
+
+    Requests are read in batches of BATCH by id, each with only its own visits and
+    surveys, and forgotten once written, so a province's million requests stream
+    through at the memory of one batch. `progress(done, total)` is called per batch.
+    """
     experts = {expert.id: expert for expert in session.exec(select(Expert))}
     by_openid = {expert.openid: expert for expert in experts.values()}
-    visits: dict[int, list[RequestEvent]] = defaultdict(list)
-    for event in session.exec(
-        select(RequestEvent)
-        .where(RequestEvent.to_status == "visited")
-        .order_by(col(RequestEvent.id))
-    ):
-        visits[event.request_id].append(event)
-    surveys: dict[int, list[Survey]] = defaultdict(list)
-    for survey in session.exec(select(Survey).order_by(col(Survey.id))):
-        surveys[survey.request_id].append(survey)
-    for request, farmer in iter_ledger(session=session):
-        expert = experts.get(request.expert_id)
-        rounds = [
-            _round(event, by_openid, surveys[request.id or 0]) for event in visits[request.id or 0]
-        ]
-        yield {
-            "code": request.code,
-            "created_at": request.created_at.isoformat(),
-            "farmer_openid": farmer.openid,
-            "status": request.status,
-            "crop": request.crop,
-            "category": request.category,
-            "urgency": request.urgency,
-            "symptoms": list(request.symptoms or []),
-            "place": request.place,
-            "text": request.text,
-            "expert_openid": expert.openid if expert else None,
-            "accepted_at": _iso(request.accepted_at),
-            "visit_booked_for": _iso(request.visit_booked_for),
-            "visited_at": _iso(request.visited_at),
-            "visit_record": request.visit_record,
-            **survey_fields(session, request.id or 0),
-            # Not ledger columns: what the staff formats show instead of openids.
-            "_expert_name": expert.name if expert else None,
-            "_expert_team": expert.team if expert else None,
-            "_farmer_phone": farmer.phone,
-            "_rounds": rounds,
-        }
+    total = int(session.exec(select(func.count()).select_from(HelpRequest)).one())
+    done, after = 0, 0
+    while True:
+        batch = list(iter_ledger(session=session, after=after, limit=BATCH))
+        if not batch:
+            break
+        first, last = batch[0][0].id or 0, batch[-1][0].id or 0
+        visits: dict[int, list[RequestEvent]] = defaultdict(list)
+        for event in session.exec(
+            select(RequestEvent)
+            .where(
+                RequestEvent.to_status == "visited",
+                col(RequestEvent.request_id).between(first, last),
+            )
+            .order_by(col(RequestEvent.id))
+        ):
+            visits[event.request_id].append(event)
+        surveys: dict[int, list[Survey]] = defaultdict(list)
+        for survey in session.exec(
+            select(Survey)
+            .where(col(Survey.request_id).between(first, last))
+            .order_by(col(Survey.id))
+        ):
+            surveys[survey.request_id].append(survey)
+        for request, farmer in batch:
+            yield _ledger_row(request, farmer, experts, by_openid, visits, surveys)
+        done += len(batch)
+        after = last
+        session.expunge_all()  # the batch is written: let it go (experts stay readable)
+        if progress is not None:
+            progress(done, max(total, done))
+
+
+def _ledger_row(
+    request: HelpRequest,
+    farmer: Farmer,
+    experts: dict[int | None, Expert],
+    by_openid: dict[str, Expert],
+    visits: dict[int, list[RequestEvent]],
+    surveys: dict[int, list[Survey]],
+) -> dict[str, Any]:
+    expert = experts.get(request.expert_id)
+    theirs = surveys[request.id or 0]
+    rounds = [_round(event, by_openid, theirs) for event in visits[request.id or 0]]
+    latest = theirs[-1] if theirs else None
+    return {
+        "code": request.code,
+        "created_at": request.created_at.isoformat(),
+        "farmer_openid": farmer.openid,
+        "status": request.status,
+        "crop": request.crop,
+        "category": request.category,
+        "urgency": request.urgency,
+        "symptoms": list(request.symptoms or []),
+        "place": request.place,
+        "text": request.text,
+        "expert_openid": expert.openid if expert else None,
+        "accepted_at": _iso(request.accepted_at),
+        "visit_booked_for": _iso(request.visit_booked_for),
+        "visited_at": _iso(request.visited_at),
+        "visit_record": request.visit_record,
+        "survey_state": latest.state if latest else None,
+        "solved": latest.solved if latest else None,
+        "rating": latest.rating if latest else None,
+        "comment": latest.comment if latest else None,
+        # Not ledger columns: what the staff formats show instead of openids.
+        "_expert_name": expert.name if expert else None,
+        "_expert_team": expert.team if expert else None,
+        "_farmer_phone": farmer.phone,
+        "_rounds": rounds,
+    }
 
 
 def _round(
@@ -215,24 +258,35 @@ def write_ledger(
 
 
 def _write_xlsx(rows: Iterable[dict[str, Any]], output: BinaryIO, tz: ZoneInfo) -> int:
+    """Row by row to a temporary file (xlsxwriter's constant-memory mode keeps one row
+    in memory, not the sheet), then copied to the output."""
     import xlsxwriter
 
-    buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "ledger.xlsx"
+        count = _write_xlsx_file(rows, path, tz, xlsxwriter)
+        with path.open("rb") as written:
+            shutil.copyfileobj(written, output, 1024 * 1024)
+    return count
+
+
+def _write_xlsx_file(
+    rows: Iterable[dict[str, Any]], path: Path, tz: ZoneInfo, xlsxwriter: Any
+) -> int:
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
     sheet = workbook.add_worksheet("需求台帐")
-    bold = workbook.add_format({"bold": True})
-    write_xlsx_row(sheet, 0, STAFF_COLUMNS, bold)
-    count = 0
-    for count, row in enumerate(rows, start=1):
-        write_xlsx_row(sheet, count, staff_row(row, tz))
     sheet.freeze_panes(1, 1)
     sheet.set_column(0, 0, 8)
     sheet.set_column(1, 1, 16)
     sheet.set_column(8, 8, 40)
     sheet.set_column(17, 17, 50)
+    bold = workbook.add_format({"bold": True})
+    write_xlsx_row(sheet, 0, STAFF_COLUMNS, bold)
+    count = 0
+    for count, row in enumerate(rows, start=1):
+        write_xlsx_row(sheet, count, staff_row(row, tz))
     sheet.autofilter(0, 0, max(count, 1), len(STAFF_COLUMNS) - 1)
     workbook.close()
-    output.write(buffer.getvalue())
     return count
 
 

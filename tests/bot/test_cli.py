@@ -46,6 +46,41 @@ def test_export_jsonl(
     assert rows[0]["text"] == "辣椒叶子卷了"
 
 
+def test_the_ledger_streams_in_batches_with_progress(
+    client: FlaskClient,
+    plain_wechat: FakeWeChat,
+    cli_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Batches of 2 over 5 requests: every row once, in order, its survey and visits from
+    its own batch; progress on standard error, not in the export."""
+    import bot.files.ledger
+
+    monkeypatch.setattr(bot.files.ledger, "BATCH", 2)
+    for n in range(5):
+        post(client, plain_wechat, plain_wechat.text(f"farmer-{n}", f"第{n}家的辣椒叶子卷了"))
+    result = CliRunner().invoke(main, ["requests", "export", "--format", "jsonl"], env=cli_env)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["farmer_openid"] for row in rows] == [f"farmer-{n}" for n in range(5)]
+    assert [line for line in result.stderr.splitlines() if line.startswith("exported")] == [
+        "exported 2 of 5 requests (40%)",
+        "exported 4 of 5 requests (80%)",
+        "exported 5 of 5 requests (100%)",
+    ]
+    path = tmp_path / "ledger.xlsx"
+    result = CliRunner().invoke(
+        main, ["requests", "export", "--format", "xlsx", "--output", str(path)], env=cli_env
+    )
+    assert result.exit_code == 0, result.output
+    sheet = openpyxl.load_workbook(path).active
+    assert sheet is not None and sheet.max_row == 6 and sheet.freeze_panes == "B2"
+    assert [row[8] for row in sheet.iter_rows(min_row=2, values_only=True)] == [
+        f"第{n}家的辣椒叶子卷了" for n in range(5)
+    ]
+
+
 def test_export_csv_and_xlsx_files(
     client: FlaskClient, plain_wechat: FakeWeChat, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
