@@ -5,8 +5,6 @@ Only reading lives here; actions go through handlers/ like those from WeChat.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +12,7 @@ from typing import Any
 from sqlalchemy import false, func, or_, union_all
 from sqlmodel import Session, col, select
 
-from models.search import phrase_ids
+from models.search import codes_meant, phone_part, phrase_ids, places_named
 from models.tables import (
     Expert,
     Farmer,
@@ -128,43 +126,6 @@ class RequestFilter:
         if villages:
             ways.append(col(HelpRequest.village).in_(villages))
         return or_(*ways)
-
-
-_CODE = re.compile(r"\s*([A-Za-z]?)([0-9]{4,6})\s*")
-
-
-def codes_meant(words: str) -> list[str]:
-    """The request codes a search for `words` means: A1030 and a1030 mean A1030; 1030
-    means that number under any letter (codes go A1000 … A999999, then B1000 …)."""
-    found = _CODE.fullmatch(unicodedata.normalize("NFKC", words))
-    if found is None:
-        return []
-    letter, number = found.groups()
-    if letter:
-        return [f"{letter.upper()}{number}"]
-    return [f"{chr(c)}{number}" for c in range(ord("A"), ord("Z") + 1)]
-
-
-_PHONE_PART = re.compile(r"[0-9\s-]{4,20}")
-
-
-def phone_part(words: str) -> str:
-    """The digits of a search that is a number (a code or part of a phone), else ''."""
-    words = unicodedata.normalize("NFKC", words)  # full-width digits as typed on a phone
-    if _PHONE_PART.fullmatch(words) is None:
-        return ""
-    digits = re.sub(r"[^0-9]", "", words)
-    return digits if len(digits) >= 4 else ""
-
-
-def places_named(places: tuple[tuple[str, str], ...], words: str) -> tuple[list[str], list[str]]:
-    """The townships and villages whose names hold `words` (东河 → 东河村, 东河镇)."""
-    words = words.strip()
-    if len(words) < 2:
-        return [], []
-    townships = sorted({t for t, _ in places if t and words in t})
-    villages = sorted({v for _, v in places if v and words in v})
-    return townships, villages
 
 
 @dataclass(frozen=True)

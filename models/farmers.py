@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import Session, col, select
 
-from models.console import phone_part, places_named
+from models.search import phone_part, places_named
 from models.tables import Expert, Farmer, HelpRequest
 
 ENDED = ("closed", "cancelled")

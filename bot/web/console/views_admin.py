@@ -12,14 +12,13 @@ from sqlmodel import select
 from werkzeug.wrappers import Response
 
 from bot.database import get_engine
+from bot.files.import_samples import SAMPLES, sample_file
 from bot.files.imports import (
-    SAMPLES,
     SPECIALTY_CHOICES,
     ImportFileError,
     import_duty,
     import_experts,
     import_places,
-    sample_file,
 )
 from bot.web.auth import (
     SignedIn,

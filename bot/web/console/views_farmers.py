@@ -11,9 +11,10 @@ from werkzeug.wrappers import Response
 from bot.web import params
 from bot.web.auth import requires
 from bot.web.console import audit, audit_read, bp, changing, done, reading
-from models.console import phone_part, timeline
+from models.console import timeline
 from models.experts import place_book
 from models.farmers import list_farmers
+from models.search import phone_part
 from models.tables import Farmer, HelpRequest
 
 PER_PAGE = 50

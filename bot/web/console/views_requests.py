@@ -37,7 +37,6 @@ from models.console import (
     dashboard,
     iter_matching,
     list_requests,
-    phone_part,
     timeline,
     unresolved_places,
 )
@@ -45,6 +44,7 @@ from models.experts import active_experts, on_duty_expert_ids
 from models.offers import offers_for
 from models.outbox import deliveries_of
 from models.requests import get_request_by_code
+from models.search import phone_part
 from models.tables import Expert, Farmer, HelpRequest, utcnow
 from models.workload import busiest_and_idle, expert_loads
 
