@@ -2,7 +2,9 @@
 
 Prints, in one run on this machine:
 - the wall and CPU time of `import bot; create_app()` in a fresh Python process (what
-  every worker paid before preload), median of --builds runs;
+  a worker pays without preload), median of --builds runs: with the bytecode compiled,
+  as `uv sync --locked --compile-bytecode` installs it (here into a throwaway
+  PYTHONPYCACHEPREFIX, filled by one build first), and with no bytecode at all;
 - the time from SIGKILL of a gunicorn worker until its replacement answers /healthz,
   with deploy/gunicorn.conf.py (preload_app: the app is built once, before the fork)
   and, for comparison, without preload.
@@ -34,8 +36,11 @@ BUILD = (
 
 
 def environment(folder: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FARMHELP_", "WECHAT_"))}
+    """A worker's environment, bytecode written to and read from a throwaway folder."""
+    skip = ("FARMHELP_", "WECHAT_", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
     env.update(
+        PYTHONPYCACHEPREFIX=str(folder / "bytecode"),
         FARMHELP_DATABASE_URL=f"sqlite:///{folder / 'bench.sqlite3'}",
         FARMHELP_INSTANCE_DIR=str(folder),
         FARMHELP_SECRET_KEY="bench-secret-key-0123456789",
@@ -116,12 +121,15 @@ def main() -> None:
             check=False,
             capture_output=True,
         )
-        wall, cpu = build_times(env, args.builds)
-        cached = "off" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "on"
-        print(
-            f"build the app in a fresh process: {wall * 1000:.0f} ms wall, {cpu * 1000:.0f} ms CPU"
-            f" (median of {args.builds}; bytecode cache {cached})"
-        )
+        build_times(env, 1)  # compiles every module once, as an installation does
+        uncompiled = {**env, "PYTHONDONTWRITEBYTECODE": "1"}
+        uncompiled.pop("PYTHONPYCACHEPREFIX")
+        for label, where in (("bytecode compiled", env), ("no bytecode", uncompiled)):
+            wall, cpu = build_times(where, args.builds)
+            print(
+                f"build the app in a fresh process, {label}: {wall * 1000:.0f} ms wall,"
+                f" {cpu * 1000:.0f} ms CPU (median of {args.builds})"
+            )
         for preload in (True, False):
             waits = replacement_times(env, args.kills, preload)
             label = "with preload (deploy/gunicorn.conf.py)" if preload else "without preload"

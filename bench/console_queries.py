@@ -1,13 +1,16 @@
-"""How fast the staff console answers on a county's worth of data (PostgreSQL).
+"""How fast the staff console answers on a county's or a province's data (PostgreSQL).
 
-Seeds a throwaway PostgreSQL database with 200,000 requests and 2,000,000 messages
-(and the search index, farmers with phones and some names, the offers, visits and
-surveys of the handled requests, their latest months ending today), then times the
-real console pages through the app, signed in as a coordinator: the filtered request
-list, searches by code (with and without its letter), by part of a phone and by a
-Chinese phrase, a request's page, the farmer list, the experts page with each
-expert's load, and the dashboard, each run many times; prints the median and the
-95th percentile.
+Seeds a throwaway PostgreSQL database with a year of requests ending now (200,000 by
+default; a province of ~15 counties: --requests 1000000 --messages 10000000), their
+messages, the search index, farmers (one for every three requests, half with a phone,
+a fifth with a name), an expert for every 2,000 requests (at least 20), and the
+offers, visits and surveys of the handled requests. Then times the real console
+pages through the app, signed in as a coordinator: the filtered request list,
+searches by code (with and without its letter), by part of a phone and by a Chinese
+phrase, a request's page, the farmer list, the experts page with each expert's load,
+the dashboard, a farmer's conversation, the monthly report, an expert's service
+record, and an expert's workbench page, each run many times; prints the median and
+the 95th percentile.
 
     uv run python bench/console_queries.py [--requests 200000] [--messages 2000000]
         [--database postgresql://postgres@127.0.0.1:5432/farmhelp_bench] [--runs 30]
@@ -110,11 +113,15 @@ def seed(url: str, requests: int, messages: int, *, search_index: bool = True) -
     upgrade_database(engine)
     engine.dispose()
     rng = random.Random(2026)
-    start = datetime(2025, 1, 1, tzinfo=UTC)
+    # A year's requests, evenly spread, the last of them now; a province's experts
+    # (about one for every 2,000 requests a year).
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(days=365)
+    step = timedelta(days=365) / requests
     farmers = max(requests // 3, 1)
+    experts = max(20, requests // 2000)
     with psycopg.connect(url) as db, db.cursor() as cursor:
         started = time.monotonic()
-        now = datetime.now(UTC)
         with cursor.copy(
             "COPY farmer (id, openid, subscribed, created_at, phone, name, last_message_at)"
             " FROM STDIN"
@@ -132,7 +139,7 @@ def seed(url: str, requests: int, messages: int, *, search_index: bool = True) -
             "COPY expert (id, openid, name, team, specialties, crops, regions, leader, active,"
             " created_at, updated_at) FROM STDIN"
         ) as copy:
-            for n in range(1, 21):
+            for n in range(1, experts + 1):
                 copy.write_row(
                     (
                         n,
@@ -158,9 +165,10 @@ def seed(url: str, requests: int, messages: int, *, search_index: bool = True) -
             for n in range(1, requests + 1):
                 text = words(rng)
                 texts.append(text)
-                at = start + timedelta(minutes=3 * n)
+                at = start + step * n
                 status = rng.choice(STATUSES)
-                expert = rng.randint(1, 20) if status in ("closed", "visited", "accepted") else None
+                served = status in ("closed", "visited", "accepted")
+                expert = rng.randint(1, experts) if served else None
                 if expert is not None:
                     handled.append((n, expert, status))
                 copy.write_row(
@@ -198,7 +206,7 @@ def seed(url: str, requests: int, messages: int, *, search_index: bool = True) -
         ) as copy:
             for n in range(messages):
                 request_id = n % requests + 1
-                at = start + timedelta(minutes=3 * request_id, seconds=n // requests)
+                at = start + step * request_id + timedelta(seconds=n // requests)
                 inbound = n % 2 == 0
                 copy.write_row(
                     (
@@ -216,13 +224,12 @@ def seed(url: str, requests: int, messages: int, *, search_index: bool = True) -
                 )
         # The offers, visits and surveys of the handled requests, their latest ending now
         # (the experts page reads this week's and this month's).
-        shift = now - (start + timedelta(minutes=3 * requests))
         with cursor.copy(
             "COPY offer (request_id, expert_id, status, reason, offered_at, deadline_at,"
             " answered_at) FROM STDIN"
         ) as copy:
             for request_id, expert, _status in handled:
-                at = start + timedelta(minutes=3 * request_id) + shift
+                at = start + step * request_id
                 answered = at + timedelta(minutes=rng.randint(1, 90))
                 copy.write_row(
                     (request_id, expert, "accepted", "bench", at, at + timedelta(hours=2), answered)
@@ -233,7 +240,7 @@ def seed(url: str, requests: int, messages: int, *, search_index: bool = True) -
             for request_id, expert, status in handled:
                 if status == "accepted":
                     continue
-                at = start + timedelta(minutes=3 * request_id, days=1) + shift
+                at = start + step * request_id + timedelta(days=1)
                 copy.write_row(
                     (request_id, at, f"expert:e-bench-{expert}", "accepted", "visited", "")
                 )
@@ -244,7 +251,7 @@ def seed(url: str, requests: int, messages: int, *, search_index: bool = True) -
             for request_id, expert, status in handled:
                 if status != "closed":
                     continue
-                at = start + timedelta(minutes=3 * request_id, days=2) + shift
+                at = start + step * request_id + timedelta(days=2)
                 solved = rng.choice(["yes", "yes", "yes", "partly", "no"])
                 copy.write_row(
                     (request_id, request_id % farmers + 1, expert, "answered", "done", at, 0,
@@ -327,6 +334,9 @@ def measure(url: str, runs: int) -> None:
         "farmer list, search by phone": f"/console/farmers?q={phone_part}",
         "experts page with load": "/console/experts",
         "dashboard (busiest and idle)": "/console/",
+        "a farmer's conversation": "/console/farmers/778",
+        "monthly report (this month)": "/console/reports",
+        "an expert's service record (quarter)": "/console/experts/1/record",
     }
     clients = {name: client for name in pages}
     pages["workbench page with similar cases"] = "/w/r/B123457"

@@ -12,14 +12,17 @@ so its progress is counted from the rows; nobody gets one advisory twice.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Select, func, or_
 from sqlmodel import Session, col, select
 
 from handlers import notify, texts
 from handlers.config import Policy
-from handlers.routing import PlaceParts, resolve_place
-from models.outbox import enqueue
+from models.experts import place_book
+from models.outbox import enqueue_rows, queued_row
 from models.tables import Advisory, Farmer, HelpRequest, Outbox
 
 STOP_WORDS = {"退订", "取消订阅", "不要通知", "别发了"}
@@ -30,6 +33,77 @@ class AdvisoryRefused(Exception):
     """The advisory cannot be sent as asked; the message says why, in Chinese."""
 
 
+@dataclass(frozen=True)
+class Recipient:
+    """A farmer an advisory reaches: what sending it needs, not their whole row."""
+
+    id: int
+    openid: str
+    last_message_at: datetime | None
+
+
+def audience_query(
+    session: Session,
+    *,
+    crop: str | None,
+    township: str | None,
+    village: str | None,
+    everyone: bool,
+) -> Select[tuple[int, str, datetime | None]]:
+    """The farmers an advisory with these choices reaches, as one query (a county's
+    hundred thousand farmers are counted and read by the database, not in Python).
+
+    A farmer is inside the chosen village when their stated place or one of their
+    requests' places names it (or the request was settled there); inside the chosen
+    township when one of those names the township or one of its villages.
+    """
+    statement = select(Farmer.id, Farmer.openid, Farmer.last_message_at).where(
+        Farmer.subscribed == True,  # noqa: E712
+        Farmer.advisories == True,  # noqa: E712
+        col(Farmer.last_message_at).is_not(None),
+    )
+    if everyone:
+        return statement  # type: ignore[return-value]
+    if not (township or village):
+        raise AdvisoryRefused("请选乡镇或村（或选择发给所有关注的农户）")
+    if village:
+        names = [village]
+        settled = col(HelpRequest.village) == village
+    else:
+        assert township is not None
+        book = place_book(session=session).places
+        names = [township, *sorted({p.village for p in book if p.township == township} - {""})]
+        settled = col(HelpRequest.township) == township
+    farmer_there = or_(*(col(Farmer.place).contains(name, autoescape=True) for name in names))
+    request_there = or_(
+        settled, *(col(HelpRequest.place).contains(name, autoescape=True) for name in names)
+    )
+    own = col(HelpRequest.farmer_id) == col(Farmer.id)
+    statement = statement.where(
+        or_(farmer_there, select(HelpRequest.id).where(own, request_there).exists())
+    )
+    if crop:
+        statement = statement.where(
+            select(HelpRequest.id).where(own, HelpRequest.crop == crop).exists()
+        )
+    return statement  # type: ignore[return-value]
+
+
+def audience_count(
+    session: Session,
+    *,
+    crop: str | None,
+    township: str | None,
+    village: str | None,
+    everyone: bool,
+) -> int:
+    """How many farmers the advisory reaches (the console's preview)."""
+    reached = audience_query(
+        session, crop=crop, township=township, village=village, everyone=everyone
+    ).subquery()
+    return int(session.execute(select(func.count()).select_from(reached)).scalar_one())
+
+
 def audience(
     session: Session,
     *,
@@ -37,53 +111,26 @@ def audience(
     township: str | None,
     village: str | None,
     everyone: bool,
-) -> list[Farmer]:
+) -> list[Recipient]:
     """The farmers an advisory with these choices reaches."""
-    farmers = list(
-        session.exec(
-            select(Farmer).where(
-                Farmer.subscribed == True,  # noqa: E712
-                Farmer.advisories == True,  # noqa: E712
-                col(Farmer.last_message_at).is_not(None),
-            )
-        )
+    statement = audience_query(
+        session, crop=crop, township=township, village=village, everyone=everyone
     )
-    if everyone:
-        return farmers
-    if not (township or village):
-        raise AdvisoryRefused("请选乡镇或村（或选择发给所有关注的农户）")
-    places: dict[str, PlaceParts] = {}
+    return [Recipient(*row) for row in session.execute(statement.order_by(col(Farmer.id)))]
 
-    def where(place: str | None) -> PlaceParts:
-        if place not in places:
-            places[place or ""] = resolve_place(session, place)
-        return places[place or ""]
 
-    def inside(place: str | None) -> bool:
-        if not place:
-            return False
-        parts = where(place)
-        if village:
-            return parts.village == village or village in place
-        return parts.township == township or bool(township and township in place)
-
-    requests: dict[int, list[HelpRequest]] = {}
-    for request in session.exec(select(HelpRequest)):
-        requests.setdefault(request.farmer_id, []).append(request)
-    chosen = []
-    for farmer in farmers:
-        own = requests.get(farmer.id or 0, [])
-        grows = not crop or any(r.crop == crop for r in own)
-        placed = inside(farmer.place) or any(inside(r.place) for r in own)
-        if grows and placed:
-            chosen.append(farmer)
-    return chosen
+# Rows written per INSERT when an advisory is queued.
+QUEUE_BATCH = 2000
 
 
 def send_advisory(
     session: Session, *, advisory: Advisory, config: Policy, now: datetime
 ) -> Counter[str]:
-    """Queue the advisory for its audience; return how many went which way."""
+    """Queue the advisory for its audience; return how many went which way.
+
+    The outbox rows are written in batches of plain INSERTs (no row objects): a
+    county-wide advisory is a hundred thousand of them.
+    """
     if advisory.sent_at is not None:
         raise AdvisoryRefused("这条通知已经发过了")
     assert advisory.id is not None
@@ -94,49 +141,78 @@ def send_advisory(
         village=advisory.village,
         everyone=advisory.everyone,
     )
-    content = texts.ADVISORY.format(title=advisory.title, body=advisory.body)
+    custom = notify.text_payload(texts.ADVISORY.format(title=advisory.title, body=advisory.body))
+    link = notify.farmer_links(config, "advisory")
     ways: Counter[str] = Counter()
+    rows: list[dict[str, Any]] = []
     for farmer in people:
         in_window = notify.in_service_window(farmer.last_message_at, now)
         if in_window or not config.advisory_template:
-            row = enqueue(
-                session=session,
-                openid=farmer.openid,
-                payload=notify.text_payload(content),
-                now=now,
-                purpose="advisory",
-            )
-            if not in_window:
-                row.status = "held"  # goes with the farmer's next message
+            kind, payload = "custom", custom
+            # Outside the window without a template it goes with the farmer's next message.
+            status = "pending" if in_window else "held"
             ways["custom" if in_window else "held"] += 1
         else:
-            row = enqueue(
-                session=session,
-                openid=farmer.openid,
-                payload=notify.template_message(
-                    config.advisory_template,
-                    keys=config.advisory_keys,
-                    values=[advisory.title, advisory.body],
-                    # The whole text, and 退订 as a button.
-                    url=notify.farmer_link(config, "advisory", a=advisory.id, f=farmer.id or 0),
-                ),
-                now=now,
-                purpose="advisory",
-                kind="template",
+            kind, status = "template", "pending"
+            payload = notify.template_message(
+                config.advisory_template,
+                keys=config.advisory_keys,
+                values=[advisory.title, advisory.body],
+                # The whole text, and 退订 as a button.
+                url=link(a=advisory.id, f=farmer.id),
             )
             ways["template"] += 1
-        row.advisory_id = advisory.id
+        rows.append(
+            queued_row(
+                openid=farmer.openid,
+                kind=kind,
+                payload=payload,
+                purpose="advisory",
+                status=status,
+                now=now,
+                advisory_id=advisory.id,
+            )
+        )
+        if len(rows) == QUEUE_BATCH:
+            enqueue_rows(session, rows)
+            rows = []
+    enqueue_rows(session, rows)
     advisory.sent_at, advisory.recipients = now, len(people)
     return ways
 
 
 def progress(session: Session, *, advisory_id: int) -> dict[str, object]:
-    """Queued, held, sent, dropped and failed (with reasons) for one advisory."""
-    rows = list(session.exec(select(Outbox).where(Outbox.advisory_id == advisory_id)))
-    states = Counter(row.status for row in rows)
-    reasons = Counter(row.last_error or "" for row in rows if row.status == "failed")
-    failed = [(row.openid, row.last_error or "") for row in rows if row.status == "failed"]
-    return {"states": dict(states), "reasons": dict(reasons), "failed": failed, "total": len(rows)}
+    """Queued, held, sent, dropped and failed (with reasons) for one advisory, counted
+    by the database; the failed farmers listed up to FAILED_LISTED."""
+    mine = Outbox.advisory_id == advisory_id
+    states = {
+        str(status): int(count)
+        for status, count in session.execute(
+            select(Outbox.status, func.count()).where(mine).group_by(col(Outbox.status))
+        )
+    }
+    failed_rows = [mine, Outbox.status == "failed"]
+    reasons = {
+        str(reason or ""): int(count)
+        for reason, count in session.execute(
+            select(Outbox.last_error, func.count())
+            .where(*failed_rows)
+            .group_by(col(Outbox.last_error))
+        )
+    }
+    failed = [
+        (str(openid), str(error or ""))
+        for openid, error in session.execute(
+            select(Outbox.openid, Outbox.last_error)
+            .where(*failed_rows)
+            .order_by(col(Outbox.id))
+            .limit(FAILED_LISTED)
+        )
+    ]
+    return {"states": states, "reasons": reasons, "failed": failed, "total": sum(states.values())}
+
+
+FAILED_LISTED = 200
 
 
 def change_subscription(farmer: Farmer, words: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,11 +63,21 @@ def farmer_link(config: Policy, page: str, **claims: int) -> str:
     It carries ids only, signed with the app's secret and the time it was made;
     the page checks its age (see `read_farmer_link`).
     """
+    return farmer_links(config, page)(**claims)
+
+
+def farmer_links(config: Policy, page: str) -> Callable[..., str]:
+    """`farmer_link` for many farmers at once (an advisory's): the signer is made once."""
     from itsdangerous import URLSafeTimedSerializer
 
     assert page in FARMER_PAGES, page
-    token = URLSafeTimedSerializer(config.link_secret, salt=FARMER_SALT + page).dumps(claims)
-    return f"{config.public_url.rstrip('/')}/f/{page}/{token}"
+    serializer = URLSafeTimedSerializer(config.link_secret, salt=FARMER_SALT + page)
+    base = f"{config.public_url.rstrip('/')}/f/{page}/"
+
+    def link(**claims: int) -> str:
+        return base + str(serializer.dumps(claims))
+
+    return link
 
 
 def read_farmer_link(config: Policy, page: str, token: str, max_age: int) -> dict[str, int]:

@@ -12,8 +12,7 @@ two townships is ambiguous until the township is said.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
 from typing import Any
 
 import ahocorasick
@@ -54,14 +53,34 @@ def stem(name: str) -> str:
     return bare if len(bare) >= 2 else name
 
 
+_FOUND_KEPT = 4096  # texts whose places an index remembers (a request's text is re-read
+# on each of its farmer's pushes until its place is settled)
+
+
 @dataclass
 class _Index:
     automaton: Any  # term -> (term, [(kind, KnownPlace)])
     sounds: dict[tuple[str, ...], list[tuple[str, KnownPlace]]]
+    found: dict[str, PlaceFound] = field(default_factory=dict)  # text -> its places
 
 
-@lru_cache(maxsize=4)  # the books of the last few imports
+# The indexes of the last few books read, by the book's identity: a book is read once
+# per import and shared, and hashing one hashes every place in it.
+_INDEXES: dict[int, tuple[PlaceBook, _Index]] = {}
+
+
 def _index(book: PlaceBook) -> _Index:
+    kept = _INDEXES.get(id(book))
+    if kept is not None and kept[0] is book:
+        return kept[1]
+    if len(_INDEXES) >= 4:
+        _INDEXES.clear()
+    index = _build_index(book)
+    _INDEXES[id(book)] = (book, index)
+    return index
+
+
+def _build_index(book: PlaceBook) -> _Index:
     terms: dict[str, list[tuple[str, KnownPlace]]] = {}
     sounds: dict[tuple[str, ...], list[tuple[str, KnownPlace]]] = {}
     townships = {p.township: p.county for p in book.places if p.township}
@@ -95,6 +114,15 @@ def _index(book: PlaceBook) -> _Index:
 def find_places(text: str, book: PlaceBook) -> PlaceFound:
     """The imported places a text names (see the module's docstring for how)."""
     index = _index(book)
+    found = index.found.get(text)
+    if found is None:
+        if len(index.found) >= _FOUND_KEPT:
+            index.found.clear()
+        found = index.found[text] = _find_places(text, book, index)
+    return found
+
+
+def _find_places(text: str, book: PlaceBook, index: _Index) -> PlaceFound:
     clean = normalise(text)
     villages: dict[KnownPlace, str] = {}
     townships: dict[str, str] = {}

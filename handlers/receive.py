@@ -129,16 +129,36 @@ def receive(
         if reply is not None:
             log_reply(session=session, inbound_message=message, content=reply, now=now)
     else:
-        rows = [message] if reply is None else [message, _reply_message(message, reply, now)]
-        _insert_messages(session, rows)
+        _insert_messages(session, message, reply, now)
     return Received(message=message, reply=reply)
 
 
-def _insert_messages(session: Session, rows: list[Message]) -> None:
-    """Write conversation rows in one plain INSERT: nothing reads them back in this push."""
-    table = Message.__table__  # type: ignore[attr-defined]
-    columns = [column.key for column in table.columns if column.key != "id"]
-    session.execute(insert(table), [{key: getattr(row, key) for key in columns} for row in rows])
+def _insert_messages(session: Session, message: Message, reply: str | None, now: datetime) -> None:
+    """Write the message and its passive reply in one plain INSERT: nothing reads them
+    back in this push, so the reply is a row of values, not an object."""
+    rows = [{key: getattr(message, key) for key in _COLUMNS}]
+    if reply is not None:
+        rows.append(
+            {key: None for key in _COLUMNS}
+            | {
+                "direction": "out",
+                "channel": "passive",
+                "openid": message.openid,
+                "farmer_id": message.farmer_id,
+                "request_id": message.request_id,
+                "msg_type": "text",
+                "content": reply,
+                "status": "replied",
+                "created_at": now,
+                "payload": {},
+            }
+        )
+    session.execute(_INSERT_MESSAGES, rows)
+
+
+_MESSAGES = Message.__table__  # type: ignore[attr-defined]
+_INSERT_MESSAGES = insert(_MESSAGES)  # built once: every push runs it
+_COLUMNS = tuple(column.key for column in _MESSAGES.columns if column.key != "id")
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import and_
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, or_, select
 
-from handlers.routing import place_of
+from handlers.routing import PlaceParts, place_parts
 from models.tables import Consultation, Expert, HelpRequest, Offer, RequestEvent, Survey
 
 UNKNOWN_COUNTY = "未知县区"
@@ -109,48 +111,88 @@ def previous_month(now: datetime, tz: ZoneInfo) -> str:
     return f"{year:04d}-{number:02d}"
 
 
+class _Places:
+    """Requests' places as the report names them, each distinct one resolved once."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.known: dict[tuple[str | None, str | None, str | None], PlaceParts] = {}
+
+    def of(self, village: str | None, township: str | None, place: str | None) -> PlaceParts:
+        key = (village, township, place)
+        found = self.known.get(key)
+        if found is None:
+            found = self.known[key] = place_parts(
+                self.session, village=village, township=township, place=place
+            )
+        return found
+
+
+def _in(column: Any, start: datetime, end: datetime) -> Any:
+    return and_(col(column) >= start, col(column) < end)
+
+
+# What the report reads of a request (never the whole row: a province has a million).
+_R = HelpRequest
+_PLACE = (col(_R.village), col(_R.township), col(_R.place))
+
+
 def compute_month(
     session: Session, month: str, tz: ZoneInfo
 ) -> list[tuple[str, str, dict[str, Any]]]:
-    """Return (scope, name, figures) rows: one "total", then per county and per team."""
+    """Return (scope, name, figures) rows: one "total", then per county and per team.
+
+    Reads only the month's requests, visits, consultations and surveys, as columns."""
     start, end = month_bounds(month, tz)
 
     def within(moment: datetime | None) -> bool:
         return moment is not None and start <= moment < end
 
-    teams = {expert.id: expert.team or UNASSIGNED_TEAM for expert in session.exec(select(Expert))}
+    experts = list(session.exec(select(Expert)))
+    teams = {expert.id: expert.team or UNASSIGNED_TEAM for expert in experts}
+    expert_by_openid = {expert.openid: expert for expert in experts}
+    by_id = {expert.id: expert for expert in experts}
     buckets: dict[tuple[str, str], _Bucket] = defaultdict(_Bucket)
-    requests = {r.id: r for r in session.exec(select(HelpRequest))}
-    counties: dict[int | None, str] = {}
-    for request in requests.values():
-        parts = place_of(session, request)
-        counties[request.id] = parts.county or UNKNOWN_COUNTY
+    buckets[("total", "合计")] = _Bucket()
+    places = _Places(session)
+
+    def county(village: str | None, township: str | None, place: str | None) -> str:
+        return places.of(village, township, place).county or UNKNOWN_COUNTY
+
+    for expert_id, confirmed, accepted, *where in session.execute(
+        select_columns(col(_R.expert_id), col(_R.confirmed_at), col(_R.accepted_at), *_PLACE).where(
+            or_(_in(_R.confirmed_at, start, end), _in(_R.accepted_at, start, end))
+        )
+    ):
         keys = [
             ("total", "合计"),
-            ("county", counties[request.id]),
-            ("team", teams.get(request.expert_id, UNASSIGNED_TEAM)),
+            ("county", county(*where)),
+            ("team", teams.get(expert_id, UNASSIGNED_TEAM)),
         ]
         for key in keys:
             bucket = buckets[key]
-            confirmed = request.confirmed_at
             if within(confirmed):
                 bucket.requests += 1
-            if within(request.accepted_at) and confirmed and request.accepted_at:
-                bucket.hours_to_accept.append(
-                    (request.accepted_at - confirmed).total_seconds() / 3600
-                )
+            if within(accepted) and confirmed and accepted:
+                bucket.hours_to_accept.append((accepted - confirmed).total_seconds() / 3600)
     # Every recorded visit counts, reopened rounds included: one "visited" event each.
-    expert_by_openid = {expert.openid: expert for expert in session.exec(select(Expert))}
-    visited = select(RequestEvent).where(RequestEvent.to_status == "visited", ENTERS_VISITED)
-    for event in session.exec(visited):
-        visit = requests.get(event.request_id)
-        if visit is None or not within(event.at):
-            continue
-        visitor = expert_by_openid.get(event.actor.removeprefix("expert:"))
-        parts = place_of(session, visit)
+    for at, actor, farmer_id, confirmed, village, township, place in session.execute(
+        select_columns(
+            col(RequestEvent.at), col(RequestEvent.actor), col(_R.farmer_id),
+            col(_R.confirmed_at), *_PLACE,
+        )
+        .join(_R, col(_R.id) == col(RequestEvent.request_id))
+        .where(
+            col(RequestEvent.to_status) == "visited",
+            ENTERS_VISITED,
+            _in(RequestEvent.at, start, end),
+        )
+    ):  # fmt: skip
+        visitor = expert_by_openid.get(actor.removeprefix("expert:"))
+        parts = places.of(village, township, place)
         keys = [
             ("total", "合计"),
-            ("county", counties[visit.id]),
+            ("county", parts.county or UNKNOWN_COUNTY),
             ("team", (visitor.team or UNASSIGNED_TEAM) if visitor else UNASSIGNED_TEAM),
         ]
         for key in keys:
@@ -158,42 +200,41 @@ def compute_month(
             bucket.visits += 1
             if visitor is not None and visitor.id is not None:
                 bucket.experts.add(visitor.id)
-            bucket.farmers.add(visit.farmer_id)
-            bucket.villages.add(parts.village or visit.place or "未说明")
-            if visit.confirmed_at:
-                bucket.hours_to_visit.append((event.at - visit.confirmed_at).total_seconds() / 3600)
+            bucket.farmers.add(farmer_id)
+            bucket.villages.add(parts.village or place or "未说明")
+            if confirmed:
+                bucket.hours_to_visit.append((at - confirmed).total_seconds() / 3600)
     # Consultations (会诊): colleagues invited in the month, for the inviting expert's team.
-    by_id = {expert.id: expert for expert in expert_by_openid.values()}
-    for consultation in session.exec(select(Consultation)):
-        consulted = requests.get(consultation.request_id)
-        if consulted is None or not within(consultation.invited_at):
-            continue
-        inviter = by_id.get(consultation.invited_by)
+    for invited_by, *where in session.execute(
+        select_columns(col(Consultation.invited_by), *_PLACE)
+        .join(_R, col(_R.id) == col(Consultation.request_id))
+        .where(_in(Consultation.invited_at, start, end))
+    ):
+        inviter = by_id.get(invited_by)
         for key in (
             ("total", "合计"),
-            ("county", counties[consulted.id]),
+            ("county", county(*where)),
             ("team", (inviter.team or UNASSIGNED_TEAM) if inviter else UNASSIGNED_TEAM),
         ):
             buckets[key].consultations += 1
-    for survey in session.exec(select(Survey)):
-        if not within(survey.sent_at):
-            continue
-        surveyed = requests.get(survey.request_id)
-        if surveyed is None:
-            continue
+    for expert_id, solved, rating, *where in session.execute(
+        select_columns(col(Survey.expert_id), col(Survey.solved), col(Survey.rating), *_PLACE)
+        .join(_R, col(_R.id) == col(Survey.request_id))
+        .where(_in(Survey.sent_at, start, end))
+    ):
         keys = [
             ("total", "合计"),
-            ("county", counties[surveyed.id]),
-            ("team", teams.get(survey.expert_id, UNASSIGNED_TEAM)),
+            ("county", county(*where)),
+            ("team", teams.get(expert_id, UNASSIGNED_TEAM)),
         ]
         for key in keys:
             bucket = buckets[key]
             bucket.surveys_sent += 1
-            if survey.solved is not None:
+            if solved is not None:
                 bucket.surveys_answered += 1
-                bucket.solved += survey.solved == "yes"
-            if survey.rating is not None:
-                bucket.ratings.append(survey.rating)
+                bucket.solved += solved == "yes"
+            if rating is not None:
+                bucket.ratings.append(rating)
     order = {"total": 0, "county": 1, "team": 2}
     rows = [
         (scope, name, bucket.figures())
@@ -233,50 +274,63 @@ def percentile(values: list[float], share: float) -> float | None:
 def month_details(session: Session, month: str, tz: ZoneInfo) -> MonthDetails:
     """Per day, category, township, expert and team, for the report page and its XLSX."""
     start, end = month_bounds(month, tz)
-
-    def within(moment: datetime | None) -> bool:
-        return moment is not None and start <= moment < end
-
-    requests = [r for r in session.exec(select(HelpRequest)) if within(r.confirmed_at)]
     days: dict[date, int] = defaultdict(int)
     categories: dict[str, int] = defaultdict(int)
     townships: dict[str, int] = defaultdict(int)
     accept, visit = [], []
-    for request in requests:
-        assert request.confirmed_at is not None
-        days[request.confirmed_at.astimezone(tz).date()] += 1
-        categories[request.category] += 1
-        townships[place_of(session, request).township or "未知乡镇"] += 1
-    for request in session.exec(select(HelpRequest)):
-        if within(request.accepted_at) and request.confirmed_at and request.accepted_at:
-            accept.append((request.accepted_at - request.confirmed_at).total_seconds() / 3600)
+    places = _Places(session)
+    for confirmed, category, *where in session.execute(
+        select_columns(col(_R.confirmed_at), col(_R.category), *_PLACE).where(
+            _in(_R.confirmed_at, start, end)
+        )
+    ):
+        days[confirmed.astimezone(tz).date()] += 1
+        categories[category] += 1
+        townships[places.of(*where).township or "未知乡镇"] += 1
+    for confirmed, accepted in session.execute(
+        select_columns(col(_R.confirmed_at), col(_R.accepted_at)).where(
+            _in(_R.accepted_at, start, end)
+        )
+    ):
+        if confirmed and accepted:
+            accept.append((accepted - confirmed).total_seconds() / 3600)
     experts = {e.id: e for e in session.exec(select(Expert))}
     by_openid = {e.openid: e for e in experts.values()}
     people: dict[int, dict[str, Any]] = defaultdict(
         lambda: {"taken": 0, "declined": 0, "timed_out": 0, "visits": 0, "ratings": []}
     )
-    for offer in session.exec(select(Offer)):
-        if within(offer.answered_at) and offer.status in ("accepted", "declined", "timed_out"):
-            people[offer.expert_id][OFFER_COLUMNS[offer.status]] += 1
-    confirmed = {r.id: r.confirmed_at for r in session.exec(select(HelpRequest))}
-    # A visit is the step into "visited" (notes and invitations after it keep the status).
-    for event in session.exec(
-        select(RequestEvent).where(RequestEvent.to_status == "visited", ENTERS_VISITED)
+    for expert_id, status in session.execute(
+        select_columns(col(Offer.expert_id), col(Offer.status)).where(
+            _in(Offer.answered_at, start, end),
+            col(Offer.status).in_(("accepted", "declined", "timed_out")),
+        )
     ):
-        visitor = by_openid.get(event.actor.removeprefix("expert:"))
-        if within(event.at) and visitor is not None and visitor.id is not None:
+        people[expert_id][OFFER_COLUMNS[status]] += 1
+    # A visit is the step into "visited" (notes and invitations after it keep the status).
+    for at, actor, confirmed in session.execute(
+        select_columns(col(RequestEvent.at), col(RequestEvent.actor), col(_R.confirmed_at))
+        .join(_R, col(_R.id) == col(RequestEvent.request_id))
+        .where(
+            col(RequestEvent.to_status) == "visited",
+            ENTERS_VISITED,
+            _in(RequestEvent.at, start, end),
+        )
+    ):
+        visitor = by_openid.get(actor.removeprefix("expert:"))
+        if visitor is not None and visitor.id is not None:
             people[visitor.id]["visits"] += 1
-            started = confirmed.get(event.request_id)
-            if started is not None:
-                visit.append((event.at - started).total_seconds() / 3600)
+            if confirmed is not None:
+                visit.append((at - confirmed).total_seconds() / 3600)
     unanswered = 0
-    for survey in session.exec(select(Survey)):
-        if not within(survey.sent_at):
-            continue
-        if survey.solved is None:
+    for expert_id, solved, rating in session.execute(
+        select_columns(col(Survey.expert_id), col(Survey.solved), col(Survey.rating)).where(
+            _in(Survey.sent_at, start, end)
+        )
+    ):
+        if solved is None:
             unanswered += 1
-        if survey.rating is not None and survey.expert_id is not None:
-            people[survey.expert_id]["ratings"].append(survey.rating)
+        if rating is not None and expert_id is not None:
+            people[expert_id]["ratings"].append(rating)
     rows = []
     for expert_id, counts in people.items():
         expert = experts.get(expert_id)

@@ -74,19 +74,24 @@ def resolve_place(session: Session, place: str | None) -> PlaceParts:
 
 def place_of(session: Session, request: HelpRequest) -> PlaceParts:
     """Where a request is: its resolved village and township, else what its words name."""
-    if request.village or request.township:
+    return place_parts(
+        session, village=request.village, township=request.township, place=request.place
+    )
+
+
+def place_parts(
+    session: Session, *, village: str | None, township: str | None, place: str | None
+) -> PlaceParts:
+    """`place_of` for a request's three place columns (read without loading the row)."""
+    if village or township:
         # Township names repeat across counties (城关镇): the village tells them apart.
         places = place_book(session=session).places
         county = next(
-            (
-                p.county
-                for p in places
-                if p.township == request.township and p.village == (request.village or "")
-            ),
-            next((p.county for p in places if p.township == request.township), None),
+            (p.county for p in places if p.township == township and p.village == (village or "")),
+            next((p.county for p in places if p.township == township), None),
         )
-        return PlaceParts(county, request.township, request.village)
-    return resolve_place(session, request.place)
+        return PlaceParts(county, township, village)
+    return resolve_place(session, place)
 
 
 def region_tier(expert: Expert | RosterExpert, parts: PlaceParts) -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import and_, case, distinct, func, literal, not_
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, or_, select
 
@@ -299,6 +300,53 @@ def service_records(
     return records
 
 
+def services_by_expert(session: Session, period: Period) -> dict[int, int]:
+    """Each expert's services in the period (ServiceRecord.services), counted by the
+    database: what one expert's page needs of everyone else's (the busiest expert's
+    count scales the volume part) without reading every expert's year."""
+    expert_actor = literal("expert:") + col(Expert.openid)
+    visit = and_(
+        col(RequestEvent.to_status) == "visited",
+        col(RequestEvent.from_status).is_distinct_from("visited"),
+    )
+    remote = and_(not_(visit), col(RequestEvent.note).in_(REMOTE_NOTES))
+    invited = (
+        select(Consultation.id)
+        .where(
+            Consultation.request_id == RequestEvent.request_id,
+            Consultation.expert_id == Expert.id,
+        )
+        .exists()
+    )
+    consult = and_(
+        not_(visit),
+        not_(col(RequestEvent.note).in_(REMOTE_NOTES)),
+        col(RequestEvent.note).startswith(CONSULT_PREFIX),
+        invited,
+    )
+    counted = session.execute(
+        select_columns(
+            col(Expert.id),
+            func.count(case((visit, 1)))
+            + func.count(distinct(case((remote, RequestEvent.request_id))))
+            + func.count(distinct(case((consult, RequestEvent.request_id)))),
+        )
+        .join(RequestEvent, col(RequestEvent.actor) == expert_actor)
+        .where(
+            col(RequestEvent.at) >= period.start,
+            col(RequestEvent.at) < period.end,
+            col(RequestEvent.actor).startswith("expert:"),
+            or_(
+                col(RequestEvent.to_status) == "visited",
+                col(RequestEvent.note).in_(REMOTE_NOTES),
+                col(RequestEvent.note).startswith(CONSULT_PREFIX),
+            ),
+        )
+        .group_by(col(Expert.id))
+    )
+    return {int(expert_id): int(services) for expert_id, services in counted}
+
+
 def is_complaint(survey: Survey) -> bool:
     """Whether a survey answer complains: not solved, or a rating of 1 or 2."""
     return complains(survey.solved, survey.rating)
@@ -344,9 +392,15 @@ class Score:
     total: float
 
 
-def scores(records: dict[int, ServiceRecord], rule: ScoreRule) -> dict[int, Score]:
-    """Every record's score under the rule, the volume part relative to the busiest."""
-    busiest = max((r.services for r in records.values()), default=0)
+def scores(
+    records: dict[int, ServiceRecord], rule: ScoreRule, *, busiest: int | None = None
+) -> dict[int, Score]:
+    """Every record's score under the rule, the volume part relative to the busiest
+    expert's services (of these records, unless given)."""
+    busiest = max(
+        [r.services for r in records.values()] + ([busiest] if busiest is not None else []),
+        default=0,
+    )
     found = {}
     for expert_id, record in records.items():
         volume = rule.volume * record.services / busiest if busiest else 0.0

@@ -6,6 +6,7 @@ import zlib
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from models.tables import Outbox
@@ -36,6 +37,39 @@ def enqueue(
     )
     session.add(row)
     return row
+
+
+def queued_row(
+    *,
+    openid: str,
+    kind: str,
+    payload: dict[str, Any],
+    purpose: str,
+    now: datetime,
+    status: str = "pending",
+    advisory_id: int | None = None,
+) -> dict[str, Any]:
+    """One push as a row of values, for `enqueue_rows`."""
+    return {
+        "lane": lane_of(openid),
+        "openid": openid,
+        "kind": kind,
+        "payload": payload,
+        "fallback": None,
+        "purpose": purpose,
+        "request_id": None,
+        "status": status,
+        "attempts": [],
+        "next_try_at": now,
+        "created_at": now,
+        "advisory_id": advisory_id,
+    }
+
+
+def enqueue_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Queue many pushes in one plain INSERT (no row objects): an advisory's thousands."""
+    if rows:
+        session.execute(insert(Outbox.__table__), rows)  # type: ignore[attr-defined]
 
 
 LANES = 64

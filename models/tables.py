@@ -101,10 +101,10 @@ class HelpRequest(SQLModel, table=True):
     )
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
-    confirmed_at: datetime | None = None
+    confirmed_at: datetime | None = Field(default=None, index=True)  # a month's requests
     closed_at: datetime | None = None
     expert_id: int | None = Field(default=None, foreign_key="expert.id", index=True)
-    accepted_at: datetime | None = None
+    accepted_at: datetime | None = Field(default=None, index=True)
     visit_booked_for: datetime | None = None
     visited_at: datetime | None = None
     visit_record: str | None = Field(default=None, sa_column=Column(Text))
@@ -319,7 +319,7 @@ class Survey(SQLModel, table=True):
     # scheduled, held (waiting for the farmer to write), sent, answered, expired, cancelled
     step: str = Field(default="solved", max_length=16)  # solved, rating, comment, done
     due_at: datetime = Field(index=True)
-    sent_at: datetime | None = None
+    sent_at: datetime | None = Field(default=None, index=True)  # a month's surveys
     reminded_at: datetime | None = None
     last_answer_at: datetime | None = None
     answered_at: datetime | None = None

@@ -19,6 +19,7 @@ from handlers.service_record import (
     read_period,
     scores,
     service_records,
+    services_by_expert,
 )
 from models.experts import place_book
 from models.tables import Expert, utcnow
@@ -67,11 +68,13 @@ def record_page(
     except PeriodError as error:
         flash(str(error), "error")
         period, period_text = read_period("", config.tz, today=today), ""
-    records = service_records(session, period)
+    records = service_records(session, period, expert_ids=[expert_id])
     if expert_id not in records:
         abort(404)
     rule = ScoreRule.of(config)
-    scored = scores(records, rule)  # the volume part is relative to the busiest expert
+    # The volume part is relative to the busiest expert, counted by the database.
+    busiest = max(services_by_expert(session, period).values(), default=0)
+    scored = scores(records, rule, busiest=busiest)
     record = records[expert_id]
     return RecordPage(
         record=record,

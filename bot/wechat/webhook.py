@@ -270,7 +270,7 @@ def _handle_once(engine: Engine, inbound: Inbound, seal: Seal) -> str:
             dedupe_key=inbound.dedupe_key,
         )
         if sender.stored_message_id is not None:
-            log.info("retry of %s answered with the stored reply", inbound.dedupe_key)
+            log.debug("retry of %s answered with the stored reply", inbound.dedupe_key)
             return sender.stored_reply or SUCCESS
         received = receive(
             session=session,

@@ -17,6 +17,7 @@ from handlers.service_record import (
     read_period,
     scores,
     service_records,
+    services_by_expert,
 )
 from models.tables import (
     Consultation,
@@ -198,6 +199,15 @@ def test_a_quarters_record_and_score_match_the_hand_count(engine: Engine) -> Non
     heavier = scores(records, ScoreRule(per_complaint=10, per_reopened=0))
     assert heavier[ids["王植保"]].total == 72.5  # 82.5 − 10 for the upheld complaint
     assert "服务量分 60" in rule.formula() and "属实投诉 × 0.5" in rule.formula()
+
+    # One expert's page reads only their own record and the database's count of
+    # everyone's services (the busiest scales the volume part): the same scores.
+    with Session(engine) as session:
+        counted = services_by_expert(session, period)
+        only_li = service_records(session, period, expert_ids=[ids["李植保"]])
+    assert counted == {ids["王植保"]: 4, ids["李植保"]: 2}
+    alone = scores(only_li, rule, busiest=max(counted.values()))
+    assert alone[ids["李植保"]] == scored[ids["李植保"]]
 
 
 def test_periods_read_as_staff_write_them() -> None:

@@ -20,7 +20,7 @@ from bot.web.auth import requires
 from bot.web.console import audit, bp, changing, done, policy, reading, refused
 from bot.web.console.charts import bars, columns
 from handlers import texts
-from handlers.advisories import AdvisoryRefused, audience, progress, send_advisory
+from handlers.advisories import AdvisoryRefused, audience_count, progress, send_advisory
 from handlers.outcomes import OUTCOMES, treatment_results
 from handlers.report import FIGURES, compute_month, month_bounds, month_details, previous_month
 from handlers.service_record import Period, Ranked, ScoreRule, ranking
@@ -251,7 +251,7 @@ def preview_advisory() -> str | BaseResponse:
         return redirect(url_for("console.list_advisories"))
     with reading() as session:
         try:
-            reached = audience(
+            reached = audience_count(
                 session,
                 crop=str(draft["crop"]) or None,
                 township=str(draft["township"]) or None,
@@ -266,7 +266,7 @@ def preview_advisory() -> str | BaseResponse:
         sent=[],
         counts={},
         draft=draft,
-        count=len(reached),
+        count=reached,
         submission=secrets.token_hex(16),  # one send per preview, however often clicked
         **_choices(),
     )
