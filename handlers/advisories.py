@@ -119,28 +119,54 @@ def audience(
     return [Recipient(*row) for row in session.execute(statement.order_by(col(Farmer.id)))]
 
 
-# Rows written per INSERT when an advisory is queued.
+# Outbox rows an advisory writes per transaction. The send writes the first batch (a
+# village's advisory is queued whole at once); the scheduler writes the rest, pausing
+# between batches so that a county-wide one leaves the webhook its share of the machine.
 QUEUE_BATCH = 2000
 
 
 def send_advisory(
     session: Session, *, advisory: Advisory, config: Policy, now: datetime
 ) -> Counter[str]:
-    """Queue the advisory for its audience; return how many went which way.
-
-    The outbox rows are written in batches of plain INSERTs (no row objects): a
-    county-wide advisory is a hundred thousand of them.
-    """
+    """Count the advisory's audience, mark it sent and queue its first batch; return how
+    many of that batch went which way (`queue_batch` writes the rest)."""
     if advisory.sent_at is not None:
         raise AdvisoryRefused("这条通知已经发过了")
     assert advisory.id is not None
-    people = audience(
+    advisory.recipients = audience_count(
         session,
         crop=advisory.crop,
         township=advisory.township,
         village=advisory.village,
         everyone=advisory.everyone,
     )
+    advisory.sent_at = now
+    return queue_batch(session, advisory=advisory, config=config, now=now)
+
+
+def queue_batch(
+    session: Session, *, advisory: Advisory, config: Policy, now: datetime
+) -> Counter[str]:
+    """Write the outbox rows of the advisory's next QUEUE_BATCH farmers (by farmer id,
+    after the last one written), in one plain INSERT; the advisory is queued when a
+    batch comes back short. Each farmer is written once: the place reached is stored
+    with the rows, in the same transaction."""
+    assert advisory.id is not None and advisory.queued_at is None
+    statement = audience_query(
+        session,
+        crop=advisory.crop,
+        township=advisory.township,
+        village=advisory.village,
+        everyone=advisory.everyone,
+    )
+    people = [
+        Recipient(*row)
+        for row in session.execute(
+            statement.where(col(Farmer.id) > advisory.queued_through)
+            .order_by(col(Farmer.id))
+            .limit(QUEUE_BATCH)
+        )
+    ]
     custom = notify.text_payload(texts.ADVISORY.format(title=advisory.title, body=advisory.body))
     link = notify.farmer_links(config, "advisory")
     ways: Counter[str] = Counter()
@@ -173,12 +199,23 @@ def send_advisory(
                 advisory_id=advisory.id,
             )
         )
-        if len(rows) == QUEUE_BATCH:
-            enqueue_rows(session, rows)
-            rows = []
     enqueue_rows(session, rows)
-    advisory.sent_at, advisory.recipients = now, len(people)
+    advisory.queued += len(people)
+    if people:
+        advisory.queued_through = people[-1].id
+    if len(people) < QUEUE_BATCH:
+        advisory.queued_at = now
     return ways
+
+
+def advisories_to_queue(session: Session) -> list[int]:
+    """Advisories sent whose outbox rows are not all written yet, oldest first."""
+    waiting = session.exec(
+        select(Advisory.id)
+        .where(col(Advisory.sent_at).is_not(None), col(Advisory.queued_at).is_(None))
+        .order_by(col(Advisory.id))
+    )
+    return [advisory_id for advisory_id in waiting if advisory_id is not None]
 
 
 def progress(session: Session, *, advisory_id: int) -> dict[str, object]:

@@ -272,6 +272,23 @@ class RequestEvent(SQLModel, table=True):
 class Outbox(SQLModel, table=True):
     """A message to push through the WeChat API, with every attempt's result."""
 
+    __table_args__ = (
+        # What the deliverers look for, oldest first: pages, relays and notices, and
+        # apart from them an advisory's hundred thousand rows (models/outbox.py).
+        Index(
+            "ix_outbox_due_urgent",
+            "id",
+            postgresql_where=text("status = 'pending' AND purpose <> 'advisory'"),
+            sqlite_where=text("status = 'pending' AND purpose <> 'advisory'"),
+        ),
+        Index(
+            "ix_outbox_due_advisory",
+            "id",
+            postgresql_where=text("status = 'pending' AND purpose = 'advisory'"),
+            sqlite_where=text("status = 'pending' AND purpose = 'advisory'"),
+        ),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     openid: str = Field(max_length=64, index=True)
     kind: str = Field(max_length=16)  # "custom" or "template"
@@ -541,7 +558,12 @@ class Advisory(SQLModel, table=True):
     created_by: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
-    recipients: int = 0
+    recipients: int = 0  # the audience counted when staff sent it
+    # Its outbox rows are written in batches, by farmer id: how many so far, the last
+    # farmer written, and when the last batch was (None while some are still to go).
+    queued: int = 0
+    queued_through: int = 0
+    queued_at: datetime | None = Field(default=None, index=True)
     alert_id: int | None = Field(default=None, foreign_key="outbreak_alert.id")
     # The one-time key of the form that sent it: a double-click sends one advisory.
     submission: str | None = Field(default=None, max_length=32, unique=True)

@@ -20,6 +20,7 @@ from models.search import index_pending
 from models.staff import prune_sign_ins
 from models.tables import utcnow
 from scheduler import runtime
+from scheduler.advisories import queue_advisories
 from scheduler.intake import move_on_unanswered
 from scheduler.media import fetch_due_media
 from scheduler.outcomes import send_due_checks
@@ -123,6 +124,12 @@ def run_personal_data() -> int:
     return erased + sum(kept.values())
 
 
+def run_queue_advisories() -> int:
+    """Write the outbox rows of advisories sent to many farmers, a batch at a time."""
+    context = runtime.current()
+    return queue_advisories(engine=context.engine, config=context.config, clock=utcnow)
+
+
 def declared_jobs(timezone: str) -> tuple[JobSpec, ...]:
     """Every recurring job, with its stable id and trigger."""
     return (
@@ -131,6 +138,9 @@ def declared_jobs(timezone: str) -> tuple[JobSpec, ...]:
             "intake_timeouts", "scheduler.jobs:run_intake_timeouts", IntervalTrigger(seconds=30)
         ),
         JobSpec("send_surveys", "scheduler.jobs:run_send_surveys", IntervalTrigger(seconds=2)),
+        JobSpec(
+            "queue_advisories", "scheduler.jobs:run_queue_advisories", IntervalTrigger(seconds=1)
+        ),
         JobSpec(
             "follow_up_surveys", "scheduler.jobs:run_follow_up_surveys", IntervalTrigger(minutes=1)
         ),

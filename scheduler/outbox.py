@@ -42,6 +42,7 @@ RETRYABLE = {-1, 45009, 40001, 40014, 42001}
 # Recording a send's outcome is tried again on a fresh connection for this long, so that
 # with the call itself it stays inside the claim's lease in the usual case.
 RECORD_FOR = timedelta(seconds=10)
+BULK_SLICE = 0.25  # seconds of advisories a deliverer sends before it looks for pages again
 
 
 class Sender(Protocol):
@@ -58,13 +59,26 @@ def deliver_outbox(
     should_stop: Callable[[], bool] = lambda: False,
     lanes: list[int] | None = None,
 ) -> int:
-    """Send every due push (of these lanes); return how many were sent (stops when asked)."""
+    """Send every due push (of these lanes); return how many were sent (stops when asked).
+
+    Advisories are sent for at most BULK_SLICE seconds a call, after the urgent pushes:
+    the next call looks for new pages first, so a page waits behind a few advisories
+    at most, never behind a county's."""
     with session_scope(engine) as session:
-        due = [row.id for row in due_outbox(session=session, now=now, limit=limit, lanes=lanes)]
+        due = [
+            (row.id, row.purpose == "advisory")
+            for row in due_outbox(session=session, now=now, limit=limit, lanes=lanes)
+        ]
     sent = 0
-    for row_id in due:
+    bulk_until: float | None = None
+    for row_id, bulk in due:
         if should_stop():
             break
+        if bulk:
+            if bulk_until is None:
+                bulk_until = time.monotonic() + BULK_SLICE
+            elif time.monotonic() > bulk_until:
+                break
         if row_id is not None and _claim(engine, row_id, now, deliverer):
             sent += _deliver_one(engine, sender, row_id, now, deliverer[:128])
     return sent

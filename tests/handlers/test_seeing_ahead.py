@@ -16,10 +16,17 @@ from sqlmodel import Session, select
 from bot.cli import main
 from bot.settings import Settings
 from bot.wechat.api import WeChatAPI
-from handlers import texts
-from handlers.advisories import AdvisoryRefused, audience, progress, send_advisory
+from handlers import advisories, texts
+from handlers.advisories import (
+    AdvisoryRefused,
+    audience,
+    audience_count,
+    progress,
+    send_advisory,
+)
 from handlers.outbreaks import find_outbreaks
 from models.tables import Advisory, Farmer, HelpRequest, Outbox, OutbreakAlert, utcnow
+from scheduler.advisories import queue_advisories
 from scheduler.outbox import deliver_outbox
 from tests.fake_wechat_api import FakeWeChatAPI
 from tests.queries import rows
@@ -204,3 +211,43 @@ def test_without_a_template_outside_the_window_the_advisory_waits_for_the_farmer
     deliver_outbox(engine=engine, sender=api, now=utcnow())
     assert any("冬前管理" in t for t in fake_api.texts_to("quiet-farmer"))
     assert say(client, plain_wechat, "quiet-farmer", "订阅") == texts.SUBSCRIBED_ADVISORIES
+
+
+def test_a_large_advisory_is_queued_in_batches_each_farmer_once(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The send counts everyone and writes the first batch; the scheduler's job writes
+    the rest by farmer id, and a farmer who follows meanwhile is reached too."""
+    monkeypatch.setattr(advisories, "QUEUE_BATCH", 3)
+    now = utcnow()
+    with Session(engine) as session:
+        session.add_all(
+            Farmer(openid=f"county-{n}", last_message_at=now - timedelta(hours=n)) for n in range(8)
+        )
+        session.add(Farmer(openid="opted-out", last_message_at=now, advisories=False))
+        advisory = Advisory(
+            title="寒潮预警", body="今夜降温，大棚加盖草帘。", everyone=True, created_by="c"
+        )
+        session.add(advisory)
+        session.flush()
+        assert audience_count(session, crop=None, township=None, village=None, everyone=True) == 8
+        first = send_advisory(session, advisory=advisory, config=settings.policy(), now=now)
+        session.commit()
+        advisory_id = advisory.id
+    assert sum(first.values()) == 3
+    with Session(engine) as session:
+        session.add(Farmer(openid="county-late", last_message_at=now))
+        session.commit()
+    written = queue_advisories(
+        engine=engine, config=settings.policy(), clock=utcnow, pause=0, budget=10
+    )
+    assert written == 6  # the other five, and the farmer who wrote meanwhile
+    queued = [r.openid for r in rows(engine, Outbox) if r.advisory_id == advisory_id]
+    assert sorted(queued) == sorted([f"county-{n}" for n in range(8)] + ["county-late"])
+    with Session(engine) as session:
+        done = session.get(Advisory, advisory_id)
+        assert done is not None and done.queued_at is not None
+        assert (done.recipients, done.queued) == (8, 9)
+        assert progress(session, advisory_id=advisory_id or 0)["total"] == 9
+    # Nothing is left to queue: another run writes nothing.
+    assert queue_advisories(engine=engine, config=settings.policy(), clock=utcnow, pause=0) == 0

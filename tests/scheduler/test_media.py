@@ -140,6 +140,7 @@ def test_job_list_wiring() -> None:
         "offer_timeouts": timedelta(seconds=5),
         "intake_timeouts": timedelta(seconds=30),
         "send_surveys": timedelta(seconds=2),
+        "queue_advisories": timedelta(seconds=1),
         "follow_up_surveys": timedelta(minutes=1),
         "remind_experts": timedelta(minutes=1),
         "treatment_checks": timedelta(minutes=1),

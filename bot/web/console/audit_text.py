@@ -27,7 +27,7 @@ FIELD_NAMES = {
     "requests": "求助", "messages": "对话", "files": "文件", "closed": "办结的求助",
     "title": "标题", "farmer_id": "农户", "villages": "村数", "sessions_ended": "结束的登录",
     "output": "写到", "template": "模板消息", "customer_service": "客服消息",
-    "held": "等农户发消息", "request_id": "求助", "offered": "已派给",
+    "held": "等农户发消息", "request_id": "求助", "offered": "已派给", "recipients": "农户数",
 }  # fmt: skip
 _TARGET = re.compile(r"(request|farmer|expert|staff|shift|team|advisory|media) (\S+)")
 

@@ -337,10 +337,14 @@ def _send(draft: dict[str, object], alert: str, submission: str) -> BaseResponse
             session,
             "advisory_send",
             f"advisory {advisory.id}",
-            after={**dict(ways), "title": advisory.title},
+            after={"recipients": advisory.recipients, "title": advisory.title},
         )
-        advisory_id = advisory.id
-    done(f"已排队发送给 {sum(ways.values())} 位农户。")
+        advisory_id, recipients = advisory.id, advisory.recipients
+        queued = advisory.queued_at is not None
+    if queued:
+        done(f"已排队发送给 {recipients} 位农户。")
+    else:
+        done(f"正在为 {recipients} 位农户排队，已排 {sum(ways.values())} 位，其余几十秒内排好。")
     return redirect(url_for("console.show_advisory", advisory_id=advisory_id))
 
 
