@@ -1,6 +1,7 @@
 """The full webhook under load, against a bare Flask + wechatpy echo bot, same run.
 
-Both run under gunicorn with the same settings (--workers, default 4); farmhelp on
+Both run under gunicorn with the same settings (deploy/gunicorn.conf.py: the app
+preloaded and its heap frozen before forking; --workers, default 4); farmhelp on
 PostgreSQL + Redis with a small county on duty. A realistic text mix from 2,000
 farmers (first messages, follow-ups and answers, WeChat-style retries of the same
 MsgId, expert commands) is sent over --connections concurrent connections for
@@ -400,6 +401,8 @@ def main() -> None:
                 sys.executable,
                 "-m",
                 "gunicorn",
+                "-c",  # preload, and the heap frozen before forking, for every server
+                str(ROOT / "deploy" / "gunicorn.conf.py"),
                 "-w",
                 str(args.workers),
                 "-b",

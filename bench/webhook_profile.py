@@ -57,6 +57,10 @@ def main() -> None:
     from bot.database import get_engine
 
     app = create_app()
+    if os.environ.get("BENCH_FREEZE"):
+        import gc
+
+        gc.freeze()
     client = app.test_client()
     with app.app_context():
         engine = get_engine()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 
@@ -35,6 +36,9 @@ def serve(host: str, port: int, threads: int) -> None:
     configure_logging(settings.log_format)
     ready_schema(settings)
     app = create_app(settings)
+    # The app's lexicons, pinyin tables and statements live as long as the process:
+    # moved out of the collector's reach, full collections stop walking them.
+    gc.freeze()
     service = scheduler_service(settings, app.extensions["farmhelp.engine"])
     # Waitress reads each request completely before a thread handles it, so slow or
     # half-open connections hold no thread; idle connections close after the timeout.
