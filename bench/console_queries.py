@@ -21,6 +21,7 @@ The database named by --database is dropped and created again.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import random
@@ -296,6 +297,7 @@ def measure(url: str, runs: int) -> None:
     assert result.exit_code == 0 or "exists already" in result.output, result.output
     instance = Path(tempfile.mkdtemp())
     app = create_app(load_settings(database_url=url, instance_dir=instance))
+    gc.freeze()  # as deploy/gunicorn.conf.py does before forking the workers
     client = app.test_client()
     login = client.get("/console/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)  # type: ignore[union-attr]

@@ -135,12 +135,20 @@ class RequestRow:
     expert: Expert | None
 
 
+# Matches counted exactly up to this many; past it the list says "more than" (a word
+# such as 叶子发黄 matches a sixth of a province's year, and counting them all would
+# cost more than the page).
+COUNT_CAP = 10_000
+
+
 def list_requests(
     session: Session, filters: RequestFilter, *, page: int = 1, per_page: int = 50
 ) -> tuple[list[RequestRow], int]:
-    """One page of requests matching the filters, and how many match in all."""
+    """One page of requests matching the filters, and how many match in all (up to
+    COUNT_CAP + 1: more than COUNT_CAP)."""
     conditions = filters.where()
-    total = session.exec(select(func.count()).select_from(HelpRequest).where(*conditions)).one()
+    matching = select(col(HelpRequest.id)).where(*conditions).limit(COUNT_CAP + 1).subquery()
+    total = int(session.execute(select(func.count()).select_from(matching)).scalar_one())
     statement = (
         select(HelpRequest, Farmer, Expert)
         .join(Farmer, col(Farmer.id) == col(HelpRequest.farmer_id))

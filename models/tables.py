@@ -77,6 +77,8 @@ class HelpRequest(SQLModel, table=True):
         ),
         # One crop family's requests of the last days, read when a request is confirmed.
         Index("ix_help_request_crop_confirmed", "crop", "confirmed_at"),
+        # The cases each expert has in hand (routing's load, the experts page).
+        Index("ix_help_request_status_expert", "status", "expert_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -259,6 +261,8 @@ class RequestEvent(SQLModel, table=True):
     """One state change of a request: who, when, why."""
 
     __tablename__ = "request_event"
+    # One expert's visits, advice and notes in a period (their service record).
+    __table_args__ = (Index("ix_request_event_actor_at", "actor", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = Field(foreign_key="help_request.id", index=True)

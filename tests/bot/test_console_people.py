@@ -7,10 +7,12 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from models import console as console_models
 from models.tables import (
     AuditEvent,
     Expert,
@@ -221,3 +223,24 @@ def test_the_reassign_list_offers_qualified_experts_first_as_routing_ranks_them(
     assert names[0] == "赵植保 · 在值班 · 同县 · 在办 0"
     assert names[-1].endswith("已拒绝或没回")
     assert re.findall(r'<option value="\d+">(张畜牧)', others) == ["张畜牧"]
+
+
+def test_a_search_matching_more_than_the_cap_says_so(
+    signed_in: Callable[[str], FlaskClient],
+    client: FlaskClient,
+    plain_wechat: FakeWeChat,
+    county: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Matches are counted up to COUNT_CAP; past it the list says "more than" and still
+    shows the newest page."""
+    monkeypatch.setattr(console_models, "COUNT_CAP", 2)
+    codes = [
+        _ask(client, plain_wechat, f"farmer-{n}", f"辣椒叶子发黄 石坝村 {n}") for n in range(3)
+    ]
+    coordinator = signed_in("coord1")
+    page = _listed(coordinator, "")
+    assert "超过 2 条" in page and "共 3 条" not in page
+    assert all(f">{code}<" in page for code in codes)
+    monkeypatch.setattr(console_models, "COUNT_CAP", 3)
+    assert "共 3 条" in _listed(coordinator, "")

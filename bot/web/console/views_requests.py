@@ -32,6 +32,7 @@ from handlers.privacy import mask_phone, mask_phones
 from handlers.routing import TIER_NAMES, rank_candidates, reassign_choices
 from handlers.service_record import is_complaint
 from handlers.survey import survey_rounds
+from models import console as console_rows
 from models.console import (
     RequestFilter,
     dashboard,
@@ -153,6 +154,7 @@ def list_all_requests() -> str:
             "console/requests.html",
             rows=rows,
             total=total,
+            count_cap=console_rows.COUNT_CAP,  # read at each request
             page=page,
             pages=max(1, -(-total // PER_PAGE)),
             experts=sorted(experts, key=lambda e: e.name),

@@ -1,10 +1,7 @@
-"""indexes for reading one month of a province's year (requests confirmed and accepted,
-surveys sent); an advisory's outbox rows written in batches (queued, queued_through,
-queued_at); the deliverers' look for due rows, urgent ones apart from advisories
-
-Revision ID: 0019
-Revises: 0018
-Create Date: 2026-12-06 22:00:00
+"""indexes for a province's year: one month's requests confirmed and accepted and
+surveys sent, the cases each expert has in hand, one expert's events in a period; an
+advisory's outbox rows written in batches (queued, queued_through, queued_at); the
+deliverers' look for due rows, urgent ones apart from advisories
 """
 
 from collections.abc import Sequence
@@ -27,6 +24,11 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_help_request_accepted_at"), ["accepted_at"], unique=False
         )
+        batch_op.create_index(
+            "ix_help_request_status_expert", ["status", "expert_id"], unique=False
+        )
+    with op.batch_alter_table("request_event", schema=None) as batch_op:
+        batch_op.create_index("ix_request_event_actor_at", ["actor", "at"], unique=False)
     with op.batch_alter_table("survey", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_survey_sent_at"), ["sent_at"], unique=False)
     with op.batch_alter_table("advisory", schema=None) as batch_op:
@@ -63,6 +65,9 @@ def downgrade() -> None:
         batch_op.drop_column("queued")
     with op.batch_alter_table("survey", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_survey_sent_at"))
+    with op.batch_alter_table("request_event", schema=None) as batch_op:
+        batch_op.drop_index("ix_request_event_actor_at")
     with op.batch_alter_table("help_request", schema=None) as batch_op:
+        batch_op.drop_index("ix_help_request_status_expert")
         batch_op.drop_index(batch_op.f("ix_help_request_accepted_at"))
         batch_op.drop_index(batch_op.f("ix_help_request_confirmed_at"))
