@@ -55,8 +55,9 @@ class RequestFilter:
     # Township and village names of the place hierarchy (a search for 东河 means 东河村).
     places: tuple[tuple[str, str], ...] = ()
 
-    def where(self) -> list[Any]:
-        """The SQL conditions for these filters."""
+    def where(self, session: Session | None = None) -> list[Any]:
+        """The SQL conditions for these filters (with a session, a search by code or
+        number is looked up first, see `searched`)."""
         conditions: list[Any] = []
         if self.status:
             conditions.append(col(HelpRequest.status) == self.status)
@@ -86,10 +87,10 @@ class RequestFilter:
         if self.until is not None:
             conditions.append(col(HelpRequest.created_at) < self.until)
         if self.q.strip():
-            conditions.append(self.searched())
+            conditions.append(self.searched(session))
         return conditions
 
-    def searched(self) -> Any:
+    def searched(self, session: Session | None = None) -> Any:
         """What a search box entry may mean, any one of which finds a request: its code
         (A1030, a1030, 1030), part of the farmer's phone, the farmer's name, a township or
         village (东河 for 东河村), or a phrase of the farmer's words.
@@ -114,7 +115,17 @@ class RequestFilter:
                 )
             if not digits:
                 meant.extend(phrase_ids(words))
-            return col(HelpRequest.id).in_(union_all(*meant)) if meant else false()
+            if not meant:
+                return false()
+            found = union_all(*meant)
+            if session is None:
+                return col(HelpRequest.id).in_(found)
+            # Looked up first, so that the page's query gets the few ids themselves: as
+            # a subquery the planner expects many and walks the requests newest first.
+            few = session.exec(select(found.subquery().c[0]).limit(COUNT_CAP + 1)).all()
+            if len(few) > COUNT_CAP:  # not few after all (four digits of many phones)
+                return col(HelpRequest.id).in_(found)
+            return col(HelpRequest.id).in_(list(few)) if few else false()
         named = select(Farmer.id).where(col(Farmer.name).contains(words))
         ways = [
             col(HelpRequest.id).in_(union_all(*phrase_ids(words))),
@@ -146,7 +157,7 @@ def list_requests(
 ) -> tuple[list[RequestRow], int]:
     """One page of requests matching the filters, and how many match in all (up to
     COUNT_CAP + 1: more than COUNT_CAP)."""
-    conditions = filters.where()
+    conditions = filters.where(session)
     matching = select(col(HelpRequest.id)).where(*conditions).limit(COUNT_CAP + 1).subquery()
     total = int(session.execute(select(func.count()).select_from(matching)).scalar_one())
     statement = (
