@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import os
 import platform
 import pstats
@@ -57,10 +58,7 @@ def main() -> None:
     from bot.database import get_engine
 
     app = create_app()
-    if os.environ.get("BENCH_FREEZE"):
-        import gc
-
-        gc.freeze()
+    gc.freeze()  # as deploy/gunicorn.conf.py does before forking the workers
     client = app.test_client()
     with app.app_context():
         engine = get_engine()
