@@ -43,20 +43,28 @@ def queue_advisories(
         waiting = advisories_to_queue(session)
     written = 0
     deadline = time.monotonic() + budget
+    batch_took = 0.0  # the last batch's time: one more must fit before the deadline
     for advisory_id in waiting:
-        while time.monotonic() < deadline:
-            with session_scope(engine) as session:
-                advisory = session.exec(
-                    select(Advisory)
-                    .where(Advisory.id == advisory_id)
-                    .with_for_update(skip_locked=True)
-                ).first()
-                if advisory is None or advisory.queued_at is not None:
-                    break  # queued meanwhile, or another process is writing it
-                ways = queue_batch(session, advisory=advisory, config=config, now=clock())
-                written += sum(ways.values())
-                finished = advisory.queued_at is not None
-                queued, recipients = advisory.queued, advisory.recipients
+        while time.monotonic() + batch_took < deadline:
+            started = time.monotonic()
+            try:
+                with session_scope(engine) as session:
+                    advisory = session.exec(
+                        select(Advisory)
+                        .where(Advisory.id == advisory_id)
+                        .with_for_update(skip_locked=True)
+                    ).first()
+                    if advisory is None or advisory.queued_at is not None:
+                        break  # queued meanwhile, or another process is writing it
+                    ways = queue_batch(session, advisory=advisory, config=config, now=clock())
+                    written += sum(ways.values())
+                    finished = advisory.queued_at is not None
+                    queued, recipients = advisory.queued, advisory.recipients
+            except Exception:
+                # Tried again next run; the advisories after it go on meanwhile.
+                log.exception("advisory %d: a batch could not be queued", advisory_id)
+                break
+            batch_took = time.monotonic() - started
             if finished:
                 log.info("advisory %d queued for %d farmers", advisory_id, queued)
                 break

@@ -26,6 +26,7 @@ from handlers.advisories import (
 )
 from handlers.outbreaks import find_outbreaks
 from models.tables import Advisory, Farmer, HelpRequest, Outbox, OutbreakAlert, utcnow
+from scheduler import advisories as scheduler_advisories
 from scheduler.advisories import queue_advisories
 from scheduler.outbox import deliver_outbox
 from tests.fake_wechat_api import FakeWeChatAPI
@@ -251,3 +252,34 @@ def test_a_large_advisory_is_queued_in_batches_each_farmer_once(
         assert progress(session, advisory_id=advisory_id or 0)["total"] == 9
     # Nothing is left to queue: another run writes nothing.
     assert queue_advisories(engine=engine, config=settings.policy(), clock=utcnow, pause=0) == 0
+
+
+def test_an_advisory_whose_batch_fails_does_not_hold_up_the_next(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(advisories, "QUEUE_BATCH", 1)
+    now = utcnow()
+    with Session(engine) as session:
+        session.add_all(Farmer(openid=f"f-{n}", last_message_at=now) for n in range(3))
+        ids = []
+        for title in ("甲", "乙"):
+            advisory = Advisory(title=title, body="正文", everyone=True, created_by="c")
+            session.add(advisory)
+            session.flush()
+            send_advisory(session, advisory=advisory, config=settings.policy(), now=now)
+            ids.append(advisory.id)
+        session.commit()
+    real = scheduler_advisories.queue_batch
+
+    def broken_for_the_first(session: Session, *, advisory: Advisory, **kw: Any) -> Any:
+        if advisory.id == ids[0]:
+            raise RuntimeError("template misconfigured")
+        return real(session, advisory=advisory, **kw)
+
+    monkeypatch.setattr(scheduler_advisories, "queue_batch", broken_for_the_first)
+    queue_advisories(engine=engine, config=settings.policy(), clock=utcnow, pause=0, budget=10)
+    with Session(engine) as session:
+        first, second = (session.get(Advisory, i) for i in ids)
+        assert first is not None and second is not None
+        assert first.queued_at is None and first.queued == 1  # tried again next run
+        assert second.queued_at is not None and second.queued == 3
