@@ -169,12 +169,17 @@ def compute_month(
             ("county", county(*where)),
             ("team", teams.get(expert_id, UNASSIGNED_TEAM)),
         ]
+        confirmed_now = within(confirmed)
+        hours = (
+            (accepted - confirmed).total_seconds() / 3600
+            if confirmed and accepted and within(accepted)
+            else None
+        )
         for key in keys:
             bucket = buckets[key]
-            if within(confirmed):
-                bucket.requests += 1
-            if within(accepted) and confirmed and accepted:
-                bucket.hours_to_accept.append((accepted - confirmed).total_seconds() / 3600)
+            bucket.requests += confirmed_now
+            if hours is not None:
+                bucket.hours_to_accept.append(hours)
     # Every recorded visit counts, reopened rounds included: one "visited" event each.
     for at, actor, farmer_id, confirmed, village, township, place in session.execute(
         select_columns(
