@@ -113,7 +113,8 @@ def measure(url: str, runs: int) -> None:
 
     from sqlmodel import Session
 
-    from handlers.service_record import ScoreRule, ranking, read_period
+    from handlers.scores import ScoreRule, ranking
+    from handlers.service_record import read_period
     from models.db import make_engine
 
     engine = make_engine(url)

@@ -8,7 +8,8 @@ from typing import Any
 
 from bot.files.spreadsheet import write_xlsx_row
 from handlers.privacy import mask_phones
-from handlers.service_record import Period, Score, ScoreRule, ServiceRecord
+from handlers.scores import Score, ScoreRule
+from handlers.service_record import Period, ServiceRecord
 
 
 def summary_rows(record: ServiceRecord, score: Score, rule: ScoreRule) -> list[tuple[str, Any]]:

@@ -10,14 +10,12 @@ from sqlmodel import Session
 
 from bot.files.service_record_export import summary_rows
 from handlers.config import Policy
+from handlers.scores import Score, ScoreRule, scores
 from handlers.service_record import (
     Period,
     PeriodError,
-    Score,
-    ScoreRule,
     ServiceRecord,
     read_period,
-    scores,
     service_records,
     services_by_expert,
 )

@@ -11,11 +11,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from handlers.scores import ScoreRule, scores
 from handlers.service_record import (
     PeriodError,
-    ScoreRule,
     read_period,
-    scores,
     service_records,
     services_by_expert,
 )

@@ -23,7 +23,8 @@ from handlers import texts
 from handlers.advisories import AdvisoryRefused, audience_count, progress, send_advisory
 from handlers.outcomes import OUTCOMES, treatment_results
 from handlers.report import FIGURES, compute_month, month_bounds, month_details, previous_month
-from handlers.service_record import Period, Ranked, ScoreRule, ranking
+from handlers.scores import Ranked, ScoreRule, ranking
+from handlers.service_record import Period
 from models.experts import all_places
 from models.tables import Advisory, HelpRequest, OutbreakAlert, utcnow
 
