@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import fake_wechat_server  # noqa: E402
 from webhook_load import Mix, free_port, seed_county, signed, wait_up  # noqa: E402
 
 TOWNSHIPS = [f"{name}镇" for name in "东西南北中上下前后左右新老大小"]
@@ -131,7 +132,8 @@ class Stream:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
 
     def _run(self) -> None:
         mix = Mix(seed=11)
@@ -272,9 +274,7 @@ def main() -> None:
     env["WECHAT_API_BASE_URL"] = f"http://127.0.0.1:{api_port}/cgi-bin/"
     run_env = {**env, "PYTHONPATH": str(ROOT)}
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    fake_api = [sys.executable, str(ROOT / "bench/fake_wechat_server.py"), str(api_port)]
-    api = subprocess.Popen([*fake_api, "--delay", str(args.api_delay)], stdout=subprocess.PIPE)
-    assert api.stdout is not None and api.stdout.readline() == b"ready\n"
+    api = fake_wechat_server.spawn(api_port, args.api_delay)
     gunicorn = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy/gunicorn.conf.py")]
     web = subprocess.Popen(
         [
@@ -368,7 +368,7 @@ def main() -> None:
         print(f"pages to experts not sent yet: {counts.get(('page', 'pending'), 0)}")
         print(f"webhook errors: {stream.errors}")
     finally:
-        stream.stop() if stream._thread.is_alive() else None
+        stream.stop()
         for process in (scheduler, web, api):
             process.terminate()
             process.wait(timeout=30)

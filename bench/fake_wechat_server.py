@@ -4,12 +4,16 @@ Every send waits --delay seconds (a slow WeChat) and is recorded with the time i
 arrived; GET /received returns them all. Run as a process of its own:
 
     python bench/fake_wechat_server.py PORT [--delay 0.0]
+
+or from another benchmark, `spawn(port, delay)`.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import subprocess
+import sys
 import threading
 import time
 from typing import Any
@@ -45,6 +49,15 @@ def build(delay: float) -> Flask:
             return jsonify(list(received))
 
     return app
+
+
+def spawn(port: int, delay: float) -> subprocess.Popen[bytes]:
+    """Run the fake API as a process of its own; return once it is listening."""
+    process = subprocess.Popen(
+        [sys.executable, __file__, str(port), "--delay", str(delay)], stdout=subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stdout.readline() == b"ready\n"
+    return process
 
 
 def main() -> None:

@@ -39,6 +39,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import fake_wechat_server  # noqa: E402
 from bench.webhook_load import PLACES, WORDS, free_port, seed_county, signed, wait_up  # noqa: E402
 
 ANSWERS = ["叶子背面有白点", "跳过", "今天更多了", "好的", "下午能来吗", "谢谢"]
@@ -137,9 +138,7 @@ def main() -> None:
         PYTHONPATH=str(ROOT),
     )
     logs = (folder / "processes.log").open("ab")
-    fake_api = [sys.executable, str(ROOT / "bench/fake_wechat_server.py"), str(api_port)]
-    api = subprocess.Popen([*fake_api, "--delay", str(args.api_delay)], stdout=subprocess.PIPE)
-    assert api.stdout is not None and api.stdout.readline().strip() == b"ready"
+    api = fake_wechat_server.spawn(api_port, args.api_delay)
     gunicorn = [sys.executable, "-m", "gunicorn", "-w", str(args.workers)]
     web = subprocess.Popen(
         [*gunicorn, "-b", f"127.0.0.1:{web_port}", "--log-level", "warning", "bot:create_app()"],

@@ -36,6 +36,7 @@ import threading
 import time
 from pathlib import Path
 
+import fake_wechat_server
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -368,11 +369,7 @@ def main() -> None:
     if args.api_delay is not None:
         api_port = free_port()
         env["WECHAT_API_BASE_URL"] = f"http://127.0.0.1:{api_port}/cgi-bin/"
-        fake_api = [sys.executable, str(ROOT / "bench/fake_wechat_server.py"), str(api_port)]
-        helpers.append(
-            subprocess.Popen([*fake_api, "--delay", str(args.api_delay)], stdout=subprocess.PIPE)
-        )
-        assert helpers[0].stdout is not None and helpers[0].stdout.readline() == b"ready\n"
+        helpers.append(fake_wechat_server.spawn(api_port, args.api_delay))
         helpers.append(
             subprocess.Popen(
                 [sys.executable, "-c", "from bot.cli import main; main()", "scheduler"],
