@@ -406,6 +406,17 @@ class MonthlyReport(SQLModel, table=True):
     computed_at: datetime = Field(default_factory=utcnow)
 
 
+class ReportSnapshot(SQLModel, table=True):
+    """A closed month's whole report page, computed by the scheduler so that the
+    console shows it without going through the month's rows again."""
+
+    __tablename__ = "report_snapshot"
+
+    month: str = Field(primary_key=True, max_length=7)  # 2026-10
+    page: dict[str, Any] = Field(default_factory=empty_dict, sa_column=Column(JSON, nullable=False))
+    computed_at: datetime = Field(default_factory=utcnow)
+
+
 class Generation(SQLModel, table=True):
     """How many times a kind of reference data (places, experts) has changed.
 

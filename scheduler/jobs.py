@@ -82,7 +82,7 @@ def run_remind_experts() -> int:
 
 
 def run_monthly_report() -> int:
-    """Compute and store last month's dispatch report."""
+    """Compute and store last month's dispatch report and report page (every night)."""
     context = runtime.current()
     return store_last_month(engine=context.engine, policy=context.config, now=utcnow())
 
@@ -165,7 +165,7 @@ def declared_jobs(timezone: str) -> tuple[JobSpec, ...]:
         JobSpec(
             "monthly_report",
             "scheduler.jobs:run_monthly_report",
-            CronTrigger(day=1, hour=1, minute=0, timezone=timezone),
+            CronTrigger(hour=1, minute=0, timezone=timezone),
         ),
     )
 

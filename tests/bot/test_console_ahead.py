@@ -12,14 +12,18 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot.cli import main
 from bot.files.report_export import FIGURE_NAMES, shown
+from handlers.config import Policy
 from handlers.outbreaks import find_outbreaks
-from models.tables import Advisory, Outbox, OutbreakAlert, utcnow
+from handlers.report_page import report_page
+from handlers.scores import ScoreRule
+from models.tables import Advisory, HelpRequest, Outbox, OutbreakAlert, utcnow
+from scheduler.report import store_last_month
 from tests.browser import browser_page, screenshot, serving
-from tests.handlers.test_report import seed
+from tests.handlers.test_report import TZ, at, seed
 from tests.queries import rows
 from tests.wechat_client import FakeWeChat, post
 
@@ -95,6 +99,51 @@ def test_the_report_page_shows_what_farmhelp_report_computes(
         browser.goto(f"{base}/console/reports?month=2026-10")
         assert browser.locator("svg.chart").count() == 3
         screenshot(browser, "console-report")
+
+
+def test_a_month_that_is_over_is_shown_from_the_nightly_snapshot(
+    app: Flask, engine: Engine, cli_env: dict[str, str]
+) -> None:
+    seed(engine)
+    viewer = staff_client(app, cli_env, "v1", "viewer")
+
+    def report() -> str:
+        page = viewer.get("/console/reports", query_string={"month": "2026-10"})
+        assert page.status_code == 200
+        return re.sub(r'name="csrf_token" value="[^"]*"', "", page.get_data(as_text=True))
+
+    def requests_card(page: str) -> str:
+        card = re.search(r'data-figure="requests"><b>([^<]+)</b>', page)
+        assert card is not None
+        return card.group(1)
+
+    live = report()
+    assert "统计于" not in live and requests_card(live) == "4"
+    store_last_month(engine=engine, policy=Policy(), now=at(11, 2, 1))  # 01:00 on 2 November
+    stored = report()
+    note = (
+        '<p class="muted snapshot">这些数字统计于 2026-11-02 01:00'
+        "（刚过去的一个月每晚重新统计一次）</p>\n"
+    )
+    assert note in stored
+    assert stored.replace(note, "") == live  # the same page, every table and chart
+    # Something recorded late about October shows after the next night's run.
+    with Session(engine) as session:
+        first = session.exec(select(HelpRequest).order_by(col(HelpRequest.id))).first()
+        assert first is not None
+        session.add(
+            HelpRequest(farmer_id=first.farmer_id, place=first.place, confirmed_at=at(10, 30, 9))
+        )
+        session.commit()
+    assert requests_card(report()) == "4"
+    store_last_month(engine=engine, policy=Policy(), now=at(11, 3, 1))
+    assert requests_card(report()) == "5" and "统计于 2026-11-03 01:00" in report()
+    with Session(engine) as session:  # under another scoring rule the page is computed now
+        other = report_page(session, "2026-10", TZ, ScoreRule(volume=50, results=50), now=utcnow())
+        same = report_page(session, "2026-10", TZ, ScoreRule(), now=utcnow())
+        this_month = report_page(session, "2026-12", TZ, ScoreRule(), now=utcnow())
+    assert other.computed_at is None and other.rule.volume == 50
+    assert same.computed_at is not None and this_month.computed_at is None
 
 
 def test_alert_on_the_dashboard_leads_to_an_advisory_that_reaches_exactly_the_count_shown(

@@ -159,7 +159,11 @@ def test_job_list_wiring() -> None:
     }
     monthly = jobs["monthly_report"].trigger
     assert isinstance(monthly, CronTrigger) and str(monthly.timezone) == "Asia/Shanghai"
-    assert {str(f) for f in monthly.fields if f.name in ("day", "hour")} == {"1"}
+    assert {f.name: str(f) for f in monthly.fields if f.name in ("day", "hour", "minute")} == {
+        "day": "*",  # every night: last month again, with what was recorded late
+        "hour": "1",
+        "minute": "0",
+    }
     for job in jobs.values():  # the persistent job store needs importable references
         module, name = job.func.split(":")
         assert callable(getattr(__import__(module, fromlist=[name]), name))

@@ -21,10 +21,10 @@ from bot.web.console import audit, bp, changing, done, policy, reading, refused
 from bot.web.console.charts import bars, columns
 from handlers import texts
 from handlers.advisories import AdvisoryRefused, audience_count, progress, send_advisory
-from handlers.outcomes import OUTCOMES, treatment_results
-from handlers.report import FIGURES, compute_month, month_bounds, month_details, previous_month
-from handlers.scores import Ranked, ScoreRule, ranking
-from handlers.service_record import Period
+from handlers.outcomes import OUTCOMES
+from handlers.report import FIGURES, previous_month
+from handlers.report_page import RANK_HEADER, month_before, report_page
+from handlers.scores import ScoreRule
 from models.experts import all_places
 from models.tables import Advisory, HelpRequest, OutbreakAlert, utcnow
 
@@ -41,39 +41,26 @@ def _this_month() -> str:
     return f"{now.year:04d}-{now.month:02d}"
 
 
-def _before(month: str) -> str:
-    year, number = (int(part) for part in month.split("-"))
-    return f"{year - 1:04d}-12" if number == 1 else f"{year:04d}-{number - 1:02d}"
-
-
 @bp.get("/reports")
 @requires("viewer")
 def show_report() -> str:
     """The monthly dispatch report (月度调度表) with charts, beside the month before."""
     month = _month()
-    tz = policy().tz
     with reading() as session:
-        rows = compute_month(session, month, tz)
-        earlier = compute_month(session, _before(month), tz)
-        details = month_details(session, month, tz)
-        treatments = treatment_results(session, *month_bounds(month, tz))
-        rule = ScoreRule.of(policy())
-        ranked = ranking(session, Period(*month_bounds(month, tz), month), rule)
-    total = rows[0][2]
-    previous = earlier[0][2]
+        page = report_page(session, month, policy().tz, ScoreRule.of(policy()), now=utcnow())
+    details = page.details
     return render_template(
         "console/report.html",
         month=month,
-        before=_before(month),
-        rows=rows,
-        total=total,
-        previous=previous,
+        before=month_before(month),
+        page=page,
+        rows=page.rows,
+        total=page.total,
+        previous=page.previous,
         details=details,
-        treatments=treatments,
-        ranked=ranked,
-        rule=rule,
+        treatments=page.treatments,
+        rule=page.rule,
         rank_header=RANK_HEADER,
-        rank_row=rank_row,
         figures=FIGURES,
         names=FIGURE_NAMES,
         scopes=SCOPE_NAMES,
@@ -87,45 +74,15 @@ def show_report() -> str:
     )
 
 
-RANK_HEADER = (
-    "名次", "专家", "服务队", "服务次数", "解决率", "平均评分", "重新派单", "属实投诉",
-    "服务量分", "效果分", "扣分", "得分",
-)  # fmt: skip
-
-
-def rank_row(line: Ranked) -> list[object]:
-    """One line of the ranking, as the report page and its sheet show it."""
-    record, score = line.record, line.score
-    rate = record.solved_rate
-    return [
-        line.rank,
-        record.expert.name,
-        record.expert.team,
-        record.services,
-        f"{round(rate * 100)}%" if rate is not None else "",
-        record.mean_rating or "",
-        record.reopened,
-        record.complaints_upheld,
-        score.volume,
-        score.results,
-        score.deductions,
-        score.total,
-    ]
-
-
 @bp.get("/reports/<month>.xlsx")
 @requires("viewer")
 def export_report(month: str) -> Response:
     """The same figures as the page, one sheet per table."""
     if params.month(month) is None:
         abort(404)
-    tz = policy().tz
     with reading() as session:
-        rows = compute_month(session, month, tz)
-        details = month_details(session, month, tz)
-        treatments = treatment_results(session, *month_bounds(month, tz))
-        rule = ScoreRule.of(policy())
-        ranked = ranking(session, Period(*month_bounds(month, tz), month), rule)
+        page = report_page(session, month, policy().tz, ScoreRule.of(policy()), now=utcnow())
+    rows, details, treatments = page.rows, page.details, page.treatments
     import xlsxwriter
 
     buffer = io.BytesIO()
@@ -179,7 +136,7 @@ def export_report(month: str) -> Response:
         ),
         "专家评分": (
             list(RANK_HEADER),
-            [*(rank_row(r) for r in ranked), [], [f"评分办法：{rule.formula()}"]],
+            [*page.ranking, [], [f"评分办法：{page.rule.formula()}"]],
         ),
     }
     for name, (header, table) in tables.items():
