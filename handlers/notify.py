@@ -8,6 +8,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from itsdangerous import URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode
+from itsdangerous.serializer import Serializer
 from sqlmodel import Session
 
 from handlers import texts
@@ -35,6 +38,16 @@ def request_link(config: Policy, request: HelpRequest, now: datetime) -> str:
     )
 
 
+class LinkSigner(URLSafeTimedSerializer):
+    """itsdangerous' URL-safe timed signer, minus its attempt to compress: a link's
+    few ids never get shorter, and trying costs a zlib stream per link (among the
+    scheduler's threads, an advisory's hundred thousand links took seconds). The
+    tokens are the ones it makes when compressing does not help, and read as ever."""
+
+    def dump_payload(self, obj: Any) -> bytes:
+        return base64_encode(Serializer.dump_payload(self, obj))
+
+
 WORKBENCH_SALT = "farmhelp.workbench"
 
 
@@ -46,9 +59,7 @@ def workbench_link(
     It names the expert and the request by id only (never a farmer's openid or
     phone), signed with the app's secret and the time it was made.
     """
-    from itsdangerous import URLSafeTimedSerializer
-
-    serializer = URLSafeTimedSerializer(config.link_secret, salt=WORKBENCH_SALT)
+    serializer = LinkSigner(config.link_secret, salt=WORKBENCH_SALT)
     token = serializer.dumps({"e": expert.id, "r": request.id if request else None})
     return f"{config.public_url.rstrip('/')}/w/{token}"
 
@@ -68,10 +79,8 @@ def farmer_link(config: Policy, page: str, **claims: int) -> str:
 
 def farmer_links(config: Policy, page: str) -> Callable[..., str]:
     """`farmer_link` for many farmers at once (an advisory's): the signer is made once."""
-    from itsdangerous import URLSafeTimedSerializer
-
     assert page in FARMER_PAGES, page
-    serializer = URLSafeTimedSerializer(config.link_secret, salt=FARMER_SALT + page)
+    serializer = LinkSigner(config.link_secret, salt=FARMER_SALT + page)
     base = f"{config.public_url.rstrip('/')}/f/{page}/"
 
     def link(**claims: int) -> str:
@@ -82,8 +91,6 @@ def farmer_links(config: Policy, page: str) -> Callable[..., str]:
 
 def read_farmer_link(config: Policy, page: str, token: str, max_age: int) -> dict[str, int]:
     """The ids a farmer's link carries; raises itsdangerous' BadSignature/SignatureExpired."""
-    from itsdangerous import URLSafeTimedSerializer
-
     serializer = URLSafeTimedSerializer(config.link_secret, salt=FARMER_SALT + page)
     claims = serializer.loads(token, max_age=max_age)
     return {str(k): int(v) for k, v in dict(claims).items()}

@@ -65,6 +65,7 @@ class DeliveryPool:
                     deliverer=name,
                     should_stop=self._stop.is_set,
                     lanes=lanes,
+                    config=self.context.config,
                 )
             except Exception:
                 log.exception("deliverer %s failed; retrying shortly", name)

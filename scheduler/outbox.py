@@ -24,6 +24,8 @@ from sqlalchemy import Engine, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import col, select
 
+from handlers.config import Policy
+from handlers.notify import farmer_link
 from models.db import session_scope
 from models.farmers import get_farmer
 from models.outbox import due_outbox
@@ -37,6 +39,7 @@ FIRST_RETRY = timedelta(seconds=5)
 LONGEST_RETRY = timedelta(minutes=10)
 MAX_ATTEMPTS = 12
 WINDOW_CLOSED = {45015, 45047}  # outside the 48 h window / over the message count
+UNSENDABLE = -2  # farmhelp could not make the message (not a WeChat answer): not retried
 # System busy, frequency limit, and token errors the client's one refresh did not cure.
 RETRYABLE = {-1, 45009, 40001, 40014, 42001}
 # Recording a send's outcome is tried again on a fresh connection for this long, so that
@@ -58,8 +61,13 @@ def deliver_outbox(
     deliverer: str = "deliverer",
     should_stop: Callable[[], bool] = lambda: False,
     lanes: list[int] | None = None,
+    config: Policy | None = None,
 ) -> int:
     """Send every due push (of these lanes); return how many were sent (stops when asked).
+
+    `config` signs the links an advisory's template messages get as they are sent (an
+    advisory's rows are queued without them, see handlers/advisories.queue_batch);
+    without it such a row fails with the reason.
 
     Advisories are sent for at most BULK_SLICE seconds a call, after the urgent pushes:
     the next call looks for new pages first, so a page waits behind a few advisories
@@ -80,7 +88,7 @@ def deliver_outbox(
             elif time.monotonic() > bulk_until:
                 break
         if row_id is not None and _claim(engine, row_id, now, deliverer):
-            sent += _deliver_one(engine, sender, row_id, now, deliverer[:128])
+            sent += _deliver_one(engine, sender, row_id, now, deliverer[:128], config)
     return sent
 
 
@@ -120,7 +128,14 @@ def release_orphaned_claims(*, engine: Engine, keep: str, now: datetime) -> int:
         return len(orphaned)
 
 
-def _deliver_one(engine: Engine, sender: Sender, row_id: int, now: datetime, deliverer: str) -> int:
+def _deliver_one(
+    engine: Engine,
+    sender: Sender,
+    row_id: int,
+    now: datetime,
+    deliverer: str,
+    config: Policy | None = None,
+) -> int:
     with session_scope(engine) as session:
         row = session.get(Outbox, row_id)
         assert row is not None
@@ -134,6 +149,14 @@ def _deliver_one(engine: Engine, sender: Sender, row_id: int, now: datetime, del
             row.last_error = "farmer replied 退订"
             return 0
         kind, openid, payload = row.kind, row.openid, dict(row.payload)
+        unlinked = kind == "template" and row.purpose == "advisory" and not payload.get("url")
+        advisory_id, farmer_id = row.advisory_id, farmer.id if farmer is not None else None
+    if unlinked:
+        # The farmer's own link to the whole advisory and its 退订 button, signed now.
+        if config is None or advisory_id is None or farmer_id is None:
+            error = "advisory link: no county settings or farmer to sign it for"
+            return _record_outcome(engine, row_id, kind, UNSENDABLE, error, now, deliverer)
+        payload["url"] = farmer_link(config, "advisory", a=advisory_id, f=farmer_id)
     if kind == "template":
         # WeChat sends one template message per openid + client_msg_id (10 minutes),
         # so a repeat after a crash mid-call is dropped by WeChat itself.

@@ -96,7 +96,9 @@ def test_every_template_fits_todays_rules(
             session, advisory=advisory, config=settings.policy(), now=utcnow() + timedelta(days=3)
         )
         session.commit()
-    deliver_outbox(engine=engine, sender=api, now=utcnow() + timedelta(days=3))
+    deliver_outbox(
+        engine=engine, sender=api, now=utcnow() + timedelta(days=3), config=settings.policy()
+    )
     sent = fake_api.sent("message/template/send")
     by_template = {body["template_id"]: body for body in sent}
     assert set(by_template) == {"TPL-PAGE", "TPL-SURVEY", "TPL-ADVISORY"}, sent
@@ -248,7 +250,7 @@ def test_the_advisory_page_shows_it_whole_and_stops_advisories(
         session.flush()
         send_advisory(session, advisory=advisory, config=settings.policy(), now=utcnow())
         session.commit()
-    deliver_outbox(engine=engine, sender=api, now=utcnow())
+    deliver_outbox(engine=engine, sender=api, now=utcnow(), config=settings.policy())
     link = fake_api.sent("message/template/send")[-1]["url"].removeprefix(settings.public_url)
     phone = templated.test_client()
     html = phone.get(link).get_data(as_text=True)

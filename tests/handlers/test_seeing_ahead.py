@@ -163,7 +163,7 @@ def test_an_advisory_reaches_exactly_the_matching_farmers_by_the_right_way(
     assert len(queued) == len(reached) == 2  # the count shown equals the messages queued
     fake_api.fail_next("message/template/send", errcode=43004, errmsg="require subscribe")
     for _ in range(2):
-        deliver_outbox(engine=engine, sender=api, now=utcnow())
+        deliver_outbox(engine=engine, sender=api, now=utcnow(), config=policy)
     custom = [b for b in fake_api.sent() if b["touser"] == "in-window" and "条锈病" in str(b)]
     assert len(custom) == 1
     assert not [

@@ -301,3 +301,56 @@ def test_a_connection_cut_during_the_call_does_not_send_twice(fake_api: FakeWeCh
             assert fake_api.texts_to("user-1") == ["你好"]
         finally:
             engine.dispose()
+
+
+def test_an_advisory_template_gets_the_farmers_own_link_as_it_is_sent(
+    engine: Engine, api: WeChatAPI, fake_api: FakeWeChatAPI
+) -> None:
+    from handlers.config import Policy
+    from handlers.notify import read_farmer_link, template_message
+    from models.tables import Advisory, Farmer
+
+    policy = Policy(link_secret="s" * 32, public_url="https://county.example")
+    with session_scope(engine) as session:
+        farmer = Farmer(openid="user-1", last_message_at=utcnow())
+        advisory = Advisory(title="小麦条锈病预警", body="及早查看", everyone=True, created_by="c")
+        session.add_all([farmer, advisory])
+        session.flush()
+        ids = (advisory.id, farmer.id)
+        unlinked = template_message("TPL", keys=("thing1",), values=["预警"], url="")
+        queued = [
+            enqueue(
+                session=session,
+                openid="user-1",
+                payload=unlinked,
+                now=utcnow(),
+                purpose="advisory",
+                kind="template",
+            )
+            for _ in range(2)
+        ]
+        for row in queued:
+            row.advisory_id = advisory.id
+        session.flush()
+        first, second = (row.id for row in queued)
+    # Without the county's settings there is nothing to sign the link with: the row
+    # fails with the reason and is not tried again (nothing reached WeChat).
+    assert deliver_outbox(engine=engine, sender=api, now=utcnow()) == 0
+    assert {load(engine, first).status, load(engine, second).status} == {"failed"}
+    assert load(engine, first).last_error == (
+        "advisory link: no county settings or farmer to sign it for"
+    )
+    assert fake_api.sent("message/template/send") == []
+    with session_scope(engine) as session:
+        for row_id in (first, second):
+            row = session.get(Outbox, row_id)
+            assert row is not None
+            row.status, row.attempts, row.next_try_at = "pending", [], utcnow()
+    assert deliver_outbox(engine=engine, sender=api, now=utcnow(), config=policy) == 2
+    links = [body["url"] for body in fake_api.sent("message/template/send")]
+    assert len(links) == 2 and all(
+        u.startswith("https://county.example/f/advisory/") for u in links
+    )
+    claims = read_farmer_link(policy, "advisory", links[0].rsplit("/", 1)[1], max_age=60)
+    assert (claims["a"], claims["f"]) == ids
+    assert load(engine, first).payload["url"] == ""  # the row keeps what was queued

@@ -77,6 +77,10 @@ def run_due_jobs(context: JobContext, *, jumped: timedelta, timezone: str) -> di
         module, name = spec.func.split(":")
         ran[spec.id] = getattr(import_module(module), name)()
     ran["sent"] = deliver_outbox(
-        engine=context.engine, sender=context.wechat, now=now, deliverer=context.holder
+        engine=context.engine,
+        sender=context.wechat,
+        now=now,
+        deliverer=context.holder,
+        config=context.config,
     )
     return ran
