@@ -93,20 +93,22 @@ def on_duty_expert_ids(*, session: Session, now: datetime) -> set[int]:
 
 def open_request_counts(*, session: Session) -> dict[int, int]:
     """Return how many requests each expert is working on."""
-    statement = (
-        select(HelpRequest.expert_id, func.count())
-        .where(col(HelpRequest.status).in_(WORKING_STATUSES))
-        .where(col(HelpRequest.expert_id).is_not(None))
-        .group_by(col(HelpRequest.expert_id))
-    )
     # Autoflush only the changes that can move a count: requests that name an expert,
     # or named one when read. A request being opened or routed names none, so its
     # routing is written in one flush with its offers.
     if any(_names_an_expert(row) for row in changed_rows(session, HelpRequest)):
         session.flush()
     with session.no_autoflush:
-        rows = session.exec(statement).all()
+        rows = session.exec(_LOADS).all()
     return {int(expert_id): int(count) for expert_id, count in rows if expert_id is not None}
+
+
+_LOADS = (  # built once: every first message's routing runs it
+    select(HelpRequest.expert_id, func.count())
+    .where(col(HelpRequest.status).in_(WORKING_STATUSES))
+    .where(col(HelpRequest.expert_id).is_not(None))
+    .group_by(col(HelpRequest.expert_id))
+)
 
 
 def _names_an_expert(request: SQLModel) -> bool:
