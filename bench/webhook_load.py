@@ -15,7 +15,11 @@ Redis and in the load client, and how idle the machine was (Linux: read from /pr
 
     uv run python bench/webhook_load.py [--seconds 20] [--connections 4] [--workers 4]
         [--database postgresql://postgres@127.0.0.1:5432/farmhelp_bench_load]
-        [--redis redis://127.0.0.1:6379/14] [--api-delay 3] [--floor] [--cpu]
+        [--redis redis://127.0.0.1:6379/14] [--api-delay 3] [--floor] [--cpu] [--rounds 3]
+
+With --rounds N the servers take turns N times and each ratio is the median of the
+rounds' ratios: a shared machine's speed drifts by tens of percent over minutes, which
+one run of each server in sequence reads as a difference between them.
 """
 
 from __future__ import annotations
@@ -162,6 +166,7 @@ class Mix:
     """A realistic stream of texts: new farmers, follow-ups, retries, expert commands."""
 
     def __init__(self, seed: int) -> None:
+        self.seed = seed  # also names the 2,000 farmers: each seed writes from new ones
         self.rng = random.Random(seed)
         self.ids = itertools.count(seed * 10**9 + 1)
         self.recent: list[tuple[str, str, int]] = []
@@ -170,7 +175,7 @@ class Mix:
     def next(self) -> tuple[str, str, int]:
         with self.lock:
             roll = self.rng.random()
-            farmer = f"o-load-{self.rng.randrange(2000):05d}"
+            farmer = f"o-load-{self.seed}-{self.rng.randrange(2000):05d}"
             if roll < 0.10 and self.recent:
                 return self.rng.choice(self.recent)  # WeChat retrying the same MsgId
             if roll < 0.20:
@@ -335,6 +340,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every server this many times in turn and print each round's ratios and"
+        " their median (a shared machine's speed drifts over minutes)",
+    )
+    parser.add_argument(
         "--database", default="postgresql://postgres@127.0.0.1:5432/farmhelp_bench_load"
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
@@ -390,6 +402,36 @@ def main() -> None:
         )
         (folder / "floor.py").write_text(floor, encoding="utf-8")
         servers.append(("floor bot", "floor:app", "/"))
+    rounds: list[dict[str, dict[str, float]]] = []
+    for number in range(1, args.rounds + 1):
+        if args.rounds > 1:
+            print(f"round {number} of {args.rounds}")
+        rounds.append(run_round(servers, args, env, folder, number))
+    for helper in helpers:
+        helper.terminate()
+        helper.wait(timeout=30)
+    pairs = [("farmhelp", "echo bot")]
+    if args.floor:
+        pairs += [("floor bot", "echo bot"), ("farmhelp", "floor bot")]
+    for top, bottom in pairs:
+        ratios = [r[top]["rate"] / r[bottom]["rate"] for r in rounds]
+        line = f"{top} / {bottom}: {statistics.median(ratios):.0%}"
+        if len(ratios) > 1:
+            line += " (median of rounds: " + ", ".join(f"{x:.0%}" for x in ratios) + ")"
+        print(line)
+
+
+def run_round(
+    servers: list[tuple[str, str, str]],
+    args: argparse.Namespace,
+    env: dict[str, str],
+    folder: Path,
+    number: int,
+) -> dict[str, dict[str, float]]:
+    """Start each server in turn, load it for --seconds, print its line; return them.
+
+    Each round sends new messages (its own MsgIds): a round repeating the last one's
+    would be WeChat retrying every message, answered from what was stored."""
     results = {}
     for label, app, check in servers:
         port = free_port()
@@ -414,10 +456,11 @@ def main() -> None:
         )
         try:
             wait_up(f"http://127.0.0.1:{port}", process, check)
-            hammer(f"http://127.0.0.1:{port}", 3, args.connections, seed=1)  # warm up
+            warm_up, measured = 100 * number + 1, 100 * number + 2
+            hammer(f"http://127.0.0.1:{port}", 3, args.connections, seed=warm_up)
             before = {**cpu_seconds(process.pid), "wall": time.monotonic()} if args.cpu else {}
             results[label] = hammer(
-                f"http://127.0.0.1:{port}", args.seconds, args.connections, seed=2
+                f"http://127.0.0.1:{port}", args.seconds, args.connections, seed=measured
             )
             after = {**cpu_seconds(process.pid), "wall": time.monotonic()} if args.cpu else {}
         finally:
@@ -430,14 +473,7 @@ def main() -> None:
         )
         if args.cpu:
             print(cpu_line(before, after, r["count"]))
-    for helper in helpers:
-        helper.terminate()
-        helper.wait(timeout=30)
-    print(f"farmhelp / echo bot: {results['farmhelp']['rate'] / results['echo bot']['rate']:.0%}")
-    if args.floor:
-        floor_rate = results["floor bot"]["rate"]
-        print(f"floor bot / echo bot: {floor_rate / results['echo bot']['rate']:.0%}")
-        print(f"farmhelp / floor bot: {results['farmhelp']['rate'] / floor_rate:.0%}")
+    return results
 
 
 if __name__ == "__main__":
