@@ -167,7 +167,8 @@ def _insert_rows(count: int) -> TextClause:
     compiles a many-row insert() afresh on every call, and a list of rows would be an
     executemany, which psycopg runs as a pipeline: both dearer for two rows."""
     rows = ", ".join("(" + ", ".join(f":{key}_{n}" for key in _COLUMNS) + ")" for n in range(count))
-    return text(f"INSERT INTO {_MESSAGES.name} ({', '.join(_COLUMNS)}) VALUES {rows}").bindparams(
+    names = ", ".join(_MESSAGES.c[key].name for key in _COLUMNS)
+    return text(f"INSERT INTO {_MESSAGES.name} ({names}) VALUES {rows}").bindparams(
         *(
             bindparam(f"{key}_{n}", type_=_MESSAGES.c[key].type)
             for n in range(count)

@@ -1,9 +1,12 @@
 """The monthly report page as one value: computed now, or read from the snapshot the
 scheduler stores of a closed month (a province's month takes seconds to go through).
 
-A snapshot is used only for a month that has ended and only if it was made under the
-county's current scoring rule; the page says when it was computed. The scheduler
-computes last month's again every night, so answers that come in late still count.
+A snapshot is used only for a month that has ended, and only if it was made in this
+format, time zone and scoring rule; the page says when it was computed. The scheduler
+computes last month's again every night, so answers that come in during the following
+month still count; an older month keeps the snapshot of the last night of the month
+after it, until `farmhelp report --month …` computes it again (a complaint upheld
+later, say).
 """
 
 from __future__ import annotations
@@ -16,13 +19,17 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from handlers.outcomes import TreatmentResult, treatment_results
-from handlers.report import MonthDetails, compute_month, month_bounds, month_details
+from handlers.outcomes import OUTCOMES, TreatmentResult, treatment_results
+from handlers.report import FIGURES, MonthDetails, compute_month, month_bounds, month_details
 from handlers.scores import Ranked, ScoreRule, ranking
 from handlers.service_record import Period
 from models.tables import ReportSnapshot
 
 log = logging.getLogger(__name__)
+# Raised whenever what a snapshot holds changes shape: snapshots of another format are
+# computed afresh rather than shown (their months' figures, rows or columns would not
+# match the page's).
+SNAPSHOT_FORMAT = 1
 RANK_HEADER = (
     "名次", "专家", "服务队", "服务次数", "解决率", "平均评分", "重新派单", "属实投诉",
     "服务量分", "效果分", "扣分", "得分",
@@ -94,28 +101,31 @@ def report_page(
     made under this rule, computed now otherwise."""
     if month_bounds(month, tz)[1] <= now:
         snapshot = session.get(ReportSnapshot, month)
-        page = _read_snapshot(snapshot) if snapshot is not None else None
+        page = _read_snapshot(snapshot, tz) if snapshot is not None else None
         if page is not None and snapshot is not None and page.rule == rule:
             page.computed_at = snapshot.computed_at
             return page
     return compute_page(session, month, tz, rule)
 
 
-def store_snapshot(session: Session, page: ReportPage, *, now: datetime) -> None:
+def store_snapshot(session: Session, page: ReportPage, tz: ZoneInfo, *, now: datetime) -> None:
     """Keep the page as the month's snapshot, replacing an earlier one."""
     snapshot = session.get(ReportSnapshot, page.month)
     if snapshot is None:
         snapshot = ReportSnapshot(month=page.month)
-    snapshot.page = _to_json(page)
+    snapshot.page = {"format": SNAPSHOT_FORMAT, "tz": tz.key, **_to_json(page)}
     snapshot.computed_at = now
     session.add(snapshot)
     session.flush()
 
 
-def _read_snapshot(snapshot: ReportSnapshot) -> ReportPage | None:
+def _read_snapshot(snapshot: ReportSnapshot, tz: ZoneInfo) -> ReportPage | None:
+    data = snapshot.page
+    if data.get("format") != SNAPSHOT_FORMAT or data.get("tz") != tz.key:
+        return None  # made by another version, or for other month bounds
     try:
-        return _from_json(snapshot.page)
-    except (KeyError, TypeError, ValueError):  # stored by a version that drew it otherwise
+        return _from_json(data)
+    except (KeyError, TypeError, ValueError):
         log.warning("report snapshot of %s cannot be read; computing it now", snapshot.month)
         return None
 
@@ -139,9 +149,15 @@ def _from_json(data: dict[str, Any]) -> ReportPage:
     details["per_day"] = [(date.fromisoformat(day), n) for day, n in details["per_day"]]
     for key in ("by_category", "by_township"):
         details[key] = [tuple(item) for item in details[key]]
+    rows = [(scope, name, figures) for scope, name, figures in data["rows"]]
+    figures_kept = all(set(FIGURES) <= set(f) for f in [data["previous"], *(r[2] for r in rows)])
+    lines_fit = all(len(line) == len(RANK_HEADER) for line in data["ranking"])
+    outcomes_kept = all(set(t["counts"]) == set(OUTCOMES) for t in data["treatments"])
+    if not (rows and figures_kept and lines_fit and outcomes_kept):
+        raise ValueError("the snapshot does not hold what the page shows")
     return ReportPage(
         month=data["month"],
-        rows=[(scope, name, figures) for scope, name, figures in data["rows"]],
+        rows=rows,
         previous=data["previous"],
         details=MonthDetails(**details),
         treatments=[TreatmentResult(**result) for result in data["treatments"]],

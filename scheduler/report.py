@@ -28,7 +28,7 @@ def store_last_month(*, engine: Engine, policy: Policy, now: datetime) -> int:
     with session_scope(engine) as session:
         page = compute_page(session, month, policy.tz, ScoreRule.of(policy))
         store_report(session=session, month=month, rows=page.rows, now=now)
-        store_snapshot(session, page, now=now)
+        store_snapshot(session, page, policy.tz, now=now)
     log.info(
         "monthly report for %s stored (%d rows) in %.1f s",
         month,

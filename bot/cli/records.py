@@ -23,12 +23,14 @@ from bot.cli.common import database
     help="File to write (default: standard output; xlsx needs a file).",
 )
 def report(month: str, fmt: str, output: Path | None) -> None:
-    """Compute (and store) the monthly dispatch report (月度调度表)."""
+    """Compute (and store) the monthly dispatch report (月度调度表); a month that is
+    over is also stored as the console's snapshot of its report page."""
     import re
-    from zoneinfo import ZoneInfo
 
     from bot.files.report_export import write_report
-    from handlers.report import compute_month
+    from handlers.report import month_bounds
+    from handlers.report_page import compute_page, store_snapshot
+    from handlers.scores import ScoreRule
     from models.reports import store_report
     from models.tables import utcnow
 
@@ -37,8 +39,12 @@ def report(month: str, fmt: str, output: Path | None) -> None:
     if fmt == "xlsx" and output is None:
         raise click.UsageError("xlsx is binary: give --output FILE")
     with database() as (settings, session):
-        rows = compute_month(session, month, ZoneInfo(settings.timezone))
-        store_report(session=session, month=month, rows=rows, now=utcnow())
+        policy, now = settings.policy(), utcnow()
+        page = compute_page(session, month, policy.tz, ScoreRule.of(policy))
+        rows = page.rows
+        store_report(session=session, month=month, rows=rows, now=now)
+        if month_bounds(month, policy.tz)[1] <= now:
+            store_snapshot(session, page, policy.tz, now=now)
     if output is None:
         write_report(rows, sys.stdout.buffer, fmt, month)
         sys.stdout.buffer.flush()

@@ -20,7 +20,14 @@ from handlers.config import Policy
 from handlers.outbreaks import find_outbreaks
 from handlers.report_page import report_page
 from handlers.scores import ScoreRule
-from models.tables import Advisory, HelpRequest, Outbox, OutbreakAlert, utcnow
+from models.tables import (
+    Advisory,
+    HelpRequest,
+    Outbox,
+    OutbreakAlert,
+    ReportSnapshot,
+    utcnow,
+)
 from scheduler.report import store_last_month
 from tests.browser import browser_page, screenshot, serving
 from tests.handlers.test_report import TZ, at, seed
@@ -144,6 +151,16 @@ def test_a_month_that_is_over_is_shown_from_the_nightly_snapshot(
         this_month = report_page(session, "2026-12", TZ, ScoreRule(), now=utcnow())
     assert other.computed_at is None and other.rule.volume == 50
     assert same.computed_at is not None and this_month.computed_at is None
+    with Session(engine) as session:  # made by another version, or in another time zone
+        snapshot = session.get(ReportSnapshot, "2026-10")
+        assert snapshot is not None
+        stored_page = snapshot.page
+        for changed in ({"format": 0}, {"tz": "UTC"}, {"ranking": [[1, "甲"]]}):
+            snapshot.page = stored_page | changed
+            session.add(snapshot)
+            session.flush()
+            again = report_page(session, "2026-10", TZ, ScoreRule(), now=utcnow())
+            assert again.computed_at is None and again.total["requests"] == 5, changed
 
 
 def test_alert_on_the_dashboard_leads_to_an_advisory_that_reaches_exactly_the_count_shown(

@@ -23,6 +23,7 @@ from models.tables import (
     HelpRequest,
     MonthlyReport,
     Place,
+    ReportSnapshot,
     RequestEvent,
     Survey,
 )
@@ -231,6 +232,9 @@ def test_report_matches_the_hand_count(engine: Engine, settings: Settings, tmp_p
     with Session(engine) as session:
         stored = session.exec(select(MonthlyReport).where(MonthlyReport.month == "2026-10"))
         assert {(r.scope, r.name) for r in stored} == set(HAND_COUNT)
+        # October is over: the console's snapshot of its page is computed again too.
+        snapshot = session.get(ReportSnapshot, "2026-10")
+        assert snapshot is not None and snapshot.page["rows"][0][2]["requests"] == 4
 
 
 def test_bad_month_is_refused(settings: Settings) -> None:
