@@ -165,8 +165,8 @@ def kind(content: str, openid: str) -> str:
 class Mix:
     """A realistic stream of texts: new farmers, follow-ups, retries, expert commands."""
 
-    def __init__(self, seed: int) -> None:
-        self.seed = seed  # also names the 2,000 farmers: each seed writes from new ones
+    def __init__(self, seed: int, farmers: str = "") -> None:
+        self.farmers = farmers  # names the 2,000 farmers: another name, other farmers
         self.rng = random.Random(seed)
         self.ids = itertools.count(seed * 10**9 + 1)
         self.recent: list[tuple[str, str, int]] = []
@@ -175,7 +175,7 @@ class Mix:
     def next(self) -> tuple[str, str, int]:
         with self.lock:
             roll = self.rng.random()
-            farmer = f"o-load-{self.seed}-{self.rng.randrange(2000):05d}"
+            farmer = f"o-load-{self.farmers}{self.rng.randrange(2000):05d}"
             if roll < 0.10 and self.recent:
                 return self.rng.choice(self.recent)  # WeChat retrying the same MsgId
             if roll < 0.20:
@@ -197,8 +197,10 @@ class Mix:
             return push
 
 
-def hammer(base: str, seconds: float, connections: int, seed: int) -> dict[str, float]:
-    mix = Mix(seed)
+def hammer(
+    base: str, seconds: float, connections: int, seed: int, farmers: str = ""
+) -> dict[str, float]:
+    mix = Mix(seed, farmers)
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -456,13 +458,15 @@ def run_round(
         )
         try:
             wait_up(f"http://127.0.0.1:{port}", process, check)
-            # Every server its own messages: they share the database, and the floor bot
-            # would otherwise find farmhelp's stored replies and answer as to retries.
+            # Every server its own messages and farmers (the warm-up's farmers go on
+            # writing): they share the database, and the floor bot would otherwise find
+            # farmhelp's stored replies and answer them as retries.
             warm_up, measured = 1000 * number + 10 * index + 1, 1000 * number + 10 * index + 2
-            hammer(f"http://127.0.0.1:{port}", 3, args.connections, seed=warm_up)
+            farmers = f"{number}-{index}-"
+            hammer(f"http://127.0.0.1:{port}", 3, args.connections, warm_up, farmers)
             before = {**cpu_seconds(process.pid), "wall": time.monotonic()} if args.cpu else {}
             results[label] = hammer(
-                f"http://127.0.0.1:{port}", args.seconds, args.connections, seed=measured
+                f"http://127.0.0.1:{port}", args.seconds, args.connections, measured, farmers
             )
             after = {**cpu_seconds(process.pid), "wall": time.monotonic()} if args.cpu else {}
         finally:
