@@ -26,7 +26,7 @@ from handlers.service_record import Period
 from models.tables import ReportSnapshot
 
 log = logging.getLogger(__name__)
-# Raised whenever what a snapshot holds changes shape: snapshots of another format are
+# Bumped whenever what a snapshot holds changes shape: snapshots of another format are
 # computed afresh rather than shown (their months' figures, rows or columns would not
 # match the page's).
 SNAPSHOT_FORMAT = 1
@@ -98,7 +98,7 @@ def report_page(
     session: Session, month: str, tz: ZoneInfo, rule: ScoreRule, *, now: datetime
 ) -> ReportPage:
     """The month's page: from its snapshot if the month is over and the snapshot was
-    made under this rule, computed now otherwise."""
+    made in this format, time zone and rule, computed now otherwise."""
     if month_bounds(month, tz)[1] <= now:
         snapshot = session.get(ReportSnapshot, month)
         page = _read_snapshot(snapshot, tz) if snapshot is not None else None
