@@ -45,7 +45,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import fake_wechat_server  # noqa: E402
-from webhook_load import Mix, free_port, seed_county, signed, wait_up  # noqa: E402
+from push_mix import Mix, signed  # noqa: E402
+from webhook_load import free_port, seed_county, wait_up  # noqa: E402
 
 TOWNSHIPS = [f"{name}镇" for name in "东西南北中上下前后左右新老大小"]
 VILLAGES = [f"{name}村" for name in "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉"]

@@ -40,7 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import fake_wechat_server  # noqa: E402
-from bench.webhook_load import PLACES, WORDS, free_port, seed_county, signed, wait_up  # noqa: E402
+from bench.push_mix import PLACES, WORDS, signed  # noqa: E402
+from bench.webhook_load import free_port, seed_county, wait_up  # noqa: E402
 
 ANSWERS = ["叶子背面有白点", "跳过", "今天更多了", "好的", "下午能来吗", "谢谢"]
 

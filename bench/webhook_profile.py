@@ -32,7 +32,8 @@ from sqlalchemy import event
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.webhook_load import Mix, kind, seed_county, signed  # noqa: E402
+from bench.push_mix import Mix, kind, signed  # noqa: E402
+from bench.webhook_load import seed_county  # noqa: E402
 
 
 def main() -> None:
