@@ -1,4 +1,5 @@
-"""Pooled PostgreSQL connections: checked after sitting idle, not on every checkout."""
+"""Pooled PostgreSQL connections: checked after sitting idle, not on every checkout, and
+opened without JIT compilation."""
 
 from __future__ import annotations
 
@@ -62,3 +63,12 @@ def test_an_idle_connection_whose_server_side_is_gone_is_replaced(
     second = _backend_pid(engine)
     assert second != first
     assert len(pings) == 1
+
+
+def test_connections_run_without_jit(engine: Engine) -> None:
+    """A console query must not spend a third of its answer compiling itself."""
+    with engine.connect() as connection:
+        assert connection.execute(text("SHOW jit")).scalar_one() == "off"
+        # a rolled-back transaction keeps it: it is the connection's setting
+        connection.rollback()
+        assert connection.execute(text("SHOW jit")).scalar_one() == "off"
