@@ -26,7 +26,7 @@ from handlers.survey import schedule_survey
 from handlers.timeparse import parse_visit_time
 from models.media import list_media
 from models.offers import offers_for, pending_offers_of_expert, record_event, requests_offered_to
-from models.outbox import enqueue
+from models.outbox import queue
 from models.requests import (
     RELAYED_STATUSES,
     get_request_by_code,
@@ -295,7 +295,7 @@ def forward_earlier_media(
         body: dict[str, object] = {"media_id": media.media_id}
         if kind == "video":
             body["title"] = f"求助 {request.code} 农户视频"
-        enqueue(
+        queue(
             session=session,
             openid=expert.openid,
             payload={"msgtype": kind, kind: body},

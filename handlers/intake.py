@@ -36,7 +36,7 @@ from models.requests import (
     lock_request,
     open_request,
 )
-from models.tables import Expert, Farmer, HelpRequest, MediaFile, Offer
+from models.tables import Expert, Farmer, HelpRequest, MediaFile
 
 MEDIA_KINDS = ("image", "voice", "video", "shortvideo")
 MAX_QUESTIONS = 2
@@ -388,7 +388,7 @@ def proceed(
     actor: str,
     farmer: Farmer | None = None,
     quiet: bool = False,
-) -> list[Offer]:
+) -> list[int]:
     """The intake is over (answered, urgent, or timed out): route the request.
 
     With `quiet` the farmer is not sent a separate "still looking" message, because

@@ -17,7 +17,7 @@ from handlers import texts
 from handlers.config import Policy
 from handlers.privacy import mask_phones
 from models.experts import RosterExpert
-from models.outbox import enqueue
+from models.outbox import queue
 from models.tables import Expert, Farmer, HelpRequest
 
 # WeChat's customer-service window: messages may go to a user this long after they wrote.
@@ -160,7 +160,7 @@ def send_text(
     request: HelpRequest | None = None,
 ) -> None:
     """Queue a customer-service text."""
-    enqueue(
+    queue(
         session=session,
         openid=openid,
         payload=text_payload(content),
@@ -208,7 +208,7 @@ def page_expert(
             ],
             url=link,  # the workbench: photos, then 接单 / 拒绝 as taps
         )
-        enqueue(
+        queue(
             session=session,
             openid=expert.openid,
             payload=payload,
@@ -218,7 +218,7 @@ def page_expert(
             kind="template",
         )
         return
-    enqueue(
+    queue(
         session=session,
         openid=expert.openid,
         payload=text_payload(content),

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, text
 from sqlmodel import Session
 
 from handlers import conversation, events, expert, intake, texts
@@ -18,6 +17,7 @@ from handlers.outcomes import answer_check, release_held_checks
 from handlers.personal_data import answer_privacy_words
 from handlers.registry import Context, find_handler
 from handlers.survey import answer_survey, release_held_surveys
+from models.appends import insert_rows
 from models.experts import find_expert
 from models.farmers import get_or_create_farmer
 from models.outbox import release_held
@@ -159,26 +159,9 @@ def _insert_messages(session: Session, message: Message, reply: str | None, now:
 
 _MESSAGES = Message.__table__  # type: ignore[attr-defined]
 _COLUMNS = tuple(column.key for column in _MESSAGES.columns if column.key != "id")
-
-
-def _insert_rows(count: int) -> TextClause:
-    """INSERT INTO message of `count` rows in one statement, its values named
-    <column>_<row> and typed as the columns are. Written out once here: SQLAlchemy
-    compiles a many-row insert() afresh on every call, and a list of rows would be an
-    executemany, which psycopg runs as a pipeline: both dearer for two rows."""
-    rows = ", ".join("(" + ", ".join(f":{key}_{n}" for key in _COLUMNS) + ")" for n in range(count))
-    names = ", ".join(_MESSAGES.c[key].name for key in _COLUMNS)
-    return text(f"INSERT INTO {_MESSAGES.name} ({names}) VALUES {rows}").bindparams(
-        *(
-            bindparam(f"{key}_{n}", type_=_MESSAGES.c[key].type)
-            for n in range(count)
-            for key in _COLUMNS
-        )
-    )
-
-
-_INSERT_MESSAGE = _insert_rows(1)  # built once, every push runs one of them
-_INSERT_MESSAGE_AND_REPLY = _insert_rows(2)
+# Built once, every push runs one of them.
+_INSERT_MESSAGE = insert_rows(_MESSAGES, 1)
+_INSERT_MESSAGE_AND_REPLY = insert_rows(_MESSAGES, 2)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from handlers import texts
 from handlers.inbound import Inbound
 from handlers.notify import text_payload
-from models.outbox import enqueue
+from models.outbox import queue
 from models.tables import HelpRequest, Message
 
 _MEDIA_MESSAGE = {"image": "image", "voice": "voice", "video": "video", "shortvideo": "video"}
@@ -59,7 +59,7 @@ def relay(
         note = f"发来{texts.MEDIA_NAMES[inbound.msg_type]}，见下条"
         if inbound.recognition:
             note += f"（语音识别：{inbound.recognition}）"
-        enqueue(
+        queue(
             session=session,
             openid=to_openid,
             payload=text_payload(relayed_text(speaker, note)),
@@ -70,7 +70,7 @@ def relay(
         media_payload: dict[str, object] = {"msgtype": kind, kind: {"media_id": inbound.media_id}}
         if kind == "video":
             media_payload[kind] = {"media_id": inbound.media_id, "title": "视频"}
-        enqueue(
+        queue(
             session=session,
             openid=to_openid,
             payload=media_payload,
@@ -85,7 +85,7 @@ def relay(
         if precise:
             content += f"（{inbound.latitude}, {inbound.longitude}）"
     if content:
-        enqueue(
+        queue(
             session=session,
             openid=to_openid,
             payload=text_payload(relayed_text(speaker, content)),

@@ -18,6 +18,7 @@ from sqlmodel import Session
 from handlers import notify, texts
 from handlers.config import Policy
 from handlers.understanding import default_parser
+from models.appends import append
 from models.experts import Roster, RosterExpert, duty_roster, open_request_counts, place_book
 from models.offers import offers_for, pending_offers_of_expert, record_event
 from models.outbox import drop_pending
@@ -185,11 +186,12 @@ def route_request(
     farmer: Farmer | None = None,
     exclude_expert_ids: set[int] | None = None,
     quiet: bool = False,
-) -> list[Offer]:
+) -> list[int]:
     """Offer the request to the best on-duty expert (or a broadcast team's experts).
 
     With nobody left to offer it to, leaders and staff are alerted and the farmer
-    is told (unless `quiet`: the caller's own reply tells them). Returns the offers.
+    is told (unless `quiet`: the caller's own reply tells them). Returns the ids of the
+    experts it was offered to.
     """
     # Experts excluded once (e.g. the one a survey said did not solve it) stay excluded.
     exclude = set(exclude_expert_ids or ()) | set(request.routing.get("excluded", []))
@@ -239,23 +241,24 @@ def make_offers(
     actor: str,
     broadcast: bool = False,
     alternatives: list[dict[str, object]] | None = None,
-) -> list[Offer]:
-    """Offer the request to these experts, page them, and record why."""
+) -> list[int]:
+    """Offer the request to these experts, page them, and record why; return their ids."""
     deadline = now + (
         config.urgent_accept_timeout if request.urgency == "urgent" else config.accept_timeout
     )
-    offers = []
+    offered = []
     for expert in experts:
         assert expert.id is not None and request.id is not None
-        offer = Offer(
+        append(
+            session,
+            Offer,
             request_id=request.id,
             expert_id=expert.id,
             reason=reason,
             offered_at=now,
             deadline_at=deadline,
         )
-        session.add(offer)
-        offers.append(offer)
+        offered.append(expert.id)
         notify.page_expert(
             session, config=config, expert=expert, request=request, now=now, broadcast=broadcast
         )
@@ -279,8 +282,7 @@ def make_offers(
         now=now,
         note=f"派给 {'、'.join(expert.name for expert in experts)}：{reason}",
     )
-    session.flush()
-    return offers
+    return offered
 
 
 def offer_unassigned_to(

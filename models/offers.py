@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
+from models.appends import append
 from models.tables import HelpRequest, Offer, RequestEvent
 
 
@@ -20,15 +21,15 @@ def record_event(
 ) -> None:
     """Change the request's status and log who changed it, when and why."""
     assert request.id is not None
-    session.add(
-        RequestEvent(
-            request_id=request.id,
-            at=now,
-            actor=actor,
-            from_status=request.status,
-            to_status=to_status,
-            note=note,
-        )
+    append(
+        session,
+        RequestEvent,
+        request_id=request.id,
+        at=now,
+        actor=actor,
+        from_status=request.status,
+        to_status=to_status,
+        note=note,
     )
     request.status = to_status
     request.updated_at = now

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
+from models.appends import append
 from models.tables import Outbox
 
 
@@ -23,20 +24,48 @@ def enqueue(
     kind: str = "custom",
     fallback: dict[str, Any] | None = None,
 ) -> Outbox:
-    """Queue one push; the scheduler delivers it (written with the session's next flush)."""
-    row = Outbox(
-        lane=lane_of(openid),
-        openid=openid,
-        kind=kind,
-        payload=payload,
-        fallback=fallback,
-        purpose=purpose,
-        request_id=request_id,
-        next_try_at=now,
-        created_at=now,
-    )
+    """Queue one push as a row object the caller may still change (e.g. hold it);
+    the scheduler delivers it (written with the session's next flush)."""
+    row = Outbox(**_push(openid, payload, now, purpose, request_id, kind, fallback))
     session.add(row)
     return row
+
+
+def queue(
+    *,
+    session: Session,
+    openid: str,
+    payload: dict[str, Any],
+    now: datetime,
+    purpose: str,
+    request_id: int | None = None,
+    kind: str = "custom",
+) -> None:
+    """Queue one push nobody changes before it goes (a page, a relay, a notice): a
+    plain row, written before the session's next statement (models/appends.py)."""
+    append(session, Outbox, **_push(openid, payload, now, purpose, request_id, kind, None))
+
+
+def _push(
+    openid: str,
+    payload: dict[str, Any],
+    now: datetime,
+    purpose: str,
+    request_id: int | None,
+    kind: str,
+    fallback: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "lane": lane_of(openid),
+        "openid": openid,
+        "kind": kind,
+        "payload": payload,
+        "fallback": fallback,
+        "purpose": purpose,
+        "request_id": request_id,
+        "next_try_at": now,
+        "created_at": now,
+    }
 
 
 def queued_row(
