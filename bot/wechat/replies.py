@@ -2,12 +2,17 @@
 
 The database's unique dedupe key is what guarantees one stored message per push;
 with FARMHELP_REDIS_URL set, retries are answered from Redis without touching it.
+WeChat sends a push again only when it had no answer within 5 s, with the same
+CreateTime, so only a push that old is looked up, and only a reply that leaves that
+late is kept: most pushes, answered in milliseconds, cost Redis nothing, and the
+replies (which name their recipient) stay out of it.
 Redis is reached through the process's RedisLink: a hung or dead Redis costs a push
 at most one small time budget, then is skipped for a while (bot/wechat/redis_link.py).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Protocol
 
 from flask import Flask, current_app
@@ -16,6 +21,16 @@ from bot.settings import Settings
 from bot.wechat.redis_link import RedisLink
 
 REPLY_TTL_SECONDS = 24 * 3600
+# WeChat waits 5 s for an answer before sending the push again; one second less
+# allows for the difference between its clock and ours.
+RETRY_AGE_SECONDS = 4
+
+
+def may_be_retried(create_time: int, now: float | None = None) -> bool:
+    """Whether WeChat may have sent (or may send) this push again: it was written
+    RETRY_AGE_SECONDS or more ago. Younger, it is a first delivery and its answer
+    reaches WeChat in time."""
+    return (time.time() if now is None else now) - create_time >= RETRY_AGE_SECONDS
 
 
 class ReplyCache(Protocol):

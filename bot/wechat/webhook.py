@@ -23,7 +23,7 @@ from bot.wechat.protocol import (
     to_inbound,
 )
 from bot.wechat.replay import ReplayRefused, Seal, admit, admit_alone, seal_of
-from bot.wechat.replies import get_reply_cache
+from bot.wechat.replies import get_reply_cache, may_be_retried
 from handlers import texts
 from handlers.inbound import Inbound
 from handlers.receive import log_inbound, log_reply, receive
@@ -196,12 +196,13 @@ def answer(engine: Engine, inbound: Inbound, seal: Seal) -> str:
     body before (nothing is stored). Raises PushNotStored when nothing could be stored
     (the database is down, or a concurrent copy of the push never finished): the
     caller answers 503 so that WeChat retries. A reply is cached only once the push it
-    answers is committed.
+    answers is committed, and only when WeChat may send the push again (replies.py).
     """
     cache = get_reply_cache()
-    cached = cache.get(inbound.dedupe_key)
-    if cached is not None:
-        return cached
+    if may_be_retried(inbound.create_time):
+        cached = cache.get(inbound.dedupe_key)
+        if cached is not None:
+            return cached
     body: str | None = None
     for attempt in range(1, DEADLOCK_RETRIES + 1):
         try:
@@ -238,7 +239,8 @@ def answer(engine: Engine, inbound: Inbound, seal: Seal) -> str:
             break
     if body is None:
         raise PushNotStored(inbound.dedupe_key)
-    cache.put(inbound.dedupe_key, body)
+    if may_be_retried(inbound.create_time):
+        cache.put(inbound.dedupe_key, body)
     return body
 
 

@@ -157,9 +157,10 @@ def while_sending(
     return resends[0], injected
 
 
-def the_pushes(wechat: FakeWeChat, tag: str) -> list[dict[str, object]]:
+def the_pushes(wechat: FakeWeChat, tag: str, written_ago: int = 0) -> list[dict[str, object]]:
+    """`written_ago` seconds old: 10 or more, and the reply cache is asked and told."""
     return [
-        wechat.text(f"fault-{tag}-{n}", words)
+        wechat.text(f"fault-{tag}-{n}", words, CreateTime=int(time.time()) - written_ago)
         for n in range(FARMERS)
         for words in WORDS  # the first opens a request and pages; the rest join it
     ]
@@ -377,7 +378,7 @@ def test_redis_unavailable(
 ) -> None:
     env, engine = stack_env
     env = {**env, "FARMHELP_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}  # nobody there
-    pushes = the_pushes(plain_wechat, "redis")
+    pushes = the_pushes(plain_wechat, "redis", written_ago=10)
     with (
         gunicorn(env, tmp_path / "web.log") as (base, _master),
         scheduler(env, tmp_path / "scheduler.log"),
@@ -399,7 +400,7 @@ def test_redis_hung(
 ) -> None:
     """Redis accepts connections and never answers: every push is answered within 1 s."""
     env, engine = stack_env
-    pushes = the_pushes(plain_wechat, "hung")
+    pushes = the_pushes(plain_wechat, "hung", written_ago=10)
     took: list[float] = []
     with (
         hung_listener() as url,

@@ -14,6 +14,14 @@ from tests.conftest import REDIS_URL, require_service
 from tests.servers import hung_listener
 from tests.wechat_client import FakeWeChat, post, to_xml
 
+# WeChat resends a push it had no answer to within 5 s, with its CreateTime: the
+# pushes below were written 10 s ago, so Redis is asked and told.
+WRITTEN_AGO = 10
+
+
+def _old_text(wechat: FakeWeChat, openid: str, words: str) -> dict[str, Any]:
+    return wechat.text(openid, words, CreateTime=int(time.time()) - WRITTEN_AGO)
+
 
 def test_retry_is_answered_from_redis(
     settings: Settings, plain_wechat: FakeWeChat, make_app: Any
@@ -21,12 +29,31 @@ def test_retry_is_answered_from_redis(
     url = require_service("redis", REDIS_URL)
     settings.redis_url = url
     client: FlaskClient = make_app(settings).test_client()
-    fields = plain_wechat.text("farmer-r", "草鱼浮头了")
+    fields = _old_text(plain_wechat, "farmer-r", "草鱼浮头了")
     first = post(client, plain_wechat, fields)
     key = f"farmhelp:reply:msg:{fields['MsgId']}"
     assert redis.Redis.from_url(url).get(key) == first.data
+    redis.Redis.from_url(url).set(key, b"from redis")
     second = post(client, plain_wechat, fields)
-    assert second.data == first.data
+    assert second.data == b"from redis"  # the database was not asked
+
+
+def test_a_push_written_moments_ago_costs_redis_nothing(
+    settings: Settings, plain_wechat: FakeWeChat, make_app: Any
+) -> None:
+    """WeChat has its answer within 5 s, so it never sends it again: its reply is not
+    kept, and a copy of it is answered from the database, not looked up."""
+    url = require_service("redis", REDIS_URL)
+    settings.redis_url = url
+    client: FlaskClient = make_app(settings).test_client()
+    fields = plain_wechat.text("farmer-f", "草鱼浮头了")
+    key = f"farmhelp:reply:msg:{fields['MsgId']}"
+    first = post(client, plain_wechat, fields)
+    assert redis.Redis.from_url(url).get(key) is None
+    redis.Redis.from_url(url).set(key, b"from redis")
+    again = post(client, plain_wechat, fields)
+    assert again.data == first.data  # the stored reply, from the database
+    redis.Redis.from_url(url).delete(key)
 
 
 def test_redis_outage_falls_back_to_the_database(
@@ -34,7 +61,7 @@ def test_redis_outage_falls_back_to_the_database(
 ) -> None:
     settings.redis_url = "redis://127.0.0.1:1/0"  # nothing listens there
     client = make_app(settings).test_client()
-    fields = plain_wechat.text("farmer-r2", "牛不反刍")
+    fields = _old_text(plain_wechat, "farmer-r2", "牛不反刍")
     first = post(client, plain_wechat, fields)
     second = post(client, plain_wechat, fields)
     assert first.status_code == 200 and second.data == first.data
@@ -52,7 +79,8 @@ def test_a_hung_redis_costs_a_push_at_most_its_budget(
         took = []
         for n in range(5):
             started = time.monotonic()
-            response = post(client, plain_wechat, plain_wechat.text(f"farmer-h{n}", "牛不反刍"))
+            fields = _old_text(plain_wechat, f"farmer-h{n}", "牛不反刍")
+            response = post(client, plain_wechat, fields)
             took.append(time.monotonic() - started)
             assert response.status_code == 200
         ready = client.get("/readyz")
