@@ -12,7 +12,8 @@ savepoint inside it) appended.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -107,9 +108,24 @@ def _required(model: type[SQLModel], key: str) -> Callable[[], Any]:
     return missing
 
 
+@contextmanager
+def reading_none(session: OrmSession) -> Iterator[None]:
+    """Statements in this block read no table rows are appended to (reference data,
+    the experts' loads): appended rows wait for the next statement that may."""
+    session.info[_WAIT] = session.info.get(_WAIT, 0) + 1
+    try:
+        yield
+    finally:
+        session.info[_WAIT] -= 1
+
+
+_WAIT = "farmhelp.appended.wait"
+
+
 @event.listens_for(OrmSession, "do_orm_execute")
 def _before_statement(state: ORMExecuteState) -> None:
-    if _PENDING in state.session.info:
+    info = state.session.info
+    if _PENDING in info and not info.get(_WAIT):
         write_appended(state.session)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import inspect
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, SQLModel, col, func, select
 
+from models.appends import reading_none
 from models.generations import Cached, bump, bump_when_flushed, changed_rows
 from models.tables import DutyShift, Expert, HelpRequest, Place, Team, utcnow
 
@@ -98,7 +99,7 @@ def open_request_counts(*, session: Session) -> dict[int, int]:
     # routing is written in one flush with its offers.
     if any(_names_an_expert(row) for row in changed_rows(session, HelpRequest)):
         session.flush()
-    with session.no_autoflush:
+    with session.no_autoflush, reading_none(session):
         rows = session.exec(_LOADS).all()
     return {int(expert_id): int(count) for expert_id, count in rows if expert_id is not None}
 

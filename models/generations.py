@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, SQLModel, col, select
 
+from models.appends import reading_none
 from models.tables import Generation
 
 T = TypeVar("T")
@@ -71,12 +72,13 @@ class Cached(Generic[T]):
             and clock < copy.checked_at + RECHECK_SECONDS
         ):
             return copy.value
-        number = remembered[self.name] if remembered else _number(session, self.name)
-        if copy is None or copy.number != number:
-            # Read after the number: the data is at least as new as the number says.
-            copy = _Copy(self._load(session), number, clock)
-        else:
-            copy = _Copy(copy.value, number, clock)
+        with reading_none(session):  # reference data: nothing appended is in it
+            number = remembered[self.name] if remembered else _number(session, self.name)
+            if copy is None or copy.number != number:
+                # Read after the number: the data is at least as new as the number says.
+                copy = _Copy(self._load(session), number, clock)
+            else:
+                copy = _Copy(copy.value, number, clock)
         with self._lock:
             self._copies[engine] = copy
         return copy.value

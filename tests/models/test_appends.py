@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from models.appends import MAX_ROWS, append
+from models.appends import MAX_ROWS, append, reading_none
 from models.db import session_scope
 from models.tables import Expert, Farmer, HelpRequest, Offer, RequestEvent, utcnow
 
@@ -90,3 +90,16 @@ def test_a_wrong_or_missing_column_is_refused_at_once(session: Session) -> None:
         append(session, RequestEvent, request_id=1, actor="a", to_status="new", colour="red")
     with pytest.raises(TypeError, match=r"RequestEvent\.to_status is required"):
         append(session, RequestEvent, request_id=1, actor="a")
+
+
+def test_reference_reads_leave_them_for_the_next_statement(engine: Engine) -> None:
+    """The roster, the place book and the experts' loads read no appended table: the
+    rows wait, and go in one INSERT with those appended after."""
+    request_id = _request(engine)
+    counted = select(func.count()).where(RequestEvent.request_id == request_id)
+    with session_scope(engine) as session:
+        append(session, RequestEvent, request_id=request_id, actor="system", to_status="new")
+        with reading_none(session):
+            assert session.exec(counted).one() == 0  # not written yet
+        append(session, RequestEvent, request_id=request_id, actor="system", to_status="offered")
+        assert session.exec(counted).one() == 2
