@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import SQLModel
 
 _PENDING = "farmhelp.appended"
+_WRITTEN = "farmhelp.appended.in_savepoints"
 # Rows of one table written by one statement at most; more go in further statements
 # (each count is a statement of its own, compiled once).
 MAX_ROWS = 8
@@ -45,10 +46,18 @@ def append(session: OrmSession, model: type[SQLModel], **values: Any) -> None:
 
 
 def write_appended(session: OrmSession) -> None:
-    """Write the rows appended so far, one INSERT per table (and per MAX_ROWS rows)."""
+    """Write the rows appended so far, one INSERT per table (and per MAX_ROWS rows).
+
+    Rows appended before a savepoint and written inside it are remembered with it:
+    if it is rolled back, they are appended again."""
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
+    savepoint = session.get_nested_transaction()
+    if savepoint is not None:
+        earlier = [entry for entry in pending if not _inside(entry[0], savepoint)]
+        if earlier:
+            session.info.setdefault(_WRITTEN, []).append((savepoint, earlier))
     by_table: dict[Table, list[dict[str, Any]]] = {}
     for _transaction, model, row in pending:
         by_table.setdefault(model.__table__, []).append(row)  # type: ignore[attr-defined]
@@ -137,15 +146,17 @@ def _before_commit(session: OrmSession) -> None:
 
 @event.listens_for(OrmSession, "after_soft_rollback")
 def _after_rollback(session: OrmSession, previous: SessionTransaction) -> None:
-    """Drop what the rolled-back transaction, or a savepoint inside it, appended."""
-    pending = session.info.get(_PENDING)
-    if not pending:
-        return
-    kept = [entry for entry in pending if not _inside(entry[0], previous)]
+    """Drop what the rolled-back transaction, or a savepoint inside it, appended; what
+    an earlier transaction appended and a rolled-back savepoint wrote is appended again."""
+    pending = [e for e in session.info.pop(_PENDING, []) if not _inside(e[0], previous)]
+    written = session.info.pop(_WRITTEN, [])
+    undone = [entries for savepoint, entries in written if _inside(savepoint, previous)]
+    again = [e for entries in undone for e in entries if not _inside(e[0], previous)]
+    kept = [(savepoint, e) for savepoint, e in written if not _inside(savepoint, previous)]
+    if again or pending:
+        session.info[_PENDING] = again + pending
     if kept:
-        session.info[_PENDING] = kept
-    else:
-        del session.info[_PENDING]
+        session.info[_WRITTEN] = kept
 
 
 @event.listens_for(OrmSession, "after_transaction_end")
@@ -154,6 +165,7 @@ def _after_end(session: OrmSession, transaction: SessionTransaction) -> None:
     it is left to write."""
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
+        session.info.pop(_WRITTEN, None)
 
 
 def _inside(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:

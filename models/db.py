@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,10 +41,19 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)
         return engine
-    connect_args = {"options": POSTGRESQL_OPTIONS, **kwargs.pop("connect_args", {})}
+    connect_args = {"options": postgresql_options(url), **kwargs.pop("connect_args", {})}
     engine = create_engine(url, connect_args=connect_args, **kwargs)
     _ping_idle_connections(engine)
     return engine
+
+
+def postgresql_options(url: str) -> str:
+    """The connection's `options`: any given in the URL (`?options=…`) or in PGOPTIONS
+    (which libpq would no longer read once options are given), then POSTGRESQL_OPTIONS."""
+    given = make_url(url).query.get("options") or os.environ.get("PGOPTIONS") or ""
+    if not isinstance(given, str):  # the option repeated in the URL
+        given = " ".join(given)
+    return f"{given} {POSTGRESQL_OPTIONS}".strip()
 
 
 def _ping_idle_connections(engine: Engine) -> None:

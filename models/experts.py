@@ -96,7 +96,7 @@ def open_request_counts(*, session: Session) -> dict[int, int]:
     """Return how many requests each expert is working on."""
     # Autoflush only the changes that can move a count: requests that name an expert,
     # or named one when read. A request being opened or routed names none, so its
-    # routing is written in one flush with its offers.
+    # routing is written in one flush later; appended rows (offers, events) wait too.
     if any(_names_an_expert(row) for row in changed_rows(session, HelpRequest)):
         session.flush()
     with session.no_autoflush, reading_none(session):

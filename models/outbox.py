@@ -24,8 +24,9 @@ def enqueue(
     kind: str = "custom",
     fallback: dict[str, Any] | None = None,
 ) -> Outbox:
-    """Queue one push as a row object the caller may still change (e.g. hold it);
-    the scheduler delivers it (written with the session's next flush)."""
+    """Queue one push as a row object (written with the session's next flush); the
+    scheduler delivers it. Pushes are sent in the order they were written: within a
+    transaction, rows from `queue` are written before objects from here."""
     row = Outbox(**_push(openid, payload, now, purpose, request_id, kind, fallback))
     session.add(row)
     return row
@@ -40,10 +41,12 @@ def queue(
     purpose: str,
     request_id: int | None = None,
     kind: str = "custom",
+    status: str = "pending",
 ) -> None:
-    """Queue one push nobody changes before it goes (a page, a relay, a notice): a
+    """Queue one push (a page, a relay, a survey; `held` until the farmer writes) as a
     plain row, written before the session's next statement (models/appends.py)."""
-    append(session, Outbox, **_push(openid, payload, now, purpose, request_id, kind, None))
+    values = _push(openid, payload, now, purpose, request_id, kind, None)
+    append(session, Outbox, **values, status=status)
 
 
 def _push(

@@ -13,7 +13,7 @@ from handlers import notify
 from handlers.config import Policy
 from handlers.outcomes import drop_held_questions, question_text
 from models.db import session_scope
-from models.outbox import enqueue
+from models.outbox import queue
 from models.requests import OPEN_STATUSES
 from models.tables import Farmer, HelpRequest, Survey, TreatmentCheck
 from scheduler.claims import each_due
@@ -97,19 +97,19 @@ def _ask(session: Session, check: TreatmentCheck, policy: Policy, now: datetime)
         check.state, check.due_at = "scheduled", policy.out_of_quiet_hours(now)
         return 0
     payload = notify.text_payload(question_text(session, check))
-    row = enqueue(
+    in_window = notify.in_service_window(farmer.last_message_at, now)
+    queue(
         session=session,
         openid=farmer.openid,
         payload=payload,
         now=now,
         purpose="outcome",
         request_id=check.request_id,
+        status="pending" if in_window else "held",
     )
-    in_window = notify.in_service_window(farmer.last_message_at, now)
     if in_window:
         check.state, check.sent_at = "sent", now
     else:
-        row.status = "held"
         check.state = "held"
         log.info(
             "treatment check %d held: farmer %s is outside the 48 h window; it goes out "

@@ -13,7 +13,7 @@ from handlers.config import Policy
 from handlers.survey import question_text, survey_template_values
 from models.db import session_scope
 from models.offers import record_event
-from models.outbox import enqueue
+from models.outbox import queue
 from models.tables import Expert, Farmer, HelpRequest, Outbox, Survey, TreatmentCheck
 from scheduler.claims import each_due
 
@@ -56,7 +56,7 @@ def _send_survey(session: Session, survey: Survey, policy: Policy, now: datetime
     payload = notify.text_payload(question)
     in_window = notify.in_service_window(farmer.last_message_at, now)
     if in_window:
-        enqueue(
+        queue(
             session=session,
             openid=farmer.openid,
             payload=payload,
@@ -71,7 +71,7 @@ def _send_survey(session: Session, survey: Survey, policy: Policy, now: datetime
             values=survey_template_values(session, survey),
             url=link,
         )
-        enqueue(
+        queue(
             session=session,
             openid=farmer.openid,
             payload=template,
@@ -81,15 +81,15 @@ def _send_survey(session: Session, survey: Survey, policy: Policy, now: datetime
             kind="template",
         )
     else:
-        row = enqueue(
+        queue(
             session=session,
             openid=farmer.openid,
             payload=payload,
             now=now,
             purpose="survey",
             request_id=survey.request_id,
+            status="held",
         )
-        row.status = "held"
         survey.state = "held"
         log.info(
             "survey %d held: farmer %s is outside the 48 h window and no survey "
@@ -124,7 +124,7 @@ def follow_up_surveys(*, engine: Engine, policy: Policy, now: datetime) -> int:
             ):
                 farmer = session.get(Farmer, survey.farmer_id)
                 if farmer is not None and farmer.subscribed:
-                    enqueue(
+                    queue(
                         session=session,
                         openid=farmer.openid,
                         now=now,

@@ -46,6 +46,7 @@ def test_a_push_written_moments_ago_costs_redis_nothing(
     url = require_service("redis", REDIS_URL)
     settings.redis_url = url
     client: FlaskClient = make_app(settings).test_client()
+    post(client, plain_wechat, plain_wechat.text("farmer-w", "你好"))  # a warm app: quick
     fields = plain_wechat.text("farmer-f", "草鱼浮头了")
     key = f"farmhelp:reply:msg:{fields['MsgId']}"
     first = post(client, plain_wechat, fields)

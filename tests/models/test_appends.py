@@ -103,3 +103,18 @@ def test_reference_reads_leave_them_for_the_next_statement(engine: Engine) -> No
             assert session.exec(counted).one() == 0  # not written yet
         append(session, RequestEvent, request_id=request_id, actor="system", to_status="offered")
         assert session.exec(counted).one() == 2
+
+
+def test_rows_written_inside_a_savepoint_that_is_rolled_back_are_written_again(
+    engine: Engine,
+) -> None:
+    request_id = _request(engine)
+    counted = select(func.count()).where(RequestEvent.request_id == request_id)
+    with session_scope(engine) as session:
+        append(session, RequestEvent, request_id=request_id, actor="a", to_status="new")
+        savepoint = session.begin_nested()
+        append(session, RequestEvent, request_id=request_id, actor="b", to_status="offered")
+        assert session.exec(counted).one() == 2  # both written inside the savepoint
+        savepoint.rollback()
+        assert session.exec(counted).one() == 1  # the outer one is written again
+    assert _events(engine, request_id) == [("new", "")]

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 import models.db
-from models.db import make_engine
+from models.db import make_engine, postgresql_options
 from tests.conftest import require_service
 
 
@@ -72,3 +72,16 @@ def test_connections_run_without_jit(engine: Engine) -> None:
         # a rolled-back transaction keeps it: it is the connection's setting
         connection.rollback()
         assert connection.execute(text("SHOW jit")).scalar_one() == "off"
+
+
+def test_options_given_with_the_url_or_pgoptions_are_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PGOPTIONS", raising=False)
+    base = "postgresql://farmhelp@db/farmhelp"
+    assert postgresql_options(base) == "-c jit=off"
+    assert postgresql_options(base + "?options=-c%20statement_timeout%3D5s") == (
+        "-c statement_timeout=5s -c jit=off"
+    )
+    monkeypatch.setenv("PGOPTIONS", "-c search_path=county")
+    assert postgresql_options(base) == "-c search_path=county -c jit=off"
