@@ -13,25 +13,6 @@ from models.appends import append
 from models.tables import Outbox
 
 
-def enqueue(
-    *,
-    session: Session,
-    openid: str,
-    payload: dict[str, Any],
-    now: datetime,
-    purpose: str,
-    request_id: int | None = None,
-    kind: str = "custom",
-    fallback: dict[str, Any] | None = None,
-) -> Outbox:
-    """Queue one push as a row object (written with the session's next flush); the
-    scheduler delivers it. Pushes are sent in the order they were written: within a
-    transaction, rows from `queue` are written before objects from here."""
-    row = Outbox(**_push(openid, payload, now, purpose, request_id, kind, fallback))
-    session.add(row)
-    return row
-
-
 def queue(
     *,
     session: Session,
@@ -42,33 +23,15 @@ def queue(
     request_id: int | None = None,
     kind: str = "custom",
     status: str = "pending",
+    fallback: dict[str, Any] | None = None,
 ) -> None:
     """Queue one push (a page, a relay, a survey; `held` until the farmer writes) as a
-    plain row, written before the session's next statement (models/appends.py)."""
-    values = _push(openid, payload, now, purpose, request_id, kind, None)
-    append(session, Outbox, **values, status=status)
-
-
-def _push(
-    openid: str,
-    payload: dict[str, Any],
-    now: datetime,
-    purpose: str,
-    request_id: int | None,
-    kind: str,
-    fallback: dict[str, Any] | None,
-) -> dict[str, Any]:
-    return {
-        "lane": lane_of(openid),
-        "openid": openid,
-        "kind": kind,
-        "payload": payload,
-        "fallback": fallback,
-        "purpose": purpose,
-        "request_id": request_id,
-        "next_try_at": now,
-        "created_at": now,
-    }
+    plain row, written before the session's next statement (models/appends.py); the
+    scheduler delivers it. `fallback`: a template to send if the 48 h window is shut."""
+    row = queued_row(
+        openid=openid, kind=kind, payload=payload, purpose=purpose, now=now, status=status
+    )
+    append(session, Outbox, **row | {"request_id": request_id, "fallback": fallback})
 
 
 def queued_row(
@@ -81,7 +44,7 @@ def queued_row(
     status: str = "pending",
     advisory_id: int | None = None,
 ) -> dict[str, Any]:
-    """One push as a row of values, for `enqueue_rows`."""
+    """One push as a row of values, for `enqueue_rows` (and `queue`)."""
     return {
         "lane": lane_of(openid),
         "openid": openid,

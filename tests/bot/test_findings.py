@@ -82,9 +82,9 @@ def test_failed_calls_store_and_log_no_token_or_secret(
         legacy_token=True,
     )
     with Session(engine) as session:
-        from models.outbox import enqueue
+        from models.outbox import queue
 
-        enqueue(
+        queue(
             session=session,
             openid="someone",
             payload={"msgtype": "text", "text": {"content": "x"}},

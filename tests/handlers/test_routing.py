@@ -370,11 +370,11 @@ def test_outbox_rows_never_reach_unsubscribed_farmers(
     api: WeChatAPI,
     fake_api: FakeWeChatAPI,
 ) -> None:
-    from models.outbox import enqueue
+    from models.outbox import queue
 
     say(client, plain_wechat, "farmer-9", PROBLEM)
     with Session(engine) as queued:  # news for the farmer, queued while they still follow
-        enqueue(
+        queue(
             session=queued,
             openid="farmer-9",
             payload={"msgtype": "text", "text": {"content": "求助 A1000：…"}},

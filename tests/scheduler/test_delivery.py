@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.wechat.api import WeChatAPI
-from models.outbox import enqueue
+from models.outbox import queue
 from models.tables import Outbox, utcnow
 from scheduler.delivery import DeliveryPool, lanes_of
 from scheduler.runtime import JobContext
@@ -29,7 +29,7 @@ def test_four_deliverers_send_every_row_once_and_in_order_per_recipient(
     with Session(engine) as session:
         for n in range(5):
             for person in range(8):
-                enqueue(
+                queue(
                     session=session,
                     openid=f"person-{person}",
                     payload={"msgtype": "text", "text": {"content": f"{person}:{n}"}},

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.wechat.api import WeChatAPI
 from handlers.notify import text_payload
 from models.db import make_engine, session_scope
-from models.outbox import enqueue
+from models.outbox import enqueue_rows, queued_row
+from models.outbox import queue as queue_push
 from models.tables import Message, Outbox, utcnow
 from scheduler.outbox import LEASE, deliver_outbox
 from tests.conftest import own_postgres_database
@@ -33,7 +34,7 @@ def api(engine: Engine, fake_api: FakeWeChatAPI) -> WeChatAPI:
 
 def queue(engine: Engine, openid: str = "user-1", **extra: object) -> int:
     with session_scope(engine) as session:
-        row = enqueue(
+        queue_push(
             session=session,
             openid=openid,
             payload=text_payload("你好"),
@@ -41,9 +42,13 @@ def queue(engine: Engine, openid: str = "user-1", **extra: object) -> int:
             purpose="notify",
             **extra,
         )  # type: ignore[arg-type]
-        session.flush()
-        assert row.id is not None
-        return row.id
+        return _newest_ids(session, 1)[0]
+
+
+def _newest_ids(session: Session, count: int) -> list[int]:
+    """The ids of the last `count` rows queued, oldest first."""
+    ids = session.exec(select(Outbox.id).order_by(col(Outbox.id).desc()).limit(count)).all()
+    return [row_id for row_id in reversed(ids) if row_id is not None]
 
 
 def load(engine: Engine, row_id: int) -> Outbox:
@@ -318,21 +323,16 @@ def test_an_advisory_template_gets_the_farmers_own_link_as_it_is_sent(
         session.flush()
         ids = (advisory.id, farmer.id)
         unlinked = template_message("TPL", keys=("thing1",), values=["预警"], url="")
-        queued = [
-            enqueue(
-                session=session,
-                openid="user-1",
-                payload=unlinked,
-                now=utcnow(),
-                purpose="advisory",
-                kind="template",
-            )
-            for _ in range(2)
-        ]
-        for row in queued:
-            row.advisory_id = advisory.id
-        session.flush()
-        first, second = (row.id for row in queued)
+        queued = queued_row(
+            openid="user-1",
+            kind="template",
+            payload=unlinked,
+            purpose="advisory",
+            now=utcnow(),
+            advisory_id=advisory.id,
+        )
+        enqueue_rows(session, [queued, queued])
+        first, second = _newest_ids(session, 2)
     # Without the county's settings there is nothing to sign the link with: the row
     # fails with the reason and is not tried again (nothing reached WeChat).
     assert deliver_outbox(engine=engine, sender=api, now=utcnow()) == 0
