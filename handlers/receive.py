@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlmodel import Session
 
@@ -17,7 +16,7 @@ from handlers.outcomes import answer_check, release_held_checks
 from handlers.personal_data import answer_privacy_words
 from handlers.registry import Context, find_handler
 from handlers.survey import answer_survey, release_held_surveys
-from models.appends import insert_rows
+from models.appends import append
 from models.experts import find_expert
 from models.farmers import get_or_create_farmer
 from models.outbox import release_held
@@ -135,33 +134,27 @@ def receive(
 
 
 def _insert_messages(session: Session, message: Message, reply: str | None, now: datetime) -> None:
-    """Write the message and its passive reply in one plain INSERT: nothing reads them
-    back in this push, so the reply is a row of values, not an object."""
-    values = {f"{key}_0": getattr(message, key) for key in _COLUMNS}
-    if reply is None:
-        session.execute(_INSERT_MESSAGE, values)
-        return
-    reply_row: dict[str, Any] = {key: None for key in _COLUMNS} | {
-        "direction": "out",
-        "channel": "passive",
-        "openid": message.openid,
-        "farmer_id": message.farmer_id,
-        "request_id": message.request_id,
-        "msg_type": "text",
-        "content": reply,
-        "status": "replied",
-        "created_at": now,
-        "payload": {},
-    }
-    values.update((f"{key}_1", value) for key, value in reply_row.items())
-    session.execute(_INSERT_MESSAGE_AND_REPLY, values)
+    """Append the message and its passive reply as plain rows (models/appends.py): they
+    go in one INSERT before the push commits; nothing reads them back in this push."""
+    append(session, Message, **{key: getattr(message, key) for key in _COLUMNS})
+    if reply is not None:
+        append(
+            session,
+            Message,
+            direction="out",
+            channel="passive",
+            openid=message.openid,
+            farmer_id=message.farmer_id,
+            request_id=message.request_id,
+            msg_type="text",
+            content=reply,
+            status="replied",
+            created_at=now,
+            payload={},
+        )
 
 
-_MESSAGES = Message.__table__  # type: ignore[attr-defined]
-_COLUMNS = tuple(column.key for column in _MESSAGES.columns if column.key != "id")
-# Built once, every push runs one of them.
-_INSERT_MESSAGE = insert_rows(_MESSAGES, 1)
-_INSERT_MESSAGE_AND_REPLY = insert_rows(_MESSAGES, 2)
+_COLUMNS = tuple(column.key for column in Message.__table__.columns if column.key != "id")  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
