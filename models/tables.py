@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
+from sqlmodel.main import SQLModelConfig
 
 # How far `farmhelp demo` has moved its clock forward; always zero otherwise.
 _demo_clock_offset = timedelta(0)
@@ -45,7 +46,16 @@ def advance_demo_clock(by: timedelta) -> timedelta:
     return _demo_clock_offset
 
 
-class Farmer(SQLModel, table=True):
+class Table(SQLModel):
+    """The base of every table: rows are made and read without pydantic's validation
+    (SQLModel validates no table row), so the validator pydantic would build for each
+    table at import is built only if something asks for it (`defer_build`): a fresh
+    process starts without building 27 schemas it never uses."""
+
+    model_config = SQLModelConfig(defer_build=True)
+
+
+class Farmer(Table, table=True):
     id: int | None = Field(default=None, primary_key=True)
     openid: str = Field(max_length=64, unique=True, index=True)
     # How staff know the farmer (张大爷, 石坝村李): WeChat gives no name, so the county
@@ -72,7 +82,7 @@ class Farmer(SQLModel, table=True):
     erased_at: datetime | None = Field(default=None, index=True)
 
 
-class HelpRequest(SQLModel, table=True):
+class HelpRequest(Table, table=True):
     __tablename__ = "help_request"
     __table_args__ = (
         # The few requests changed since the search index last read them.
@@ -130,7 +140,7 @@ class HelpRequest(SQLModel, table=True):
     anonymised_at: datetime | None = Field(default=None, index=True)
 
 
-class Message(SQLModel, table=True):
+class Message(Table, table=True):
     """One entry of the conversation log: inbound, outbound (passive reply or push)."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -153,7 +163,7 @@ class Message(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
-class MediaFile(SQLModel, table=True):
+class MediaFile(Table, table=True):
     """A photo, voice note or video a farmer sent, and where its bytes are kept."""
 
     __tablename__ = "media_file"
@@ -174,7 +184,7 @@ class MediaFile(SQLModel, table=True):
     stored_at: datetime | None = None
 
 
-class AccessToken(SQLModel, table=True):
+class AccessToken(Table, table=True):
     """The WeChat access_token, shared by every process (one row per AppID)."""
 
     __tablename__ = "access_token"
@@ -187,7 +197,7 @@ class AccessToken(SQLModel, table=True):
     refreshing_until: datetime | None = None
 
 
-class Expert(SQLModel, table=True):
+class Expert(Table, table=True):
     """An agricultural expert who follows the account and takes requests."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -209,7 +219,7 @@ class Expert(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class Team(SQLModel, table=True):
+class Team(Table, table=True):
     """A team of experts; `broadcast` teams work an open board (揭榜领题)."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -217,7 +227,7 @@ class Team(SQLModel, table=True):
     broadcast: bool = False
 
 
-class DutyShift(SQLModel, table=True):
+class DutyShift(Table, table=True):
     """One on-call shift of the rota (值班表)."""
 
     __tablename__ = "duty_shift"
@@ -231,7 +241,7 @@ class DutyShift(SQLModel, table=True):
     covers_for: int | None = Field(default=None, foreign_key="expert.id")
 
 
-class Place(SQLModel, table=True):
+class Place(Table, table=True):
     """One village (or township, or county) of the place hierarchy."""
 
     __table_args__ = (UniqueConstraint("county", "township", "village"),)
@@ -249,7 +259,7 @@ class Place(SQLModel, table=True):
     )
 
 
-class Offer(SQLModel, table=True):
+class Offer(Table, table=True):
     """A request offered to an expert, and how the expert answered."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -264,7 +274,7 @@ class Offer(SQLModel, table=True):
     answer_note: str | None = Field(default=None, sa_column=Column(Text))
 
 
-class RequestEvent(SQLModel, table=True):
+class RequestEvent(Table, table=True):
     """One state change of a request: who, when, why."""
 
     __tablename__ = "request_event"
@@ -280,7 +290,7 @@ class RequestEvent(SQLModel, table=True):
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
-class Outbox(SQLModel, table=True):
+class Outbox(Table, table=True):
     """A message to push through the WeChat API, with every attempt's result."""
 
     __table_args__ = (
@@ -336,7 +346,7 @@ class Outbox(SQLModel, table=True):
 SURVEY_OPEN_STATES = ("sent",)
 
 
-class Survey(SQLModel, table=True):
+class Survey(Table, table=True):
     """The follow-up survey (回访) after a visit: one per visit, answered one digit at a time."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -365,7 +375,7 @@ class Survey(SQLModel, table=True):
     reopened: bool = False
 
 
-class TreatmentCheck(SQLModel, table=True):
+class TreatmentCheck(Table, table=True):
     """A set time after a visit, the farmer is asked how it is now: the prescription's
     verified outcome (好了 / 好一些 / 没变化 / 更重了)."""
 
@@ -387,7 +397,7 @@ class TreatmentCheck(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class SchedulerLease(SQLModel, table=True):
+class SchedulerLease(Table, table=True):
     """Which scheduler process may act; it renews the lease, a standby takes an expired one."""
 
     __tablename__ = "scheduler_lease"
@@ -397,7 +407,7 @@ class SchedulerLease(SQLModel, table=True):
     expires_at: datetime = Field(default_factory=utcnow)
 
 
-class MonthlyReport(SQLModel, table=True):
+class MonthlyReport(Table, table=True):
     """One row of the monthly dispatch report (月度调度表), per county or per team."""
 
     __tablename__ = "monthly_report"
@@ -413,7 +423,7 @@ class MonthlyReport(SQLModel, table=True):
     computed_at: datetime = Field(default_factory=utcnow)
 
 
-class ReportSnapshot(SQLModel, table=True):
+class ReportSnapshot(Table, table=True):
     """A closed month's whole report page, computed by the scheduler so that the
     console shows it without going through the month's rows again."""
 
@@ -424,7 +434,7 @@ class ReportSnapshot(SQLModel, table=True):
     computed_at: datetime = Field(default_factory=utcnow)
 
 
-class Generation(SQLModel, table=True):
+class Generation(Table, table=True):
     """How many times a kind of reference data (places, experts) has changed.
 
     Bumped in the transaction that changes it; workers compare it with the number
@@ -437,7 +447,7 @@ class Generation(SQLModel, table=True):
     number: int = 0
 
 
-class PushNonce(SQLModel, table=True):
+class PushNonce(Table, table=True):
     """A (timestamp, nonce) pair already seen on a signed push, with its body's hash.
 
     The query signature covers token, timestamp and nonce but not the body, so a
@@ -451,7 +461,7 @@ class PushNonce(SQLModel, table=True):
     expires_at: datetime = Field(index=True)
 
 
-class StaffUser(SQLModel, table=True):
+class StaffUser(Table, table=True):
     """A county staff member who signs in to the console."""
 
     __tablename__ = "staff_user"
@@ -465,7 +475,7 @@ class StaffUser(SQLModel, table=True):
     last_login_at: datetime | None = None
 
 
-class AuditEvent(SQLModel, table=True):
+class AuditEvent(Table, table=True):
     """One change made (or personal data unmasked) in the console: who, when, what."""
 
     __tablename__ = "audit_event"
@@ -480,7 +490,7 @@ class AuditEvent(SQLModel, table=True):
     address: str = Field(default="", max_length=64)
 
 
-class StaffSession(SQLModel, table=True):
+class StaffSession(Table, table=True):
     """One signed-in browser of a staff member, checked on every request.
 
     The cookie carries a random token; only its hash is stored. Signing out, disabling
@@ -498,7 +508,7 @@ class StaffSession(SQLModel, table=True):
     address: str = Field(default="", max_length=64)
 
 
-class LoginThrottle(SQLModel, table=True):
+class LoginThrottle(Table, table=True):
     """Sign-in attempts in the current minute, by username and by address.
 
     Counted with one atomic upsert before a password is checked, so parallel guesses
@@ -512,7 +522,7 @@ class LoginThrottle(SQLModel, table=True):
     attempts: int = 0
 
 
-class SearchTerm(SQLModel, table=True):
+class SearchTerm(Table, table=True):
     """One character or character pair of a request's words: the Chinese search index.
 
     Chinese words are mostly two characters, which trigram indexes cannot serve; a
@@ -525,7 +535,7 @@ class SearchTerm(SQLModel, table=True):
     request_id: int = Field(primary_key=True, foreign_key="help_request.id", index=True)
 
 
-class Consultation(SQLModel, table=True):
+class Consultation(Table, table=True):
     """A colleague the expert holding a request invited to consult on it (会诊)."""
 
     __table_args__ = (UniqueConstraint("request_id", "expert_id"),)
@@ -537,7 +547,7 @@ class Consultation(SQLModel, table=True):
     invited_at: datetime = Field(default_factory=utcnow)
 
 
-class OutbreakAlert(SQLModel, table=True):
+class OutbreakAlert(Table, table=True):
     """Several requests about one crop family with overlapping signs, from one township
     or neighbouring ones, within the window: a cluster."""
 
@@ -567,7 +577,7 @@ class OutbreakAlert(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class Advisory(SQLModel, table=True):
+class Advisory(Table, table=True):
     """A warning or advice staff send to farmers before problems come (事前主动)."""
 
     id: int | None = Field(default=None, primary_key=True)
