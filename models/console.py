@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import false, func, or_, union_all
+from sqlalchemy import false, func, or_, union, union_all
 from sqlmodel import Session, col, select
 
-from models.search import codes_meant, phone_part, phrase_ids, places_named
+from models.search import codes_meant, phone_part, phrase_ids, phrase_ways, places_named
 from models.tables import (
     Expert,
     Farmer,
@@ -55,9 +55,15 @@ class RequestFilter:
     # Township and village names of the place hierarchy (a search for 东河 means 东河村).
     places: tuple[tuple[str, str], ...] = ()
 
-    def where(self, session: Session | None = None) -> list[Any]:
+    @property
+    def count_cap(self) -> int:
+        """Matches are counted exactly up to this many (SEARCH_COUNT_CAP for a search)."""
+        return SEARCH_COUNT_CAP if self.q.strip() else COUNT_CAP
+
+    def where(self, session: Session | None = None, *, search: bool = True) -> list[Any]:
         """The SQL conditions for these filters (with a session, a search by code or
-        number is looked up first, see `searched`)."""
+        number is looked up first, see `searched`); without the search's with
+        search=False (see `search_ways`)."""
         conditions: list[Any] = []
         if self.status:
             conditions.append(col(HelpRequest.status) == self.status)
@@ -86,19 +92,24 @@ class RequestFilter:
             conditions.append(col(HelpRequest.created_at) >= self.since)
         if self.until is not None:
             conditions.append(col(HelpRequest.created_at) < self.until)
-        if self.q.strip():
+        if search and self.q.strip():
             conditions.append(self.searched(session))
         return conditions
 
     def searched(self, session: Session | None = None) -> Any:
-        """What a search box entry may mean, any one of which finds a request: its code
-        (A1030, a1030, 1030), part of the farmer's phone, the farmer's name, a township or
-        village (东河 for 东河村), or a phrase of the farmer's words.
+        """The search as one condition: any of `search_ways`."""
+        return or_(*self.search_ways(session))
+
+    def search_ways(self, session: Session | None = None) -> list[Any]:
+        """What a search box entry may mean, as conditions any one of which finds a
+        request: its code (A1030, a1030, 1030), part of the farmer's phone, the farmer's
+        name, a township or village (东河 for 东河村), or a phrase of the farmer's words.
 
         A code or a number finds few requests: its ways are selects of ids through their
         own indexes joined in one UNION ALL (an OR across columns would read every
-        request). Words may find tens of thousands: each way is its own IN, which the
-        database checks by hashing while it applies the other filters."""
+        request), one condition. Words may find tens of thousands: each way is its own
+        condition, for `list_requests` to read each way's first matches by its own index
+        (in an OR the database would hash every match of each way first)."""
         words = self.q.strip()
         ids = select(HelpRequest.id)
         codes = codes_meant(words)
@@ -116,27 +127,28 @@ class RequestFilter:
             if not digits:
                 meant.extend(phrase_ids(words))
             if not meant:
-                return false()
+                return [false()]
             found = union_all(*meant)
             if session is None:
-                return col(HelpRequest.id).in_(found)
+                return [col(HelpRequest.id).in_(found)]
             # Looked up first, so that the page's query gets the few ids themselves: as
             # a subquery the planner expects many and walks the requests newest first.
             few = session.exec(select(found.subquery().c[0]).limit(COUNT_CAP + 1)).all()
             if len(few) > COUNT_CAP:  # not few after all (four digits of many phones)
-                return col(HelpRequest.id).in_(found)
-            return col(HelpRequest.id).in_(list(few)) if few else false()
-        named = select(Farmer.id).where(col(Farmer.name).contains(words))
-        ways = [
-            col(HelpRequest.id).in_(union_all(*phrase_ids(words))),
-            col(HelpRequest.farmer_id).in_(named),
-        ]
+                return [col(HelpRequest.id).in_(found)]
+            return [col(HelpRequest.id).in_(list(few)) if few else false()]
+        named: Any = select(Farmer.id).where(col(Farmer.name).contains(words))
+        if session is not None:
+            # Looked up once (a scan of the farmers' names), not again for the count.
+            few = session.exec(named.limit(COUNT_CAP + 1)).all()
+            named = named if len(few) > COUNT_CAP else list(few)
+        ways = [*phrase_ways(words), col(HelpRequest.farmer_id).in_(named)]
         townships, villages = places_named(self.places, words)
         if townships:
             ways.append(col(HelpRequest.township).in_(townships))
         if villages:
             ways.append(col(HelpRequest.village).in_(villages))
-        return or_(*ways)
+        return ways
 
 
 @dataclass(frozen=True)
@@ -148,29 +160,50 @@ class RequestRow:
 
 # Matches counted exactly up to this many; past it the list says "more than" (a word
 # such as 叶子发黄 matches a sixth of a province's year, and counting them all would
-# cost more than the page).
+# cost more than the page). A search is for finding: its matches are counted up to
+# SEARCH_COUNT_CAP, which with a filter such as a crop (the database then reads each
+# match's request) costs a tenth of counting ten thousand.
 COUNT_CAP = 10_000
+SEARCH_COUNT_CAP = 1_000
 
 
 def list_requests(
     session: Session, filters: RequestFilter, *, page: int = 1, per_page: int = 50
 ) -> tuple[list[RequestRow], int]:
     """One page of requests matching the filters, and how many match in all (up to
-    COUNT_CAP + 1: more than COUNT_CAP)."""
-    conditions = filters.where(session)
-    matching = select(col(HelpRequest.id)).where(*conditions).limit(COUNT_CAP + 1).subquery()
+    filters.count_cap + 1: more than the cap).
+
+    A search's ways (see `RequestFilter.search_ways`) are read each on its own, up to
+    what the count and the page need, and the page is chosen among their first
+    matches: the newest page of a phrase found in a sixth of a province's year then
+    reads about a page of its index, where one OR of the ways would read all of it."""
+    conditions = filters.where(session, search=False)
+    ways = filters.search_ways(session) if filters.q.strip() else []
+    order = (SORTS.get(filters.sort, SORTS["newest"]), col(HelpRequest.id).desc())
+    first = (max(page, 1) - 1) * per_page
+    cap = filters.count_cap
+    if len(ways) > 1:
+        ids = select(HelpRequest.id).where(*conditions)
+        capped = [ids.where(way).limit(cap + 1).subquery() for way in ways]
+        matching: Any = union(*(select(c.c.id) for c in capped)).subquery()
+        shown = first + per_page
+        firsts = [ids.where(way).order_by(*order).limit(shown).subquery() for way in ways]
+        chosen = [col(HelpRequest.id).in_(union_all(*(select(f.c.id) for f in firsts)))]
+    else:
+        chosen = [*conditions, *ways]
+        matching = select(col(HelpRequest.id)).where(*chosen).limit(cap + 1).subquery()
     total = int(session.execute(select(func.count()).select_from(matching)).scalar_one())
     statement = (
         select(HelpRequest, Farmer, Expert)
         .join(Farmer, col(Farmer.id) == col(HelpRequest.farmer_id))
         .outerjoin(Expert, col(Expert.id) == col(HelpRequest.expert_id))
-        .where(*conditions)
-        .order_by(SORTS.get(filters.sort, SORTS["newest"]), col(HelpRequest.id).desc())
-        .offset((max(page, 1) - 1) * per_page)
+        .where(*chosen)
+        .order_by(*order)
+        .offset(first)
         .limit(per_page)
     )
     rows = [RequestRow(r, f, e) for r, f, e in session.exec(statement)]
-    return rows, int(total)
+    return rows, min(total, cap + 1)
 
 
 def iter_matching(session: Session, filters: RequestFilter) -> list[RequestRow]:

@@ -11,7 +11,7 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, union_all
+from sqlalchemy import and_, delete, insert, or_
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
@@ -72,26 +72,32 @@ def index_pending(session: Session, *, now: datetime, limit: int = 500) -> int:
 
 
 def matches_phrase(phrase: str) -> ColumnElement[bool]:
-    """A condition on HelpRequest: its words contain every term of the phrase.
+    """A condition on HelpRequest: its words contain every term of the phrase (any of
+    `phrase_ways`)."""
+    return or_(*phrase_ways(phrase))
+
+
+def phrase_ways(phrase: str) -> list[ColumnElement[bool]]:
+    """Conditions on HelpRequest, any of which finds a request whose words hold the phrase.
 
     Indexed requests are found by intersecting the terms' postings (self-joins on
-    the (term, request_id) key, which the database merges in order); requests not
-    indexed since their last change are matched by LIKE, through a partial index
-    that holds only them.
+    the (term, request_id) key, which the database merges in order, newest first when
+    asked, so that a page of a common phrase's newest matches reads only that far);
+    requests not indexed since their last change are matched by LIKE, through a
+    partial index that holds only them.
     """
-    if not query_terms(phrase):
-        return col(HelpRequest.text).contains(phrase.strip())
-    return col(HelpRequest.id).in_(union_all(*phrase_ids(phrase)))
-
-
-def phrase_ids(phrase: str) -> list[Any]:
-    """The selects of the ids of requests whose words hold the phrase (see matches_phrase);
-    to be combined in one UNION ALL with other ways a search may find a request."""
     terms = sorted(query_terms(phrase))[:MAX_QUERY_TERMS]
     like = col(HelpRequest.text).contains(phrase.strip())
     if not terms:
-        return [select(HelpRequest.id).where(like)]
-    return [_ids_with_all(terms), select(HelpRequest.id).where(UNINDEXED, like)]
+        return [like]
+    return [col(HelpRequest.id).in_(_ids_with_all(terms)), and_(UNINDEXED, like)]
+
+
+def phrase_ids(phrase: str) -> list[Any]:
+    """The selects of the ids of requests whose words hold the phrase, one a way (see
+    phrase_ways), to be combined in one UNION ALL with other ways a search may find a
+    request."""
+    return [select(HelpRequest.id).where(way) for way in phrase_ways(phrase)]
 
 
 def _ids_with_all(terms: list[str]) -> Any:

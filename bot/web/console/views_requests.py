@@ -32,7 +32,6 @@ from handlers.privacy import mask_phone, mask_phones
 from handlers.routing import TIER_NAMES, rank_candidates, reassign_choices
 from handlers.service_record import is_complaint
 from handlers.survey import survey_rounds
-from models import console as console_rows
 from models.console import (
     RequestFilter,
     dashboard,
@@ -154,7 +153,7 @@ def list_all_requests() -> str:
             "console/requests.html",
             rows=rows,
             total=total,
-            count_cap=console_rows.COUNT_CAP,  # read at each request
+            count_cap=filters.count_cap,
             page=page,
             pages=max(1, -(-total // PER_PAGE)),
             experts=sorted(experts, key=lambda e: e.name),
