@@ -61,9 +61,9 @@ class RequestFilter:
         return SEARCH_COUNT_CAP if self.q.strip() else COUNT_CAP
 
     def where(self, session: Session | None = None, *, search: bool = True) -> list[Any]:
-        """The SQL conditions for these filters (with a session, a search by code or
-        number is looked up first, see `searched`); without the search's with
-        search=False (see `search_ways`)."""
+        """The SQL conditions for these filters; with search=False all but the search's
+        (see `search_ways`, which with a session looks a code, a number or a farmer's
+        name up first)."""
         conditions: list[Any] = []
         if self.status:
             conditions.append(col(HelpRequest.status) == self.status)

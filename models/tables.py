@@ -46,7 +46,7 @@ def advance_demo_clock(by: timedelta) -> timedelta:
     return _demo_clock_offset
 
 
-class Table(SQLModel):
+class TableModel(SQLModel):
     """The base of every table: rows are made and read without pydantic's validation
     (SQLModel validates no table row), so the validator pydantic would build for each
     table at import is built only if something asks for it (`defer_build`): a fresh
@@ -55,7 +55,7 @@ class Table(SQLModel):
     model_config = SQLModelConfig(defer_build=True)
 
 
-class Farmer(Table, table=True):
+class Farmer(TableModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     openid: str = Field(max_length=64, unique=True, index=True)
     # How staff know the farmer (张大爷, 石坝村李): WeChat gives no name, so the county
@@ -82,7 +82,7 @@ class Farmer(Table, table=True):
     erased_at: datetime | None = Field(default=None, index=True)
 
 
-class HelpRequest(Table, table=True):
+class HelpRequest(TableModel, table=True):
     __tablename__ = "help_request"
     __table_args__ = (
         # The few requests changed since the search index last read them.
@@ -140,7 +140,7 @@ class HelpRequest(Table, table=True):
     anonymised_at: datetime | None = Field(default=None, index=True)
 
 
-class Message(Table, table=True):
+class Message(TableModel, table=True):
     """One entry of the conversation log: inbound, outbound (passive reply or push)."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -163,7 +163,7 @@ class Message(Table, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
-class MediaFile(Table, table=True):
+class MediaFile(TableModel, table=True):
     """A photo, voice note or video a farmer sent, and where its bytes are kept."""
 
     __tablename__ = "media_file"
@@ -184,7 +184,7 @@ class MediaFile(Table, table=True):
     stored_at: datetime | None = None
 
 
-class AccessToken(Table, table=True):
+class AccessToken(TableModel, table=True):
     """The WeChat access_token, shared by every process (one row per AppID)."""
 
     __tablename__ = "access_token"
@@ -197,7 +197,7 @@ class AccessToken(Table, table=True):
     refreshing_until: datetime | None = None
 
 
-class Expert(Table, table=True):
+class Expert(TableModel, table=True):
     """An agricultural expert who follows the account and takes requests."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -219,7 +219,7 @@ class Expert(Table, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class Team(Table, table=True):
+class Team(TableModel, table=True):
     """A team of experts; `broadcast` teams work an open board (揭榜领题)."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -227,7 +227,7 @@ class Team(Table, table=True):
     broadcast: bool = False
 
 
-class DutyShift(Table, table=True):
+class DutyShift(TableModel, table=True):
     """One on-call shift of the rota (值班表)."""
 
     __tablename__ = "duty_shift"
@@ -241,7 +241,7 @@ class DutyShift(Table, table=True):
     covers_for: int | None = Field(default=None, foreign_key="expert.id")
 
 
-class Place(Table, table=True):
+class Place(TableModel, table=True):
     """One village (or township, or county) of the place hierarchy."""
 
     __table_args__ = (UniqueConstraint("county", "township", "village"),)
@@ -259,7 +259,7 @@ class Place(Table, table=True):
     )
 
 
-class Offer(Table, table=True):
+class Offer(TableModel, table=True):
     """A request offered to an expert, and how the expert answered."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -274,7 +274,7 @@ class Offer(Table, table=True):
     answer_note: str | None = Field(default=None, sa_column=Column(Text))
 
 
-class RequestEvent(Table, table=True):
+class RequestEvent(TableModel, table=True):
     """One state change of a request: who, when, why."""
 
     __tablename__ = "request_event"
@@ -290,7 +290,7 @@ class RequestEvent(Table, table=True):
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
-class Outbox(Table, table=True):
+class Outbox(TableModel, table=True):
     """A message to push through the WeChat API, with every attempt's result."""
 
     __table_args__ = (
@@ -346,7 +346,7 @@ class Outbox(Table, table=True):
 SURVEY_OPEN_STATES = ("sent",)
 
 
-class Survey(Table, table=True):
+class Survey(TableModel, table=True):
     """The follow-up survey (回访) after a visit: one per visit, answered one digit at a time."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -375,7 +375,7 @@ class Survey(Table, table=True):
     reopened: bool = False
 
 
-class TreatmentCheck(Table, table=True):
+class TreatmentCheck(TableModel, table=True):
     """A set time after a visit, the farmer is asked how it is now: the prescription's
     verified outcome (好了 / 好一些 / 没变化 / 更重了)."""
 
@@ -397,7 +397,7 @@ class TreatmentCheck(Table, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class SchedulerLease(Table, table=True):
+class SchedulerLease(TableModel, table=True):
     """Which scheduler process may act; it renews the lease, a standby takes an expired one."""
 
     __tablename__ = "scheduler_lease"
@@ -407,7 +407,7 @@ class SchedulerLease(Table, table=True):
     expires_at: datetime = Field(default_factory=utcnow)
 
 
-class MonthlyReport(Table, table=True):
+class MonthlyReport(TableModel, table=True):
     """One row of the monthly dispatch report (月度调度表), per county or per team."""
 
     __tablename__ = "monthly_report"
@@ -423,7 +423,7 @@ class MonthlyReport(Table, table=True):
     computed_at: datetime = Field(default_factory=utcnow)
 
 
-class ReportSnapshot(Table, table=True):
+class ReportSnapshot(TableModel, table=True):
     """A closed month's whole report page, computed by the scheduler so that the
     console shows it without going through the month's rows again."""
 
@@ -434,7 +434,7 @@ class ReportSnapshot(Table, table=True):
     computed_at: datetime = Field(default_factory=utcnow)
 
 
-class Generation(Table, table=True):
+class Generation(TableModel, table=True):
     """How many times a kind of reference data (places, experts) has changed.
 
     Bumped in the transaction that changes it; workers compare it with the number
@@ -447,7 +447,7 @@ class Generation(Table, table=True):
     number: int = 0
 
 
-class PushNonce(Table, table=True):
+class PushNonce(TableModel, table=True):
     """A (timestamp, nonce) pair already seen on a signed push, with its body's hash.
 
     The query signature covers token, timestamp and nonce but not the body, so a
@@ -461,7 +461,7 @@ class PushNonce(Table, table=True):
     expires_at: datetime = Field(index=True)
 
 
-class StaffUser(Table, table=True):
+class StaffUser(TableModel, table=True):
     """A county staff member who signs in to the console."""
 
     __tablename__ = "staff_user"
@@ -475,7 +475,7 @@ class StaffUser(Table, table=True):
     last_login_at: datetime | None = None
 
 
-class AuditEvent(Table, table=True):
+class AuditEvent(TableModel, table=True):
     """One change made (or personal data unmasked) in the console: who, when, what."""
 
     __tablename__ = "audit_event"
@@ -490,7 +490,7 @@ class AuditEvent(Table, table=True):
     address: str = Field(default="", max_length=64)
 
 
-class StaffSession(Table, table=True):
+class StaffSession(TableModel, table=True):
     """One signed-in browser of a staff member, checked on every request.
 
     The cookie carries a random token; only its hash is stored. Signing out, disabling
@@ -508,7 +508,7 @@ class StaffSession(Table, table=True):
     address: str = Field(default="", max_length=64)
 
 
-class LoginThrottle(Table, table=True):
+class LoginThrottle(TableModel, table=True):
     """Sign-in attempts in the current minute, by username and by address.
 
     Counted with one atomic upsert before a password is checked, so parallel guesses
@@ -522,7 +522,7 @@ class LoginThrottle(Table, table=True):
     attempts: int = 0
 
 
-class SearchTerm(Table, table=True):
+class SearchTerm(TableModel, table=True):
     """One character or character pair of a request's words: the Chinese search index.
 
     Chinese words are mostly two characters, which trigram indexes cannot serve; a
@@ -535,7 +535,7 @@ class SearchTerm(Table, table=True):
     request_id: int = Field(primary_key=True, foreign_key="help_request.id", index=True)
 
 
-class Consultation(Table, table=True):
+class Consultation(TableModel, table=True):
     """A colleague the expert holding a request invited to consult on it (会诊)."""
 
     __table_args__ = (UniqueConstraint("request_id", "expert_id"),)
@@ -547,7 +547,7 @@ class Consultation(Table, table=True):
     invited_at: datetime = Field(default_factory=utcnow)
 
 
-class OutbreakAlert(Table, table=True):
+class OutbreakAlert(TableModel, table=True):
     """Several requests about one crop family with overlapping signs, from one township
     or neighbouring ones, within the window: a cluster."""
 
@@ -577,7 +577,7 @@ class OutbreakAlert(Table, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class Advisory(Table, table=True):
+class Advisory(TableModel, table=True):
     """A warning or advice staff send to farmers before problems come (事前主动)."""
 
     id: int | None = Field(default=None, primary_key=True)

@@ -19,7 +19,8 @@ PLACES = (("东河镇", "东河村"), ("东河镇", "石坝村"), ("木鱼镇", 
 @pytest.fixture
 def requests(session: Session) -> list[int]:
     """Sixteen requests: some hold 叶子发黄, some are 张三's, some are in 东河村, some are
-    several of these at once, some none; crops, urgency and times vary."""
+    several of these at once, some none; crops, urgency and times vary (updated_at and
+    urgency with ties, ordered by id among them)."""
     farmers = [
         Farmer(openid="farmer-zhang", name="张三"),
         Farmer(openid="farmer-li", name="李四"),
@@ -41,7 +42,7 @@ def requests(session: Session) -> list[int]:
             township=township,
             village=village,
             created_at=start + timedelta(hours=n),
-            updated_at=start + timedelta(hours=(n * 7) % 16),
+            updated_at=start + timedelta(hours=(n * 7) % 16 // 3),  # ties
         )
         session.add(request)
         session.flush()
