@@ -300,13 +300,35 @@ def service_records(
 def services_by_expert(session: Session, period: Period) -> dict[int, int]:
     """Each expert's services in the period (ServiceRecord.services), counted by the
     database: what one expert's page needs of everyone else's (the busiest expert's
-    count scales the volume part) without reading every expert's year."""
+    count scales the volume part) without reading every expert's year.
+
+    Two grouped counts: the visits (most of the events: counted by actor, no request
+    told apart), and the few remote guidances and consultations, each request once."""
     expert_actor = literal("expert:") + col(Expert.openid)
+    in_period = (
+        col(RequestEvent.at) >= period.start,
+        col(RequestEvent.at) < period.end,
+        col(RequestEvent.actor).startswith("expert:"),
+    )
     visit = and_(
         col(RequestEvent.to_status) == "visited",
         col(RequestEvent.from_status).is_distinct_from("visited"),
     )
-    remote = and_(not_(visit), col(RequestEvent.note).in_(REMOTE_NOTES))
+    visits = (
+        select_columns(col(RequestEvent.actor).label("actor"), func.count().label("visits"))
+        .where(*in_period, visit)
+        .group_by(col(RequestEvent.actor))
+        .subquery()
+    )
+    counted = {
+        int(expert_id): int(services)
+        for expert_id, services in session.execute(
+            select_columns(col(Expert.id), visits.c.visits).join(
+                visits, visits.c.actor == expert_actor
+            )
+        )
+    }
+    remote = col(RequestEvent.note).in_(REMOTE_NOTES)
     invited = (
         select(Consultation.id)
         .where(
@@ -315,33 +337,24 @@ def services_by_expert(session: Session, period: Period) -> dict[int, int]:
         )
         .exists()
     )
-    consult = and_(
-        not_(visit),
-        not_(col(RequestEvent.note).in_(REMOTE_NOTES)),
-        col(RequestEvent.note).startswith(CONSULT_PREFIX),
-        invited,
-    )
-    counted = session.execute(
+    consult = and_(not_(remote), col(RequestEvent.note).startswith(CONSULT_PREFIX), invited)
+    guided = session.execute(
         select_columns(
             col(Expert.id),
-            func.count(case((visit, 1)))
-            + func.count(distinct(case((remote, RequestEvent.request_id))))
+            func.count(distinct(case((remote, RequestEvent.request_id))))
             + func.count(distinct(case((consult, RequestEvent.request_id)))),
         )
         .join(RequestEvent, col(RequestEvent.actor) == expert_actor)
         .where(
-            col(RequestEvent.at) >= period.start,
-            col(RequestEvent.at) < period.end,
-            col(RequestEvent.actor).startswith("expert:"),
-            or_(
-                col(RequestEvent.to_status) == "visited",
-                col(RequestEvent.note).in_(REMOTE_NOTES),
-                col(RequestEvent.note).startswith(CONSULT_PREFIX),
-            ),
+            *in_period,
+            not_(visit),
+            or_(remote, col(RequestEvent.note).startswith(CONSULT_PREFIX)),
         )
         .group_by(col(Expert.id))
     )
-    return {int(expert_id): int(services) for expert_id, services in counted}
+    for expert_id, services in guided:
+        counted[int(expert_id)] = counted.get(int(expert_id), 0) + int(services)
+    return {expert_id: services for expert_id, services in counted.items() if services}
 
 
 def is_complaint(survey: Survey) -> bool:
