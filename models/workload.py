@@ -157,8 +157,10 @@ class minutes_between(FunctionElement[float]):
 
 @compiles(minutes_between)
 def _minutes_in_sqlite(element: minutes_between, compiler: Any, **kw: Any) -> str:
+    # julianday keeps milliseconds, in a float of days: the difference is rounded to
+    # whole milliseconds, or 37.5 minutes would come out 37.49999977 (and show as 37).
     start, end = (compiler.process(c, **kw) for c in element.clauses)
-    return f"((julianday({end}) - julianday({start})) * 1440.0)"
+    return f"(ROUND((julianday({end}) - julianday({start})) * 86400000.0) / 60000.0)"
 
 
 @compiles(minutes_between, "postgresql")

@@ -8,6 +8,7 @@ import statistics
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlmodel import Session
 
 from models.tables import Expert, Farmer, HelpRequest, Offer
@@ -41,7 +42,7 @@ def test_accepted_counts_and_median_minutes_are_those_of_the_offers(session: Ses
                 offered_at=answered - waited, answered_at=answered,
             )
         )  # fmt: skip
-    # Ties and an even count for one expert: 10, 20, 20, 40 minutes → 20.
+    # Ties, for one expert, among this month's accepted offers.
     for minutes in (10, 20, 20, 40):
         answered = now - timedelta(hours=1)
         offers.append(
@@ -66,8 +67,9 @@ def test_accepted_counts_and_median_minutes_are_those_of_the_offers(session: Ses
         load = loads[expert.openid]
         assert (load.accepted_week, load.accepted_month) == (len(in_week), len(in_month))
         if waits:
-            assert load.median_minutes_to_accept is not None
-            assert abs(load.median_minutes_to_accept - statistics.median(waits)) < 0.01
+            # Exact: a median of 37.5 minutes must not come out 37.4999 (shown as 37).
+            expected = statistics.median(waits)
+            assert load.median_minutes_to_accept == pytest.approx(expected, abs=1e-9)
         else:
             assert load.median_minutes_to_accept is None
     assert loads["exp-4"].accepted_month == 0 and loads["exp-4"].median_minutes_to_accept is None
