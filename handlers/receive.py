@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -138,20 +139,7 @@ def _insert_messages(session: Session, message: Message, reply: str | None, now:
     go in one INSERT before the push commits; nothing reads them back in this push."""
     append(session, Message, **{key: getattr(message, key) for key in _COLUMNS})
     if reply is not None:
-        append(
-            session,
-            Message,
-            direction="out",
-            channel="passive",
-            openid=message.openid,
-            farmer_id=message.farmer_id,
-            request_id=message.request_id,
-            msg_type="text",
-            content=reply,
-            status="replied",
-            created_at=now,
-            payload={},
-        )
+        append(session, Message, **_reply_values(message, reply, now))
 
 
 _COLUMNS = tuple(column.key for column in Message.__table__.columns if column.key != "id")  # type: ignore[attr-defined]
@@ -304,15 +292,20 @@ def log_reply(*, session: Session, inbound_message: Message, content: str, now: 
 
 
 def _reply_message(inbound_message: Message, content: str, now: datetime) -> Message:
-    return Message(
-        direction="out",
-        channel="passive",
-        openid=inbound_message.openid,
-        farmer_id=inbound_message.farmer_id,
-        request_id=inbound_message.request_id,
-        msg_type="text",
-        content=content,
-        status="replied",
-        created_at=now,
-        payload={},
-    )
+    return Message(**_reply_values(inbound_message, content, now))
+
+
+def _reply_values(inbound_message: Message, content: str, now: datetime) -> dict[str, Any]:
+    """The columns of a passive reply to `inbound_message`, logged as an outbound message."""
+    return {
+        "direction": "out",
+        "channel": "passive",
+        "openid": inbound_message.openid,
+        "farmer_id": inbound_message.farmer_id,
+        "request_id": inbound_message.request_id,
+        "msg_type": "text",
+        "content": content,
+        "status": "replied",
+        "created_at": now,
+        "payload": {},
+    }
