@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from models import console as console_models
+from models import request_list
 from models.tables import (
     AuditEvent,
     Expert,
@@ -234,7 +234,7 @@ def test_a_search_matching_more_than_the_cap_says_so(
 ) -> None:
     """Matches are counted up to COUNT_CAP; past it the list says "more than" and still
     shows the newest page."""
-    monkeypatch.setattr(console_models, "COUNT_CAP", 2)
+    monkeypatch.setattr(request_list, "COUNT_CAP", 2)
     codes = [
         _ask(client, plain_wechat, f"farmer-{n}", f"辣椒叶子发黄 石坝村 {n}") for n in range(3)
     ]
@@ -242,5 +242,5 @@ def test_a_search_matching_more_than_the_cap_says_so(
     page = _listed(coordinator, "")
     assert "超过 2 条" in page and "共 3 条" not in page
     assert all(f">{code}<" in page for code in codes)
-    monkeypatch.setattr(console_models, "COUNT_CAP", 3)
+    monkeypatch.setattr(request_list, "COUNT_CAP", 3)
     assert "共 3 条" in _listed(coordinator, "")

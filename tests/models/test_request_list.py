@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session
 
-import models.console as console_models
-from models.console import RequestFilter, iter_matching, list_requests
+import models.request_list as request_list
+from models.request_list import RequestFilter, iter_matching, list_requests
 from models.search import index_pending
 from models.tables import Farmer, HelpRequest, utcnow
 
@@ -91,7 +91,7 @@ def test_each_page_and_the_count_are_those_of_every_match_in_order(
 def test_a_search_counts_up_to_its_own_cap_and_still_shows_the_newest_page(
     session: Session, requests: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(console_models, "SEARCH_COUNT_CAP", 2)
+    monkeypatch.setattr(request_list, "SEARCH_COUNT_CAP", 2)
     filters = RequestFilter(q="叶子发黄", places=PLACES)
     every = [row.request.id for row in iter_matching(session, filters)]
     assert len(every) > 3
@@ -99,6 +99,6 @@ def test_a_search_counts_up_to_its_own_cap_and_still_shows_the_newest_page(
     assert total == 3 and filters.count_cap == 2  # more than 2
     assert [row.request.id for row in rows] == every[:3]
     # A list without a search keeps the larger cap.
-    assert RequestFilter(crop="小麦").count_cap == console_models.COUNT_CAP
+    assert RequestFilter(crop="小麦").count_cap == request_list.COUNT_CAP
     unfiltered, all_of_them = list_requests(session, RequestFilter(), page=1, per_page=3)
     assert all_of_them == len(requests) and len(unfiltered) == 3

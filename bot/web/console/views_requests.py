@@ -32,17 +32,11 @@ from handlers.privacy import mask_phone, mask_phones
 from handlers.routing import TIER_NAMES, rank_candidates, reassign_choices
 from handlers.service_record import is_complaint
 from handlers.survey import survey_rounds
-from models.console import (
-    RequestFilter,
-    dashboard,
-    iter_matching,
-    list_requests,
-    timeline,
-    unresolved_places,
-)
+from models.console import dashboard, timeline, unresolved_places
 from models.experts import active_experts, on_duty_expert_ids
 from models.offers import offers_for
 from models.outbox import deliveries_of
+from models.request_list import RequestFilter, iter_matching, list_requests
 from models.requests import get_request_by_code
 from models.search import phone_part
 from models.tables import Expert, Farmer, HelpRequest, utcnow
