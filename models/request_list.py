@@ -182,26 +182,24 @@ def list_requests(
         chosen = [*conditions, *ways]
         matching = select(col(HelpRequest.id)).where(*chosen).limit(cap + 1).subquery()
     total = int(session.execute(select(func.count()).select_from(matching)).scalar_one())
-    statement = (
-        select(HelpRequest, Farmer, Expert)
-        .join(Farmer, col(Farmer.id) == col(HelpRequest.farmer_id))
-        .outerjoin(Expert, col(Expert.id) == col(HelpRequest.expert_id))
-        .where(*chosen)
-        .order_by(*order)
-        .offset(first)
-        .limit(per_page)
-    )
+    statement = _with_people(*chosen).order_by(*order).offset(first).limit(per_page)
     rows = [RequestRow(r, f, e) for r, f, e in session.exec(statement)]
     return rows, min(total, cap + 1)
 
 
 def iter_matching(session: Session, filters: RequestFilter) -> list[RequestRow]:
     """Every request matching the filters (for exports), in the list's order."""
-    statement = (
+    statement = _with_people(*filters.where()).order_by(
+        SORTS.get(filters.sort, SORTS["newest"]), col(HelpRequest.id).desc()
+    )
+    return [RequestRow(r, f, e) for r, f, e in session.exec(statement)]
+
+
+def _with_people(*conditions: Any) -> Any:
+    """The requests meeting the conditions, each with its farmer and expert (if any)."""
+    return (
         select(HelpRequest, Farmer, Expert)
         .join(Farmer, col(Farmer.id) == col(HelpRequest.farmer_id))
         .outerjoin(Expert, col(Expert.id) == col(HelpRequest.expert_id))
-        .where(*filters.where())
-        .order_by(SORTS.get(filters.sort, SORTS["newest"]), col(HelpRequest.id).desc())
+        .where(*conditions)
     )
-    return [RequestRow(r, f, e) for r, f, e in session.exec(statement)]

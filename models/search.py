@@ -71,12 +71,6 @@ def index_pending(session: Session, *, now: datetime, limit: int = 500) -> int:
     return len(pending)
 
 
-def matches_phrase(phrase: str) -> ColumnElement[bool]:
-    """A condition on HelpRequest: its words contain every term of the phrase (any of
-    `phrase_ways`)."""
-    return or_(*phrase_ways(phrase))
-
-
 def phrase_ways(phrase: str) -> list[ColumnElement[bool]]:
     """Conditions on HelpRequest, any of which finds a request whose words hold the phrase.
 

@@ -77,11 +77,6 @@ def expert_loads(
             .group_by(col(Offer.expert_id))
         ).all()
     )
-    answered_in = (
-        col(Offer.answered_at) >= since,
-        col(Offer.answered_at) <= now,
-        col(Offer.status) == "accepted",
-    )
     accepted: dict[int, tuple[int, int]] = {
         expert_id: (int(in_week or 0), int(in_month or 0))
         for expert_id, in_week, in_month in session.execute(
@@ -90,7 +85,7 @@ def expert_loads(
                 func.sum(case((col(Offer.answered_at) >= week, 1), else_=0)),
                 func.sum(case((col(Offer.answered_at) >= month, 1), else_=0)),
             )
-            .where(*answered_in)
+            .where(*_accepted_between(since, now))
             .group_by(col(Offer.expert_id))
         )
     }
@@ -147,6 +142,15 @@ def expert_loads(
     return sorted(loads, key=lambda load: (-load.open_now, -load.waiting, load.expert.name))
 
 
+def _accepted_between(since: datetime, now: datetime) -> tuple[Any, ...]:
+    """Offers accepted from `since` up to `now`."""
+    return (
+        col(Offer.answered_at) >= since,
+        col(Offer.answered_at) <= now,
+        col(Offer.status) == "accepted",
+    )
+
+
 class minutes_between(FunctionElement[float]):
     """The minutes from one timestamp to a later one, in SQL (PostgreSQL and SQLite)."""
 
@@ -185,11 +189,7 @@ def median_minutes_to_accept(
             .label("place"),
             func.count().over(partition_by=col(Offer.expert_id)).label("accepted"),
         )
-        .where(
-            col(Offer.answered_at) >= since,
-            col(Offer.answered_at) <= now,
-            col(Offer.status) == "accepted",
-        )
+        .where(*_accepted_between(since, now))
         .subquery()
     )
     middle = ranked.c.place.between((ranked.c.accepted + 1) // 2, (ranked.c.accepted + 2) // 2)
